@@ -1,0 +1,166 @@
+"""``pneumoview convert PATHS... --out DIR``: DICOM -> PNG through the display pipeline.
+
+Writes ``DIR/<name>.png`` for every readable image and ``DIR/index.csv`` with one row per input
+(``name,source,status,reason,output``). Exit 0 when all converted, 1 when some failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import logging
+import os
+import sys
+from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from detector.cli import UsageError
+from detector.fileio import atomic_open, atomic_write_bytes
+from detector.imaging import (
+    EQUALIZE_CHOICES,
+    DicomReadError,
+    Window,
+    display_pixels,
+    resize_display,
+)
+from detector.scan import iter_files
+
+NAME = "convert"
+HELP = "convert DICOM images to 8-bit PNG through the display pipeline"
+INDEX_COLUMNS = ("name", "source", "status", "reason", "output")
+_DICOM_SUFFIXES = {".dcm", ".dicom", ".dic", ".ima"}
+
+log = logging.getLogger(__name__)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "paths", nargs="+", help="DICOM files and/or folders (searched recursively)"
+    )
+    parser.add_argument("--out", required=True, help="output folder")
+    parser.add_argument("--size", type=int, default=None, help="longer side of the PNG in pixels")
+    parser.add_argument("--equalize", choices=EQUALIZE_CHOICES, default="none")
+    parser.add_argument(
+        "--window", nargs=2, type=float, metavar=("C", "W"), help="window center and width"
+    )
+    parser.add_argument("--frame", type=int, default=0, help="frame of multi-frame images")
+    parser.add_argument(
+        "--workers", type=int, default=min(4, os.cpu_count() or 1), help="parallel processes"
+    )
+
+
+@dataclass(frozen=True)
+class Job:
+    source: str
+    name: str
+    output: str
+    size: int | None
+    equalize: str
+    window: tuple[float, float] | None
+    frame: int
+
+
+@dataclass(frozen=True)
+class Outcome:
+    name: str
+    source: str
+    status: str
+    reason: str
+    output: str
+
+
+def output_stem(path: str) -> str:
+    p = Path(path)
+    return p.stem if p.suffix.lower() in _DICOM_SUFFIXES else p.name
+
+
+def unique_names(sources: Iterable[str]) -> list[str]:
+    """One output name per source; later duplicates get ``-2``, ``-3``... (case-insensitive)."""
+    used: set[str] = set()
+    names = []
+    for src in sources:
+        base = output_stem(src) or "image"
+        name, k = base, 1
+        while name.lower() in used:
+            k += 1
+            name = f"{base}-{k}"
+        used.add(name.lower())
+        names.append(name)
+    return names
+
+
+def convert_one(job: Job) -> Outcome:
+    from PIL import Image
+
+    try:
+        win = Window(job.window[0], job.window[1]) if job.window else None
+        display = display_pixels(job.source, frame=job.frame, window=win, equalize=job.equalize)
+        if job.size:
+            display = resize_display(display, job.size)
+        buf = io.BytesIO()
+        Image.fromarray(display).save(buf, format="PNG", compress_level=3)
+        atomic_write_bytes(job.output, buf.getvalue())
+    except DicomReadError as err:
+        return Outcome(job.name, job.source, "error", err.reason, "")
+    except OSError as err:
+        return Outcome(job.name, job.source, "error", f"cannot write output: {err}", "")
+    except Exception as err:  # noqa: BLE001 - one bad file never stops the batch
+        return Outcome(job.name, job.source, "error", f"{type(err).__name__}: {err}", "")
+    return Outcome(job.name, job.source, "ok", "", job.output)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.size is not None and args.size < 8:
+        raise UsageError("--size must be at least 8")
+    if args.window is not None and args.window[1] <= 0:
+        raise UsageError("--window width must be > 0")
+    if args.workers < 1:
+        raise UsageError("--workers must be >= 1")
+    sources = list(iter_files(args.paths))
+    missing = [p for p in args.paths if not os.path.exists(p)]
+    out_dir = Path(args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    names = unique_names(sources)
+    jobs = [
+        Job(
+            source=src,
+            name=name,
+            output=str(out_dir / f"{name}.png"),
+            size=args.size,
+            equalize=args.equalize,
+            window=tuple(args.window) if args.window else None,
+            frame=args.frame,
+        )
+        for src, name in zip(sources, names, strict=True)
+    ]
+    outcomes: list[Outcome] = []
+    if args.workers > 1 and len(jobs) > 8:
+        with ProcessPoolExecutor(max_workers=args.workers) as pool:
+            outcomes = list(pool.map(convert_one, jobs, chunksize=8))
+    else:
+        outcomes = [convert_one(j) for j in jobs]
+    for src in missing:
+        outcomes.append(Outcome(output_stem(src), src, "error", "file not found", ""))
+
+    with atomic_open(out_dir / "index.csv", "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(INDEX_COLUMNS)
+        for o in outcomes:
+            writer.writerow([o.name, o.source, o.status, o.reason, o.output])
+
+    failed = [o for o in outcomes if o.status != "ok"]
+    for o in failed:
+        sys.stderr.write(f"{o.source}: {o.reason}\n")
+    ok = len(outcomes) - len(failed)
+    sys.stderr.write(
+        f"converted {ok} of {len(outcomes)} file(s) to {out_dir}"
+        + (f"; {len(failed)} failed (see index.csv)" if failed else "")
+        + "\n"
+    )
+    if not outcomes:
+        sys.stderr.write("no files found\n")
+        return 1
+    return 1 if failed else 0
