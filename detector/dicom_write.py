@@ -58,7 +58,11 @@ def new_image_dataset(
     ds.InstanceNumber = 1
     today = _dt.date.today().strftime("%Y%m%d")
     ds.StudyDate = today
+    ds.StudyTime = "120000"
     ds.ContentDate = today
+    ds.ContentTime = "120000"
+    ds.StudyID = "1"
+    ds.AccessionNumber = ""
     ds.set_pixel_data(pixels, photometric, bits_stored or pixels.dtype.itemsize * 8)
     for keyword, value in attributes.items():
         setattr(ds, keyword, value)

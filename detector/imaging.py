@@ -114,13 +114,22 @@ class DicomImage:
     photometric: str
     is_color: bool
     windows: list[Window]
-    auto_window: Window
     invert_default: bool
     warnings: list[str] = field(default_factory=list)
     _modality: np.ndarray | None = field(default=None, repr=False)
     _lut_cache: dict[Any, np.ndarray] = field(default_factory=dict, repr=False)
     _stored_min: int = 0
     _stored_max: int = 0
+    _auto_window: Window | None = field(default=None, repr=False)
+
+    @property
+    def auto_window(self) -> Window:
+        """Robust window from this frame's histogram (computed on first use, then cached)."""
+        if self._auto_window is None:
+            self._auto_window = (
+                Window(0.0, 1.0, kind="auto", name="Auto") if self.is_color else _auto_window(self)
+            )
+        return self._auto_window
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -376,7 +385,6 @@ def load_image(
         photometric=photometric,
         is_color=is_color,
         windows=[],
-        auto_window=Window(0.0, 1.0, kind="auto", name="Auto"),
         invert_default=False,
         warnings=warn,
     )
@@ -386,7 +394,6 @@ def load_image(
         image._stored_min = int(stored.min())
         image._stored_max = int(stored.max())
     image.windows = header_windows(header)
-    image.auto_window = _auto_window(image)
     shape = str(header.get("PresentationLUTShape", "")).strip().upper()
     image.invert_default = photometric == "MONOCHROME1" or shape == "INVERSE"
     return image
@@ -497,8 +504,10 @@ def _lut_table(item: Dataset) -> np.ndarray:
     raw = item.LUTData
     if isinstance(raw, bytes | bytearray):
         data = np.frombuffer(raw, dtype="<u2" if bits > 8 or len(raw) >= 2 * n_entries else "u1")
+    elif isinstance(raw, int | float):
+        data = np.asarray([raw])
     else:
-        data = np.asarray(raw if isinstance(raw, list | tuple) else [raw])
+        data = np.asarray(list(raw))
     data = data[:n_entries].astype(np.float64)
     if data.size == 0:
         raise ValueError("The (0028,3006) LUT Data is empty")
