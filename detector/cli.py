@@ -69,6 +69,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(levelname)s: %(message)s",
         stream=sys.stderr,
     )
+    # pydicom logs every oddity it meets; our own messages already give the file and reason.
+    logging.getLogger("pydicom").setLevel(logging.DEBUG if args.verbose else logging.ERROR)
     if args.command is None:
         parser.print_help()
         return 2

@@ -200,23 +200,32 @@ def _plausible_dataset(ds: Dataset) -> bool:
 def _dcmread(
     src: str | os.PathLike[str] | BinaryIO, *, stop_before_pixels: bool, path: str
 ) -> Dataset:
-    try:
-        ds = pydicom.dcmread(src, stop_before_pixels=stop_before_pixels)
-    except InvalidDicomError:
-        # No 128-byte preamble + "DICM": either ACR-NEMA style or not DICOM at all.
-        if not isinstance(src, str | os.PathLike):
-            src.seek(0)
+    # pydicom reports damage (e.g. a file cut inside encapsulated pixel data) as warnings and
+    # may return an empty dataset; turn those into a DicomReadError with the reason.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
+            ds = pydicom.dcmread(src, stop_before_pixels=stop_before_pixels)
+        except InvalidDicomError:
+            # No 128-byte preamble + "DICM": either ACR-NEMA style or not DICOM at all.
+            if not isinstance(src, str | os.PathLike):
+                src.seek(0)
+            try:
                 ds = pydicom.dcmread(src, stop_before_pixels=stop_before_pixels, force=True)
-            ok = _plausible_dataset(ds)
-        except Exception:  # noqa: BLE001 - anything a forced parse raises means "not DICOM"
-            ok = False
-        if not ok:
-            raise DicomReadError(
-                path, "not a DICOM file (no DICM preamble and no parseable header)"
-            ) from None
+                ok = _plausible_dataset(ds)
+            except Exception:  # noqa: BLE001 - anything a forced parse raises means "not DICOM"
+                ok = False
+            if not ok:
+                raise DicomReadError(
+                    path, "not a DICOM file (no DICM preamble and no parseable header)"
+                ) from None
+    messages = [str(w.message) for w in caught]
+    for message in messages:
+        logger.debug("%s: %s", path, message)
+    eof = next((m for m in messages if "end of file" in m.lower()), None)
+    if eof is not None or len(ds) == 0:
+        detail = eof.split(" found in file")[0] if eof else "no data elements"
+        raise DicomReadError(path, f"file is truncated or damaged ({detail})")
     _ensure_transfer_syntax(ds)
     return ds
 

@@ -240,6 +240,16 @@ class TestBadInput:
         with pytest.raises(DicomReadError, match=r"cut\.dcm: .*(truncated|shorter|damaged)"):
             load_image(cut)
 
+    def test_truncated_encapsulated_pixel_data(self, make_dicom, tmp_path: Path) -> None:
+        """A JPEG file cut inside its fragments is 'truncated', and its header still reads."""
+        path = make_dicom(jpeg=True, PatientID="CUTJPEG")
+        data = path.read_bytes()
+        cut = tmp_path / "cutjpeg.dcm"
+        cut.write_bytes(data[: data.index(b"\xff\xd8\xff") + 300])
+        assert read_header(cut).PatientID == "CUTJPEG"
+        with pytest.raises(DicomReadError, match=r"cutjpeg\.dcm: file is truncated or damaged"):
+            load_image(cut)
+
     def test_truncated_header_still_shows_what_was_read(self, make_dicom, tmp_path: Path) -> None:
         """A file cut inside its header keeps the elements before the cut."""
         path = make_dicom(pixels=np.zeros((8, 8), np.uint8), PatientID="KEEPME")
