@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import pkgutil
 import sys
 from collections.abc import Sequence
@@ -79,6 +80,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         sys.stderr.write(f"pneumoview {args.command}: error: {exc}\n")
         return 2
+    except BrokenPipeError:
+        # Output piped into `head` and closed early: not an error. Silence the final flush.
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        return 0
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         return 130

@@ -779,7 +779,8 @@ def resize_display(display: np.ndarray, size: int | tuple[int, int]) -> np.ndarr
     if (out_h, out_w) == (h, w):
         return display
     pil = Image.fromarray(display)
-    return np.asarray(pil.resize((out_w, out_h), Image.Resampling.BILINEAR))
+    # np.array, not np.asarray: Pillow's buffer is read-only and torch.from_numpy warns on it.
+    return np.array(pil.resize((out_w, out_h), Image.Resampling.BILINEAR))
 
 
 def display_pixels(

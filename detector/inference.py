@@ -1,0 +1,420 @@
+"""The :class:`Detector`: load a checkpoint once, run it on display images or DICOM files.
+
+Designed to be driven from a background thread (the viewer's superqt worker) or the
+``detect`` command: no global state, a cancel callback checked between batches, a progress
+callback per image, and unreadable files reported in the results instead of raised.
+
+Device: ``"auto"`` picks CUDA, then Apple MPS, then CPU. On CUDA the model runs in
+``channels_last`` under autocast (bfloat16 where the GPU supports it, else float16); a CUDA
+out-of-memory error re-runs that batch on a CPU copy of the model with a logged warning.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import logging
+import os
+import threading
+from collections.abc import Callable, Generator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from detector.checkpoint import DEFAULT_INPUT_SIZE, DEFAULT_THRESHOLD, complete_meta, load_model
+from detector.imaging import DicomReadError, display_pixels
+from detector.models import build_model
+from detector.postprocess import output_to_result
+from detector.preprocess import gray_to_tensor, prepare_gray
+from detector.types import DetectionResult
+
+logger = logging.getLogger(__name__)
+
+ImageInput = np.ndarray | str | os.PathLike[str]
+ProgressCallback = Callable[[int, int], None]
+CancelCallback = Callable[[], bool]
+
+_DICOM_SUFFIXES = {".dcm", ".dicom", ".dic"}
+
+
+def image_id_for(path: str | os.PathLike[str]) -> str:
+    """RSNA ``patientId`` of a file: its name without a DICOM suffix."""
+    p = Path(path)
+    return p.stem if p.suffix.lower() in _DICOM_SUFFIXES else p.name
+
+
+def resolve_device(request: str | torch.device = "auto") -> torch.device:
+    """``"auto"`` -> CUDA, else MPS, else CPU; anything else is checked and returned.
+
+    Raises
+    ------
+    ValueError
+        A device that is not available here (e.g. ``"cuda"`` on a machine without a GPU).
+    """
+    if isinstance(request, torch.device):
+        return request
+    name = str(request).strip().lower()
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        mps = getattr(torch.backends, "mps", None)
+        if mps is not None and mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ValueError(f"unknown device {request!r} (use auto, cpu, cuda or mps)") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' requested but no CUDA GPU is available")
+    if device.type == "cuda" and device.index is not None:
+        if device.index >= torch.cuda.device_count():
+            raise ValueError(
+                f"device {name!r} requested but there are only "
+                f"{torch.cuda.device_count()} CUDA device(s)"
+            )
+    if device.type == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        if mps is None or not mps.is_available():
+            raise ValueError("device 'mps' requested but Apple MPS is not available")
+    return device
+
+
+@dataclass
+class PreparedImage:
+    """An image ready for the model (made in a DataLoader worker or the calling thread).
+
+    ``gray`` is uint8 ``(h, w)`` at the model input size; ``error`` is set instead when the
+    source could not be read.
+    """
+
+    image_id: str
+    gray: np.ndarray | None
+    scale: float
+    image_size: tuple[int, int]
+    source: str = ""
+    error: str | None = None
+
+
+def prepare_source(
+    source: ImageInput,
+    image_id: str,
+    *,
+    input_size: int,
+    equalize: str = "none",
+    frame: int = 0,
+) -> PreparedImage:
+    """Read/prepare one image; never raises for bad input (the reason goes to ``error``)."""
+    label = os.fspath(source) if not isinstance(source, np.ndarray) else image_id
+    try:
+        if isinstance(source, np.ndarray):
+            display = source
+            gray, scale = prepare_gray(display, input_size=input_size, equalize=equalize)
+        else:
+            # Equalize inside the display pipeline, as the viewer does (before inversion).
+            display = display_pixels(source, frame=frame, equalize=equalize)
+            gray, scale = prepare_gray(display, input_size=input_size)
+    except DicomReadError as err:
+        return PreparedImage(image_id, None, 1.0, (0, 0), label, err.reason)
+    except (ValueError, TypeError) as err:
+        return PreparedImage(image_id, None, 1.0, (0, 0), label, str(err))
+    except MemoryError:
+        return PreparedImage(image_id, None, 1.0, (0, 0), label, "out of memory decoding it")
+    except Exception as err:  # noqa: BLE001 - one bad file never stops a batch
+        return PreparedImage(image_id, None, 1.0, (0, 0), label, f"{type(err).__name__}: {err}")
+    size = (int(display.shape[0]), int(display.shape[1]))
+    return PreparedImage(image_id, gray, scale, size, label)
+
+
+class Detector:
+    """A lung-opacity detector loaded once and run on batches of images.
+
+    Parameters
+    ----------
+    checkpoint : path, optional
+        A file written by :func:`detector.checkpoint.save_checkpoint`; loaded lazily.
+    model, meta : optional
+        An already built model (e.g. a tiny test model or the model being trained) and its
+        checkpoint-style metadata (input size, equalize, threshold...); defaults fill the rest.
+    device : str
+        ``"auto"`` (CUDA, then MPS, then CPU), ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``.
+    batch_size : int
+        Images per forward pass.
+    """
+
+    def __init__(
+        self,
+        checkpoint: str | os.PathLike[str] | None = None,
+        *,
+        model: nn.Module | None = None,
+        meta: dict[str, Any] | None = None,
+        device: str | torch.device = "auto",
+        batch_size: int = 4,
+    ) -> None:
+        if checkpoint is None and model is None:
+            raise ValueError("Detector needs a checkpoint path or a model")
+        if int(batch_size) < 1:
+            raise ValueError(f"batch_size must be >= 1, not {batch_size}")
+        self.checkpoint = Path(checkpoint) if checkpoint is not None else None
+        self.batch_size = int(batch_size)
+        self._device_request = device
+        self._device: torch.device | None = None
+        self._model = model
+        self._meta: dict[str, Any] | None = None
+        if model is not None:
+            given = dict(meta or {})
+            transform = getattr(model, "transform", None)
+            if "input_size" not in given and transform is not None:
+                given["input_size"] = int(getattr(transform, "max_size", DEFAULT_INPUT_SIZE))
+            self._meta = complete_meta(given)
+        self._loaded = False
+        self._lock = threading.Lock()
+        self._cpu_model: nn.Module | None = None
+        self._amp_dtype: torch.dtype | None = None
+
+    # -- loading -------------------------------------------------------------------------
+
+    def load(self) -> Detector:
+        """Load the checkpoint and move the model to its device (once; later calls return).
+
+        Raises
+        ------
+        detector.checkpoint.CheckpointError
+            The checkpoint cannot be used.
+        ValueError
+            The requested device is not available.
+        """
+        with self._lock:
+            if self._loaded:
+                return self
+            device = resolve_device(self._device_request)
+            if self._model is None:
+                assert self.checkpoint is not None
+                model, meta = load_model(self.checkpoint, device="cpu")
+                self._model, self._meta = model, meta
+            model = self._model
+            assert model is not None
+            model.eval()
+            model.to(device)
+            if device.type == "cuda":
+                model.to(memory_format=torch.channels_last)
+                self._amp_dtype = (
+                    torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+                )
+            self._device = device
+            self._loaded = True
+            logger.info(
+                "detector %s/%s on %s%s",
+                self.meta.get("arch"),
+                self.meta.get("backbone"),
+                device,
+                f" ({self._amp_dtype})" if self._amp_dtype else "",
+            )
+            return self
+
+    @property
+    def device(self) -> torch.device:
+        """The device the model runs on (resolved on first use)."""
+        if self._device is None:
+            return resolve_device(self._device_request)
+        return self._device
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        """Checkpoint metadata (loads the checkpoint if needed)."""
+        if self._meta is None:
+            self.load()
+        assert self._meta is not None
+        return self._meta
+
+    @property
+    def threshold(self) -> float:
+        """Default score threshold: the checkpoint's ``threshold`` (0.5 if absent)."""
+        return float(self.meta.get("threshold", DEFAULT_THRESHOLD))
+
+    @property
+    def input_size(self) -> int:
+        return int(self.meta.get("input_size", DEFAULT_INPUT_SIZE))
+
+    @property
+    def equalize(self) -> str:
+        return str(self.meta.get("equalize", "none"))
+
+    @property
+    def model(self) -> nn.Module:
+        self.load()
+        assert self._model is not None
+        return self._model
+
+    # -- running -------------------------------------------------------------------------
+
+    def _autocast(self, device: torch.device) -> contextlib.AbstractContextManager[Any]:
+        if device.type == "cuda" and self._amp_dtype is not None:
+            return torch.autocast("cuda", dtype=self._amp_dtype)
+        return contextlib.nullcontext()
+
+    def _forward(
+        self, model: nn.Module, grays: Sequence[np.ndarray], device: torch.device
+    ) -> list[dict[str, torch.Tensor]]:
+        with torch.inference_mode(), self._autocast(device):
+            images = [
+                gray_to_tensor(torch.from_numpy(np.ascontiguousarray(g)), device) for g in grays
+            ]
+            outputs = model(images)
+        return [{k: v.detach().float().cpu() for k, v in out.items()} for out in outputs]
+
+    def _cpu_fallback(self) -> nn.Module:
+        if self._cpu_model is None:
+            meta = self.meta
+            model = self.model
+            state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+            try:
+                cpu = build_model(
+                    meta["arch"],
+                    backbone=meta["backbone"],
+                    num_classes=meta["num_classes"],
+                    min_size=meta["input_size"],
+                )
+                cpu.load_state_dict(state, strict=True)
+            except (KeyError, RuntimeError, ValueError):
+                cpu = copy.deepcopy(model).to("cpu")
+            self._cpu_model = cpu.float().eval()
+        return self._cpu_model
+
+    def run_model(self, grays: Sequence[np.ndarray]) -> list[dict[str, torch.Tensor]]:
+        """Raw torchvision outputs (float32, on CPU) for prepared uint8 grey inputs.
+
+        A CUDA out-of-memory error re-runs the batch on CPU with a warning.
+        """
+        model = self.model
+        device = self.device
+        try:
+            return self._forward(model, grays, device)
+        except torch.cuda.OutOfMemoryError:
+            logger.warning(
+                "GPU out of memory on a batch of %d image(s); running that batch on the CPU",
+                len(grays),
+            )
+            torch.cuda.empty_cache()
+            return self._forward(self._cpu_fallback(), grays, torch.device("cpu"))
+
+    def predict_prepared(
+        self, batch: Sequence[PreparedImage], *, threshold: float | None = None
+    ) -> list[DetectionResult]:
+        """Run one batch of prepared images (failed ones pass through as error results)."""
+        thr = self.threshold if threshold is None else float(threshold)
+        good = [p for p in batch if p.error is None and p.gray is not None]
+        outputs = (
+            iter(self.run_model([p.gray for p in good if p.gray is not None])) if good else iter(())
+        )
+        results = []
+        for item in batch:
+            if item.error is not None or item.gray is None:
+                results.append(
+                    DetectionResult(item.image_id, [], (0, 0), item.error or "not prepared")
+                )
+                continue
+            results.append(
+                output_to_result(
+                    next(outputs),
+                    image_id=item.image_id,
+                    scale=item.scale,
+                    image_size=item.image_size,
+                    threshold=thr,
+                )
+            )
+        return results
+
+    def predict(
+        self,
+        images: Sequence[ImageInput],
+        *,
+        image_ids: Sequence[str] | None = None,
+        threshold: float | None = None,
+        progress: ProgressCallback | None = None,
+        cancelled: CancelCallback | None = None,
+    ) -> list[DetectionResult]:
+        """Detect lung opacities in display images and/or DICOM files.
+
+        Parameters
+        ----------
+        images : sequence of ndarray or path
+            uint8 display pixels (grey or RGB, *without* display equalization: the checkpoint's
+            own ``equalize`` is applied) or DICOM file paths (read with the viewer's pipeline).
+        image_ids : sequence of str, optional
+            One per image; default: file name without ``.dcm`` for paths, the index for arrays.
+        threshold : float, optional
+            Keep detections with ``score >= threshold``; default :attr:`threshold`.
+        progress : callable, optional
+            ``progress(done, total)`` after each image.
+        cancelled : callable, optional
+            Checked between batches; when it returns True the results so far are returned.
+
+        Returns
+        -------
+        list of DetectionResult
+            In input order; an unreadable image gives a result with ``error`` set and no
+            detections (nothing is raised for bad input).
+        """
+        if image_ids is not None and len(image_ids) != len(images):
+            raise ValueError(f"{len(image_ids)} image_ids for {len(images)} images")
+        ids = (
+            list(image_ids)
+            if image_ids is not None
+            else [
+                str(i) if isinstance(img, np.ndarray) else image_id_for(img)
+                for i, img in enumerate(images)
+            ]
+        )
+        self.load()
+        total = len(images)
+        results: list[DetectionResult] = []
+        for start in range(0, total, self.batch_size):
+            if cancelled is not None and cancelled():
+                logger.info("detection cancelled after %d of %d image(s)", len(results), total)
+                break
+            batch = [
+                prepare_source(
+                    images[i], ids[i], input_size=self.input_size, equalize=self.equalize
+                )
+                for i in range(start, min(start + self.batch_size, total))
+            ]
+            for result in self.predict_prepared(batch, threshold=threshold):
+                results.append(result)
+                if progress is not None:
+                    progress(len(results), total)
+        return results
+
+    def predict_steps(
+        self, display: np.ndarray, request_id: object, *, threshold: float | None = None
+    ) -> Generator[str, None, DetectionResult]:
+        """One image, step by step, for a GUI generator worker.
+
+        Yields the stage names ``"loading model"`` (first call only), ``"preparing"``,
+        ``"running model"``, ``"post-processing"``; returns the :class:`DetectionResult`
+        (``image_id = str(request_id)``). Errors in the model raise (the worker's ``errored``);
+        a bad array gives a result with ``error`` set.
+        """
+        if not self._loaded:
+            yield "loading model"
+            self.load()
+        yield "preparing"
+        item = prepare_source(
+            display, str(request_id), input_size=self.input_size, equalize=self.equalize
+        )
+        if item.error is not None or item.gray is None:
+            return DetectionResult(str(request_id), [], (0, 0), item.error)
+        yield "running model"
+        output = self.run_model([item.gray])[0]
+        yield "post-processing"
+        return output_to_result(
+            output,
+            image_id=item.image_id,
+            scale=item.scale,
+            image_size=item.image_size,
+            threshold=self.threshold if threshold is None else float(threshold),
+        )

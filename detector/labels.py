@@ -1,0 +1,472 @@
+"""RSNA Pneumonia Detection Challenge CSV files: labels, predictions, class info.
+
+Formats
+-------
+labels (``stage_2_train_labels.csv``)
+    ``patientId,x,y,width,height,Target``: one row per box; ``Target=0`` rows have empty box
+    fields and mean "no lung opacity". An optional ``score`` column turns it into a
+    predictions file.
+submission
+    ``patientId,PredictionString``: one row per image, ``"conf x y w h conf x y w h ..."``, an
+    empty string when nothing was found.
+class info (``stage_2_detailed_class_info.csv``)
+    ``patientId,class`` with ``Normal``, ``No Lung Opacity / Not Normal`` or ``Lung Opacity``.
+
+Every CSV is untrusted: a UTF-8 BOM, CRLF line ends, quoting, stray whitespace and huge fields
+are handled; a bad row is skipped and reported as ``"<file>:<line>: <reason>"``; a file that
+cannot be used at all raises :class:`LabelsError`. Writes are atomic.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from detector.fileio import atomic_open
+from detector.types import DetectionResult
+
+#: ``(x, y, width, height)`` in pixels.
+Box = tuple[float, float, float, float]
+#: ``(score, x, y, width, height)``.
+ScoredBox = tuple[float, float, float, float, float]
+
+LABEL_COLUMNS = ("patientId", "x", "y", "width", "height", "Target")
+SUBMISSION_COLUMNS = ("patientId", "PredictionString")
+CLASS_INFO_COLUMNS = ("patientId", "class")
+RSNA_CLASSES = ("Normal", "No Lung Opacity / Not Normal", "Lung Opacity")
+
+#: Cap on reported problems kept per file (the count is still exact).
+MAX_PROBLEMS = 1000
+
+
+class LabelsError(Exception):
+    """A CSV file cannot be used at all; ``str(err)`` is ``"<file name>: <reason>"``."""
+
+    def __init__(self, path: str | os.PathLike[str], reason: str) -> None:
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{Path(self.path).name}: {reason}")
+
+
+@dataclass
+class LabelsFile:
+    """A parsed labels CSV.
+
+    Attributes
+    ----------
+    boxes : dict
+        patientId -> list of ``(x, y, w, h)``; every patientId with a valid row is present,
+        images with only ``Target=0`` rows map to ``[]``.
+    scores : dict or None
+        patientId -> scores parallel to ``boxes`` when the file has a ``score`` column.
+    problems : list of str
+        ``"<file>:<line>: <reason>"`` for each skipped row (at most :data:`MAX_PROBLEMS`).
+    rows : int
+        Data rows read (good and bad).
+    skipped : int
+        Bad rows skipped.
+    """
+
+    path: str
+    boxes: dict[str, list[Box]] = field(default_factory=dict)
+    scores: dict[str, list[float]] | None = None
+    problems: list[str] = field(default_factory=list)
+    rows: int = 0
+    skipped: int = 0
+
+    @property
+    def positives(self) -> int:
+        """Number of images with at least one box."""
+        return sum(1 for b in self.boxes.values() if b)
+
+
+class Predictions(dict[str, list[ScoredBox]]):
+    """patientId -> list of ``(score, x, y, w, h)``, with the problems met while reading.
+
+    Attributes
+    ----------
+    problems : list of str
+        ``"<file>:<line>: <reason>"`` per skipped or suspicious row.
+    skipped : int
+        Rows skipped.
+    format : str
+        ``"submission"`` or ``"labels"``.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.problems: list[str] = []
+        self.skipped = 0
+        self.format = ""
+
+
+class _Problems:
+    """Collects row problems (capped) with an exact count."""
+
+    def __init__(self, name: str, sink: list[str]) -> None:
+        self.name = name
+        self.sink = sink
+        self.count = 0
+
+    def add(self, line: int, reason: str) -> None:
+        self.count += 1
+        if len(self.sink) < MAX_PROBLEMS:
+            self.sink.append(f"{self.name}:{line}: {reason}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading
+
+
+def _read_text(path: str | os.PathLike[str]) -> str:
+    spath = os.fspath(path)
+    if not os.path.exists(spath):
+        raise LabelsError(spath, "file not found")
+    if os.path.isdir(spath):
+        raise LabelsError(spath, "is a folder, not a CSV file")
+    try:
+        with open(spath, "rb") as fh:
+            data = fh.read()
+    except OSError as exc:
+        raise LabelsError(spath, f"cannot read ({exc.strerror or exc})") from None
+    if not data.strip():
+        raise LabelsError(spath, "empty file")
+    if b"\x00" in data[:4096]:
+        raise LabelsError(spath, "not a CSV file (binary data)")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise LabelsError(
+            spath, f"not a UTF-8 text CSV file (undecodable byte at offset {exc.start})"
+        ) from None
+
+
+def _rows(text: str, path: str, problems: _Problems) -> Iterator[tuple[int, list[str]]]:
+    """``(line number, fields)`` per CSV record; unparseable records are reported and skipped."""
+    reader = csv.reader(io.StringIO(text, newline=""), strict=False)
+    while True:
+        try:
+            fields = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            problems.add(reader.line_num, f"unreadable CSV record ({exc})")
+            continue
+        if not fields or all(not f.strip() for f in fields):
+            continue
+        yield reader.line_num, [f.strip() for f in fields]
+
+
+def _header(
+    rows: Iterator[tuple[int, list[str]]], path: str, required: Iterable[str], what: str
+) -> dict[str, int]:
+    """Column name -> index, matched case-insensitively; LabelsError when one is missing."""
+    try:
+        _line, header = next(rows)
+    except StopIteration:
+        raise LabelsError(path, "empty file (no header row)") from None
+    index: dict[str, int] = {}
+    for i, name in enumerate(header):
+        index.setdefault(name.lower(), i)
+    missing = [c for c in required if c.lower() not in index]
+    if missing:
+        shown = ", ".join(h[:40] for h in header[:8]) + (", ..." if len(header) > 8 else "")
+        raise LabelsError(
+            path,
+            f"not a {what} CSV: missing column(s) {', '.join(missing)} (found: {shown or 'none'})",
+        )
+    return index
+
+
+def _number(text: str, name: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{name} is not a number ({text[:40]!r})") from None
+    if not math.isfinite(value):
+        raise ValueError(f"{name} is not finite ({text[:40]!r})")
+    return value
+
+
+def _box(x: str, y: str, w: str, h: str) -> Box:
+    box = (_number(x, "x"), _number(y, "y"), _number(w, "width"), _number(h, "height"))
+    if box[2] <= 0 or box[3] <= 0:
+        raise ValueError(f"box width and height must be > 0 (got {box[2]:g} x {box[3]:g})")
+    return box
+
+
+def _score(text: str) -> float:
+    value = _number(text, "score")
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"score must be in [0, 1] (got {value:g})")
+    return value
+
+
+def read_labels(path: str | os.PathLike[str]) -> LabelsFile:
+    """Read an RSNA labels CSV (``patientId,x,y,width,height,Target[,score]``).
+
+    Several rows per patient are collected; ``Target=0`` rows give an empty list. Skipped rows:
+    bad numbers, zero or negative size, ``Target`` not 0/1, ``Target=1`` without a box,
+    ``Target=0`` with a box, an exact duplicate row, a missing patientId.
+
+    Raises
+    ------
+    LabelsError
+        Missing, empty, binary or non-UTF-8 file, or missing columns.
+    """
+    spath = os.fspath(path)
+    text = _read_text(spath)
+    out = LabelsFile(path=spath)
+    problems = _Problems(Path(spath).name, out.problems)
+    rows = _rows(text, spath, problems)
+    col = _header(rows, spath, LABEL_COLUMNS, "labels")
+    score_col = col.get("score")
+    if score_col is not None:
+        out.scores = {}
+    seen: set[tuple[str, ...]] = set()
+    width = max(col.values()) + 1
+    for line, fields in rows:
+        out.rows += 1
+        if len(fields) < width:
+            fields = fields + [""] * (width - len(fields))
+
+        def get(name: str, fields: list[str] = fields) -> str:
+            return fields[col[name.lower()]]
+
+        pid = get("patientId")
+        try:
+            if not pid:
+                raise ValueError("empty patientId")
+            target = get("Target")
+            box_fields = [get(n) for n in ("x", "y", "width", "height")]
+            has_box = any(box_fields)
+            if target not in ("0", "1"):
+                raise ValueError(f"Target must be 0 or 1 (got {target[:20]!r})")
+            score: float | None = None
+            if target == "1":
+                if not all(box_fields):
+                    raise ValueError("Target=1 without a complete box")
+                box: Box | None = _box(*box_fields)
+                if score_col is not None:
+                    score = _score(fields[score_col])
+            else:
+                if has_box:
+                    raise ValueError("Target=0 row has a box")
+                box = None
+            key = (pid, target, *box_fields)
+            if key in seen:
+                raise ValueError("duplicate row")
+            seen.add(key)
+        except ValueError as exc:
+            problems.add(line, str(exc))
+            continue
+        boxes = out.boxes.setdefault(pid, [])
+        if out.scores is not None:
+            out.scores.setdefault(pid, [])
+        if box is not None:
+            boxes.append(box)
+            if out.scores is not None and score is not None:
+                out.scores[pid].append(score)
+    out.skipped = problems.count
+    return out
+
+
+def read_predictions(path: str | os.PathLike[str]) -> Predictions:
+    """Read predictions in the submission format or the labels format with a ``score`` column.
+
+    Returns
+    -------
+    Predictions
+        A dict ``patientId -> [(score, x, y, w, h), ...]`` (``[]`` for images with nothing
+        found), with ``.problems``, ``.skipped`` and ``.format``.
+
+    Raises
+    ------
+    LabelsError
+        Unusable file, or a labels-format file without a ``score`` column.
+    """
+    spath = os.fspath(path)
+    text = _read_text(spath)
+    first = text.lstrip().split("\n", 1)[0].lower()
+    out = Predictions()
+    if "predictionstring" in first:
+        out.format = "submission"
+        problems = _Problems(Path(spath).name, out.problems)
+        rows = _rows(text, spath, problems)
+        col = _header(rows, spath, SUBMISSION_COLUMNS, "submission")
+        pid_i, pred_i = col["patientid"], col["predictionstring"]
+        for line, fields in rows:
+            try:
+                pid = fields[pid_i] if pid_i < len(fields) else ""
+                if not pid:
+                    raise ValueError("empty patientId")
+                preds = parse_prediction_string(fields[pred_i] if pred_i < len(fields) else "")
+            except ValueError as exc:
+                problems.add(line, str(exc))
+                continue
+            if pid in out:
+                problems.add(line, f"duplicate patientId {pid[:60]!r} (boxes merged)")
+                out[pid].extend(preds)
+            else:
+                out[pid] = preds
+        out.skipped = problems.count
+        return out
+    labels = read_labels(spath)
+    if labels.scores is None:
+        raise LabelsError(
+            spath, "no score column: predictions need a confidence per box (labels format + score)"
+        )
+    out.format = "labels"
+    out.problems = labels.problems
+    out.skipped = labels.skipped
+    for pid, boxes in labels.boxes.items():
+        scores = labels.scores.get(pid, [])
+        out[pid] = [(s, *b) for s, b in zip(scores, boxes, strict=True)]
+    return out
+
+
+def parse_prediction_string(text: str) -> list[ScoredBox]:
+    """``"conf x y w h conf x y w h ..."`` -> list of ``(score, x, y, w, h)``.
+
+    Raises
+    ------
+    ValueError
+        A token count that is not a multiple of 5, a bad number or box.
+    """
+    tokens = text.split()
+    if len(tokens) % 5:
+        raise ValueError(
+            f"PredictionString has {len(tokens)} values, not a multiple of 5 (conf x y w h)"
+        )
+    out = []
+    for i in range(0, len(tokens), 5):
+        score = _score(tokens[i])
+        out.append((score, *_box(*tokens[i + 1 : i + 5])))
+    return out
+
+
+def read_class_info(path: str | os.PathLike[str]) -> dict[str, str]:
+    """Read ``stage_2_detailed_class_info.csv`` (``patientId,class``).
+
+    Repeated rows for one patient (one per box in the RSNA file) are merged; rows with an
+    unknown class or conflicting classes are skipped and listed in ``.problems`` of the
+    returned dict.
+
+    Raises
+    ------
+    LabelsError
+        Unusable file or missing columns.
+    """
+    spath = os.fspath(path)
+    text = _read_text(spath)
+    out = _ClassInfo()
+    problems = _Problems(Path(spath).name, out.problems)
+    rows = _rows(text, spath, problems)
+    col = _header(rows, spath, CLASS_INFO_COLUMNS, "class info")
+    known = {c.lower(): c for c in RSNA_CLASSES}
+    for line, fields in rows:
+        pid = fields[col["patientid"]] if col["patientid"] < len(fields) else ""
+        cls = fields[col["class"]] if col["class"] < len(fields) else ""
+        if not pid:
+            problems.add(line, "empty patientId")
+            continue
+        name = known.get(" ".join(cls.split()).lower())
+        if name is None:
+            problems.add(line, f"unknown class {cls[:60]!r} (expected one of {RSNA_CLASSES})")
+            continue
+        if pid in out and out[pid] != name:
+            problems.add(line, f"class {name!r} conflicts with {out[pid]!r} on an earlier row")
+            continue
+        out[pid] = name
+    return out
+
+
+class _ClassInfo(dict[str, str]):
+    def __init__(self) -> None:
+        super().__init__()
+        self.problems: list[str] = []
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing
+
+
+def _fmt(value: float) -> str:
+    """Short, exact-enough number text: ``12.5``, ``100``."""
+    text = f"{value:.2f}".rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+def _fmt_score(value: float) -> str:
+    return f"{value:.4f}"
+
+
+def write_submission(
+    path: str | os.PathLike[str], results: Iterable[DetectionResult], threshold: float
+) -> int:
+    """Write an RSNA submission CSV: one row per image, detections with ``score >= threshold``.
+
+    Images that could not be processed (``result.error``) are left out.
+
+    Returns
+    -------
+    int
+        Rows written.
+    """
+    n = 0
+    with atomic_open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(SUBMISSION_COLUMNS)
+        for result in results:
+            if result.error is not None:
+                continue
+            parts = []
+            for det in sorted(result.above(threshold), key=lambda d: -d.score):
+                x, y, w, h = det.box_xywh
+                parts.append(" ".join([_fmt_score(det.score), _fmt(x), _fmt(y), _fmt(w), _fmt(h)]))
+            writer.writerow([result.image_id, " ".join(parts)])
+            n += 1
+    return n
+
+
+def write_labels(
+    path: str | os.PathLike[str],
+    results: Iterable[DetectionResult],
+    threshold: float,
+    with_score: bool = True,
+) -> int:
+    """Write the RSNA labels format (plus ``score``): one row per detection at the threshold.
+
+    An image with no detection gets one ``Target=0`` row with empty box fields.
+
+    Returns
+    -------
+    int
+        Rows written.
+    """
+    n = 0
+    columns = LABEL_COLUMNS + (("score",) if with_score else ())
+    with atomic_open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(columns)
+        for result in results:
+            if result.error is not None:
+                continue
+            dets = sorted(result.above(threshold), key=lambda d: -d.score)
+            if not dets:
+                writer.writerow(
+                    [result.image_id, "", "", "", "", "0"] + ([""] if with_score else [])
+                )
+                n += 1
+                continue
+            for det in dets:
+                x, y, w, h = det.box_xywh
+                row = [result.image_id, _fmt(x), _fmt(y), _fmt(w), _fmt(h), "1"]
+                writer.writerow(row + ([_fmt_score(det.score)] if with_score else []))
+                n += 1
+    return n
