@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from types import ModuleType
 
 import detector.commands
+from detector.imaging import quiet_pydicom
 
 log = logging.getLogger("pneumoview")
 
@@ -70,8 +71,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(levelname)s: %(message)s",
         stream=sys.stderr,
     )
-    # pydicom logs every oddity it meets; our own messages already give the file and reason.
-    logging.getLogger("pydicom").setLevel(logging.DEBUG if args.verbose else logging.ERROR)
+    # pydicom warns about every oddity it meets; our own messages already give file and reason.
+    if not args.verbose:
+        quiet_pydicom()
     if args.command is None:
         parser.print_help()
         return 2

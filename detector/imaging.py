@@ -200,34 +200,41 @@ def _plausible_dataset(ds: Dataset) -> bool:
 def _dcmread(
     src: str | os.PathLike[str] | BinaryIO, *, stop_before_pixels: bool, path: str
 ) -> Dataset:
-    # pydicom reports damage (e.g. a file cut inside encapsulated pixel data) as warnings and
-    # may return an empty dataset; turn those into a DicomReadError with the reason.
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    # No warnings.catch_warnings here: it is process-global and not thread-safe, and the viewer
+    # reads files from several threads at once. Damage is detected from the result instead.
+    try:
+        ds = pydicom.dcmread(src, stop_before_pixels=stop_before_pixels)
+    except InvalidDicomError:
+        # No 128-byte preamble + "DICM": either ACR-NEMA style or not DICOM at all.
+        if not isinstance(src, str | os.PathLike):
+            src.seek(0)
         try:
-            ds = pydicom.dcmread(src, stop_before_pixels=stop_before_pixels)
-        except InvalidDicomError:
-            # No 128-byte preamble + "DICM": either ACR-NEMA style or not DICOM at all.
-            if not isinstance(src, str | os.PathLike):
-                src.seek(0)
-            try:
-                ds = pydicom.dcmread(src, stop_before_pixels=stop_before_pixels, force=True)
-                ok = _plausible_dataset(ds)
-            except Exception:  # noqa: BLE001 - anything a forced parse raises means "not DICOM"
-                ok = False
-            if not ok:
-                raise DicomReadError(
-                    path, "not a DICOM file (no DICM preamble and no parseable header)"
-                ) from None
-    messages = [str(w.message) for w in caught]
-    for message in messages:
-        logger.debug("%s: %s", path, message)
-    eof = next((m for m in messages if "end of file" in m.lower()), None)
-    if eof is not None or len(ds) == 0:
-        detail = eof.split(" found in file")[0] if eof else "no data elements"
-        raise DicomReadError(path, f"file is truncated or damaged ({detail})")
+            ds = pydicom.dcmread(src, stop_before_pixels=stop_before_pixels, force=True)
+            ok = _plausible_dataset(ds)
+        except Exception:  # noqa: BLE001 - anything a forced parse raises means "not DICOM"
+            ok = False
+        if not ok:
+            raise DicomReadError(
+                path, "not a DICOM file (no DICM preamble and no parseable header)"
+            ) from None
+    if len(ds) == 0:
+        # pydicom returns an empty dataset (with only a warning) for a file that ends inside
+        # its encapsulated pixel data.
+        raise DicomReadError(
+            path, "file is truncated or damaged (it ends inside the pixel data; no element read)"
+        )
     _ensure_transfer_syntax(ds)
     return ds
+
+
+def quiet_pydicom() -> None:
+    """Silence pydicom's own warnings and log lines (entry points call this once).
+
+    Our :class:`DicomReadError` reasons already name the file and the problem; pydicom's
+    warnings about the same damage would only repeat them, without the file name.
+    """
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"pydicom(\.|$)")
+    logging.getLogger("pydicom").setLevel(logging.ERROR)
 
 
 def read_header(path: str | os.PathLike[str]) -> Dataset:
@@ -423,22 +430,16 @@ def _decode_frame(ds: Dataset, frame: int, n_frames: int, path: str) -> np.ndarr
     from pydicom.pixels import pixel_array
 
     tsyntax = ds.file_meta.get("TransferSyntaxUID")
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            if n_frames == 1:
-                arr = ds.pixel_array
-            else:
-                arr = pixel_array(ds, index=frame)
-        except NotImplementedError as exc:
-            name = getattr(tsyntax, "name", str(tsyntax))
-            raise DicomReadError(
-                path, f"unsupported transfer syntax {name} ({_short(exc)})"
-            ) from None
-        except Exception as exc:  # noqa: BLE001 - decoders raise RuntimeError/ValueError/...
-            raise DicomReadError(path, _explain_decode_error(exc, ds)) from None
-    for w in caught:
-        logger.debug("%s: %s", path, w.message)
+    try:
+        if n_frames == 1:
+            arr = ds.pixel_array
+        else:
+            arr = pixel_array(ds, index=frame)
+    except NotImplementedError as exc:
+        name = getattr(tsyntax, "name", str(tsyntax))
+        raise DicomReadError(path, f"unsupported transfer syntax {name} ({_short(exc)})") from None
+    except Exception as exc:  # noqa: BLE001 - decoders raise RuntimeError/ValueError/...
+        raise DicomReadError(path, _explain_decode_error(exc, ds)) from None
     if arr.ndim == 3 and n_frames > 1 and arr.shape[-1] not in (3, 4):
         arr = arr[0]
     if arr.size == 0:

@@ -240,6 +240,7 @@ class TestBadInput:
         with pytest.raises(DicomReadError, match=r"cut\.dcm: .*(truncated|shorter|damaged)"):
             load_image(cut)
 
+    @pytest.mark.filterwarnings("ignore:End of file reached before delimiter")
     def test_truncated_encapsulated_pixel_data(self, make_dicom, tmp_path: Path) -> None:
         """A JPEG file cut inside its fragments is 'truncated', and its header still reads."""
         path = make_dicom(jpeg=True, PatientID="CUTJPEG")
