@@ -5,8 +5,19 @@ Qt is imported only when the viewer is opened, so command-line use stays headles
 
 from __future__ import annotations
 
+import argparse
+import logging
+import os
 import sys
 from collections.abc import Sequence
+from typing import Any
+
+logger = logging.getLogger("pneumoview")
+
+#: Seconds ``--screenshot`` waits for the scan and thumbnails after the first image is drawn.
+SCREENSHOT_SETTLE_S = 20.0
+#: Seconds ``--screenshot`` waits for a first image at all.
+SCREENSHOT_TIMEOUT_S = 120.0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -16,20 +27,214 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     first = next((a for a in args if not a.startswith("-")), None)
     if first in command_names() or (args and args[0] in ("-h", "--help") and not first):
-        return cli_main(args)
+        code = cli_main(args)
+        if args and args[0] in ("-h", "--help"):
+            sys.stdout.write("\nViewer options:\n" + _viewer_options_help())
+        return code
     return run(args)
 
 
-def run(args: Sequence[str]) -> int:
-    """Open the main window (minimal until the viewer issue lands)."""
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pneumoview", description="Open the PneumoView viewer on DICOM files and folders."
+    )
+    parser.add_argument("paths", nargs="*", metavar="PATH", help="DICOM files or folders")
+    parser.add_argument(
+        "--screenshot",
+        metavar="OUT.png",
+        help="open PATHs, wait until the first image is drawn, save a PNG of the window, exit",
+    )
+    parser.add_argument(
+        "--demo", action="store_true", help="generate (once) and open the synthetic demo study"
+    )
+    parser.add_argument(
+        "--size", metavar="WxH", help="window size in pixels, e.g. 1400x900 (default: last size)"
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    return parser
+
+
+def _viewer_options_help() -> str:
+    text = build_parser().format_help()
+    return text[text.find("positional arguments") :] if "positional arguments" in text else text
+
+
+def _parse_size(text: str | None) -> tuple[int, int] | None:
+    if not text:
+        return None
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise ValueError(f"--size {text!r}: expected WIDTHxHEIGHT, e.g. 1400x900") from None
+    if w < 200 or h < 150:
+        raise ValueError(f"--size {text!r}: too small (at least 200x150)")
+    return w, h
+
+
+def demo_study() -> tuple[str, list[str]]:
+    """Generate the demo study into the per-user cache folder (once).
+
+    Returns
+    -------
+    (folder, files)
+        The folder (remembered in File > Recent) and its DICOM files; the labels and manifest
+        beside them are not images, so they are not opened.
+    """
+    from viewer.resources import demo_study_dir
+
+    try:
+        from detector.synth import make_demo_study
+    except ImportError as exc:
+        raise RuntimeError(f"the demo study generator is not available ({exc})") from None
+    folder = make_demo_study(demo_study_dir())
+    return str(folder), sorted(str(p) for p in folder.glob("*.dcm"))
+
+
+def create_app() -> Any:
+    """The QApplication (created once) with pyqtgraph configured for row-major images."""
+    import pyqtgraph as pg
     from PySide6 import QtWidgets
 
-    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([sys.argv[0]])
-    assert isinstance(app, QtWidgets.QApplication)
-    win = QtWidgets.QMainWindow()
-    win.setWindowTitle("PneumoView")
-    label = QtWidgets.QLabel("PneumoView\n\n" + "\n".join(args))
-    win.setCentralWidget(label)
-    win.resize(800, 600)
-    win.show()
+    app = QtWidgets.QApplication.instance()
+    if app is None:
+        QtWidgets.QApplication.setApplicationName("pneumoview")
+        QtWidgets.QApplication.setApplicationDisplayName("PneumoView")
+        app = QtWidgets.QApplication([sys.argv[0]])
+    pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
+    return app
+
+
+def run(args: Sequence[str]) -> int:
+    """Open the main window on the given command line (paths, --screenshot, --demo)."""
+    parser = build_parser()
+    try:
+        opts = parser.parse_args(list(args))
+        size = _parse_size(opts.size)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    except ValueError as exc:
+        sys.stderr.write(f"pneumoview: error: {exc}\n")
+        return 2
+    logging.basicConfig(
+        level=logging.DEBUG if opts.verbose else logging.INFO,
+        format="%(levelname)s: %(message)s",
+        stream=sys.stderr,
+    )
+    if not opts.verbose:
+        from detector.imaging import quiet_pydicom
+
+        quiet_pydicom()
+
+    missing = [p for p in opts.paths if not os.path.exists(p)]
+    for path in missing:
+        sys.stderr.write(f"pneumoview: {path}: no such file or folder (skipped)\n")
+    paths = [p for p in opts.paths if os.path.exists(p)]
+
+    app = create_app()
+    from PySide6 import QtCore
+
+    from viewer.main_window import MainWindow
+
+    demo_error = ""
+    recent: list[str] | None = None
+    if opts.demo:
+        try:
+            folder, files = demo_study()
+            recent = [folder, *paths]
+            paths = files + paths
+        except Exception as exc:  # noqa: BLE001 - report, still open the viewer
+            demo_error = f"Demo study not available: {exc}"
+            sys.stderr.write(f"pneumoview: {demo_error}\n")
+
+    window = MainWindow()
+    window.setAttribute(QtCore.Qt.WidgetAttribute.WA_DeleteOnClose)
+    if size is not None:
+        window.resize(*size)
+    if opts.screenshot:
+        window.persist_preferences = False
+        job = ScreenshotJob(window, opts.screenshot)
+        window.show()
+        if paths:
+            window.open_paths(paths, recent=recent)
+        else:
+            job.finish_without_image("no readable PATH given")
+        code = int(app.exec())
+        return job.exit_code if job.exit_code is not None else code
+    window.show()
+    if demo_error:
+        window.statusBar().showMessage(demo_error)
+    if paths:
+        window.open_paths(paths, recent=recent)
     return int(app.exec())
+
+
+class ScreenshotJob:
+    """Save a PNG of the window once the first image is drawn and loading has settled."""
+
+    def __init__(self, window: Any, out: str) -> None:
+        from PySide6 import QtCore
+
+        self.window = window
+        self.out = os.path.abspath(out)
+        self.exit_code: int | None = None
+        self._shown = False
+        self._settle = QtCore.QTimer()
+        self._settle.setSingleShot(True)
+        self._settle.timeout.connect(self.save)
+        window.image_shown.connect(self._on_window_image_shown)
+        window.scan_finished.connect(self._check)
+        window.thumbnails_finished.connect(self._check)
+        self._timeout = QtCore.QTimer()
+        self._timeout.setSingleShot(True)
+        self._timeout.timeout.connect(lambda: self.finish_without_image("timed out"))
+        self._timeout.start(int(SCREENSHOT_TIMEOUT_S * 1000))
+
+    def _on_window_image_shown(self, _inst: object) -> None:
+        if not self._shown:
+            self._shown = True
+            self._settle.start(int(SCREENSHOT_SETTLE_S * 1000))
+        self._check()
+
+    def _check(self) -> None:
+        if self.exit_code is not None:
+            return
+        busy = self.window.is_scanning or self.window.thumbnails_pending
+        if self._shown and not busy:
+            from PySide6 import QtCore
+
+            # Let the last thumbnails paint before grabbing.
+            QtCore.QTimer.singleShot(50, self.save)
+        elif (
+            not self._shown
+            and not busy
+            and self.window.state.problems
+            and not self.window.state.images()
+        ):
+            self.finish_without_image("no image could be opened")
+
+    def save(self, code: int = 0) -> None:
+        if self.exit_code is not None:
+            return
+        from PySide6 import QtWidgets
+
+        self._settle.stop()
+        self._timeout.stop()
+        os.makedirs(os.path.dirname(self.out) or ".", exist_ok=True)
+        ok = self.window.grab().save(self.out, "PNG")
+        if not ok:
+            sys.stderr.write(f"pneumoview: {self.out}: the screenshot could not be written\n")
+            code = 1
+        else:
+            logger.info("screenshot saved to %s", self.out)
+        self.exit_code = code
+        self.window.close()
+        QtWidgets.QApplication.instance().exit(code)
+
+    def finish_without_image(self, reason: str) -> None:
+        """Save what the window shows, report why no image was drawn, and exit 1."""
+        if self.exit_code is not None:
+            return
+        sys.stderr.write(f"pneumoview: --screenshot: {reason}\n")
+        from PySide6 import QtCore
+
+        QtCore.QTimer.singleShot(0, lambda: self.save(1))

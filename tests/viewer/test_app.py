@@ -1,0 +1,110 @@
+"""The entry point: CLI dispatch stays headless; --screenshot writes a PNG and exits 0."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from viewer.app import _parse_size, build_parser
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _env(tmp_path: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        QT_QPA_PLATFORM="offscreen",
+        PNEUMOVIEW_CONFIG_DIR=str(tmp_path / "config"),
+        PNEUMOVIEW_CACHE_DIR=str(tmp_path / "cache"),
+    )
+    return env
+
+
+def test_screenshot_writes_png(make_dicom, tmp_path):
+    """`pneumoview PATH --screenshot OUT.png` saves the window once an image is drawn."""
+    good = make_dicom("good.dcm", PixelSpacing=[0.2, 0.2])
+    (tmp_path / "broken.dcm").write_bytes(b"junk")
+    out = tmp_path / "shots" / "window.png"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "main.py",
+            str(good),
+            str(tmp_path / "broken.dcm"),
+            "--screenshot",
+            str(out),
+            "--size",
+            "900x600",
+        ],
+        cwd=ROOT,
+        env=_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    data = out.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    from PySide6 import QtGui
+
+    image = QtGui.QImage(str(out))
+    assert (image.width(), image.height()) == (900, 600)
+    assert not (tmp_path / "config" / "pneumoview.ini").exists()  # screenshot runs persist nothing
+
+
+def test_screenshot_without_any_image_exits_1(tmp_path):
+    """Only unreadable input: the screenshot is still saved, the exit code says it failed."""
+    bad = tmp_path / "bad.dcm"
+    bad.write_bytes(b"")
+    out = tmp_path / "window.png"
+    proc = subprocess.run(
+        [sys.executable, "main.py", str(bad), "--screenshot", str(out)],
+        cwd=ROOT,
+        env=_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 1
+    assert "no image could be opened" in proc.stderr
+    assert out.exists()
+
+
+def test_subcommand_stays_headless(make_dicom, tmp_path):
+    """A CLI subcommand never imports Qt or torch."""
+    path = make_dicom()
+    code = (
+        "import sys; from viewer.app import main; rc = main(['info', sys.argv[1]]); "
+        "assert 'PySide6' not in sys.modules and 'torch' not in sys.modules, 'imported'; sys.exit(rc)"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(path)],
+        cwd=ROOT,
+        env=_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+
+
+class TestParseSize:
+    def test_valid(self):
+        """WIDTHxHEIGHT parses to integers."""
+        assert _parse_size("1400x900") == (1400, 900)
+        assert _parse_size(None) is None
+
+    def test_invalid(self):
+        """A malformed size names the option and the expected form."""
+        with pytest.raises(ValueError, match="expected WIDTHxHEIGHT"):
+            _parse_size("big")
+
+
+def test_parser_accepts_paths_and_options():
+    """Paths, --screenshot and --demo parse together."""
+    opts = build_parser().parse_args(["a.dcm", "folder", "--screenshot", "o.png", "--demo"])
+    assert opts.paths == ["a.dcm", "folder"] and opts.screenshot == "o.png" and opts.demo
