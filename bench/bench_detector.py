@@ -22,12 +22,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
-import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +32,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.common import chest_field, machine_line, median_seconds  # noqa: E402
 from detector.dicom_write import compress_jpeg_baseline, new_image_dataset, save_dataset  # noqa: E402
 from detector.imaging import display_pixels  # noqa: E402
 from detector.inference import Detector, PreparedImage, prepare_source  # noqa: E402
@@ -50,38 +48,18 @@ VARIANTS = [
 ]
 
 
-def smooth_field(size: int, seed: int) -> np.ndarray:
-    """Chest-like smooth structure plus fine noise (JPEG sizes like real CRs), uint8."""
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / size
-    base = 0.6 + 0.25 * np.cos(6 * xx) * np.sin(4 * yy)
-    for cx in (0.3, 0.7):
-        base -= 0.3 * np.exp(-(((xx - cx) / 0.13) ** 2 + ((yy - 0.5) / 0.28) ** 2))
-    base += rng.normal(0, 0.02, (size, size)).astype(np.float32)
-    return (np.clip(base, 0, 1) * 255).astype(np.uint8)
-
-
 def make_files(folder: Path, count: int, size: int = 1024) -> list[str]:
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for i in range(count):
-        ds = new_image_dataset(smooth_field(size, i % 8), Modality="CR")
+        ds = new_image_dataset(
+            (chest_field((size, size), i % 8) * 255).astype(np.uint8), Modality="CR"
+        )
         compress_jpeg_baseline(ds, quality=95)
         path = folder / f"bench{i:05d}.dcm"
         save_dataset(ds, path)
         paths.append(str(path))
     return paths
-
-
-def median_s(fn: Callable[[], object], runs: int, warmup: int = 1) -> float:
-    for _ in range(warmup):
-        fn()
-    samples = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - t0)
-    return statistics.median(samples)
 
 
 def timing_model(arch: str, backbone: str) -> torch.nn.Module:
@@ -93,26 +71,13 @@ def timing_model(arch: str, backbone: str) -> torch.nn.Module:
 
 
 def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
-    return (
-        f"{platform.system()} {platform.machine()}, {cpu}, {os.cpu_count()} CPUs, "
-        f"torch {torch.__version__} ({torch.get_num_threads()} threads), {gpu}; "
-        f"Python {platform.python_version()}"
-    )
+    return f"{machine_line()}; torch {torch.__version__} ({torch.get_num_threads()} threads), {gpu}"
 
 
 def bench_cpu(paths: list[str], runs: int, variants: list[tuple[str, str, str]]) -> None:
     path = paths[0]
-    decode = median_s(lambda: prepare_gray(display_pixels(path), input_size=INPUT), runs)
+    decode = median_seconds(lambda: prepare_gray(display_pixels(path), input_size=INPUT), runs)
     print(f"\nCPU, 1024x1024 JPEG Baseline DICOM, input {INPUT}, batch 1, median of {runs} runs")
     print(
         f"decode baseline (read + decode + display + resize to {INPUT}): {decode * 1000:.1f} ms\n"
@@ -128,10 +93,10 @@ def bench_cpu(paths: list[str], runs: int, variants: list[tuple[str, str, str]])
             with torch.inference_mode():
                 model([tensor])
 
-        model_s = median_s(forward, runs)
+        model_s = median_seconds(forward, runs)
         detector = Detector(model=model, meta={"arch": arch, "backbone": backbone}, device="cpu")
         detector.load()
-        end_s = median_s(lambda detector=detector: detector.predict([path]), runs)
+        end_s = median_seconds(lambda detector=detector: detector.predict([path]), runs)
         print(
             f"| {label} | {model_s:.3f} s | {end_s:.3f} s | {model_s / decode:.1f}x |",
             flush=True,
@@ -182,7 +147,7 @@ def bench_gpu(
                 detector.run_model([one.gray])
                 torch.cuda.synchronize()
 
-            latency = median_s(single, runs, warmup=3)
+            latency = median_seconds(single, runs, warmup=3)
             batch_items = [one] * batch
 
             def model_batch(
@@ -191,7 +156,7 @@ def bench_gpu(
                 detector.run_model([b.gray for b in batch_items])
                 torch.cuda.synchronize()
 
-            model_rate = batch / median_s(model_batch, runs, warmup=2)
+            model_rate = batch / median_seconds(model_batch, runs, warmup=2)
             loader = DataLoader(
                 ds, batch_size=batch, num_workers=workers, collate_fn=_collate, prefetch_factor=4
             )

@@ -16,7 +16,6 @@ import platform
 import statistics
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from pydicom.pixels import apply_voi_lut
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.common import chest_field, median_seconds  # noqa: E402
 from detector.dicom_write import (  # noqa: E402
     DX_IMAGE_STORAGE,
     compress_jpeg_baseline,
@@ -36,37 +36,16 @@ from detector.imaging import Window, load_image, read_dataset, render  # noqa: E
 from detector.scan import scan  # noqa: E402
 
 
-def smooth_field(shape: tuple[int, int], seed: int) -> np.ndarray:
-    """Chest-like smooth structure plus fine noise in [0, 1] (JPEG sizes like real CRs)."""
-    rng = np.random.default_rng(seed)
-    h, w = shape
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    yy /= h
-    xx /= w
-    base = 0.6 + 0.25 * np.cos(6 * xx) * np.sin(4 * yy)
-    for cx in (0.3, 0.7):
-        base -= 0.3 * np.exp(-(((xx - cx) / 0.13) ** 2 + ((yy - 0.5) / 0.28) ** 2))
-    base += rng.normal(0, 0.02, shape).astype(np.float32)
-    return np.clip(base, 0, 1)
-
-
 def median_ms(fn: Callable[[], object], runs: int, warmup: int = 1) -> float:
-    for _ in range(warmup):
-        fn()
-    samples = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - t0) * 1000.0)
-    return statistics.median(samples)
+    return median_seconds(fn, runs, warmup) * 1000.0
 
 
 def make_files(tmp: Path) -> tuple[Path, Path, Path]:
-    cr = new_image_dataset((smooth_field((1024, 1024), 0) * 255).astype(np.uint8), Modality="CR")
+    cr = new_image_dataset((chest_field((1024, 1024), 0) * 255).astype(np.uint8), Modality="CR")
     compress_jpeg_baseline(cr, quality=95)
     cr_path = tmp / "cr_jpeg_1024.dcm"
     save_dataset(cr, cr_path)
-    dx_pixels = (smooth_field((2500, 2048), 1) * 4095).astype(np.uint16)
+    dx_pixels = (chest_field((2500, 2048), 1) * 4095).astype(np.uint16)
     dx = new_image_dataset(
         dx_pixels,
         sop_class_uid=DX_IMAGE_STORAGE,

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import importlib.metadata
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -28,6 +27,7 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.common import chest_field, machine_line  # noqa: E402
 from detector.dicom_write import (  # noqa: E402
     compress_jpeg_baseline,
     new_image_dataset,
@@ -44,28 +44,8 @@ def rss_mb() -> float:
     return float("nan")
 
 
-def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
-
-
 def chest(shape: tuple[int, int], seed: int, top: int) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    h, w = shape
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    yy /= h
-    xx /= w
-    base = 0.6 + 0.25 * np.cos(6 * xx) * np.sin(4 * yy)
-    for cx in (0.3, 0.7):
-        base -= 0.3 * np.exp(-(((xx - cx) / 0.13) ** 2 + ((yy - 0.5) / 0.28) ** 2))
-    base += rng.normal(0, 0.02, shape).astype(np.float32)
-    return np.clip(base * top, 0, top)
+    return chest_field(shape, seed) * top
 
 
 def wait_for(app, signal, action: Callable[[], object], timeout_s: float = 60.0) -> float:
@@ -111,9 +91,7 @@ def main() -> int:
     window.show()
     app.processEvents()
 
-    print(
-        f"Machine: {platform.node()} | {cpu_name()} | {os.cpu_count()} cores | Python {platform.python_version()}"
-    )
+    print(f"Machine: {machine_line()}")
     print(
         f"torch {importlib.metadata.version('torch')} (not imported) | Qt platform: {app.platformName()}"
     )
