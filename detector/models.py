@@ -41,8 +41,7 @@ from torchvision.ops.feature_pyramid_network import LastLevelP6P7
 
 logger = logging.getLogger(__name__)
 
-ARCHES: tuple[str, ...] = ("retinanet", "fasterrcnn")
-BACKBONES: tuple[str, ...] = ("resnet50", "resnet18", "mobilenet_v3")
+from detector.types import ARCHES, BACKBONES  # noqa: E402, F401
 
 #: Name of the classification layer whose first dimension counts the classes, per architecture.
 CLASS_WEIGHT_KEYS = {

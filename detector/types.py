@@ -95,3 +95,10 @@ def xywh_to_xyxy(box: Sequence[float]) -> tuple[float, float, float, float]:
     """``(x, y, width, height)`` -> ``(x1, y1, x2, y2)``."""
     x, y, w, h = (float(v) for v in box)
     return (x, y, x + w, y + h)
+
+
+#: Model architectures and backbones (here, without torch, so the CLI can list them headless).
+ARCHES: tuple[str, ...] = ("retinanet", "fasterrcnn")
+BACKBONES: tuple[str, ...] = ("resnet50", "resnet18", "mobilenet_v3")
+#: Training augmentation levels (detector.transforms).
+AUGMENT_LEVELS: tuple[str, ...] = ("none", "light", "heavy", "heavy_rotations")
