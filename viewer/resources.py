@@ -14,17 +14,20 @@ def resource_path(name: str) -> Path:
     return root / name
 
 
-def cache_dir() -> Path:
-    """Per-user cache folder (``QStandardPaths.CacheLocation``; ``$PNEUMOVIEW_CACHE_DIR`` wins)."""
-    override = os.environ.get("PNEUMOVIEW_CACHE_DIR")
+def user_dir(env: str, location: str, fallback: Path) -> Path:
+    """A per-user folder: ``$env`` if set, else Qt's standard ``location``, else ``fallback``."""
+    override = os.environ.get(env)
     if override:
         return Path(override)
     from PySide6 import QtCore
 
-    location = QtCore.QStandardPaths.writableLocation(
-        QtCore.QStandardPaths.StandardLocation.CacheLocation
-    )
-    return Path(location or Path.home() / ".cache" / "pneumoview")
+    kind = getattr(QtCore.QStandardPaths.StandardLocation, location)
+    return Path(QtCore.QStandardPaths.writableLocation(kind) or fallback)
+
+
+def cache_dir() -> Path:
+    """Per-user cache folder (``QStandardPaths.CacheLocation``; ``$PNEUMOVIEW_CACHE_DIR`` wins)."""
+    return user_dir("PNEUMOVIEW_CACHE_DIR", "CacheLocation", Path.home() / ".cache" / "pneumoview")
 
 
 def demo_study_dir() -> Path:

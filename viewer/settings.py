@@ -43,13 +43,9 @@ class AppSettings:
 
 def config_dir() -> Path:
     """Folder that holds ``pneumoview.ini``."""
-    override = os.environ.get(CONFIG_ENV)
-    if override:
-        return Path(override)
-    location = QtCore.QStandardPaths.writableLocation(
-        QtCore.QStandardPaths.StandardLocation.AppConfigLocation
-    )
-    return Path(location or Path.home() / ".config" / "pneumoview")
+    from viewer.resources import user_dir
+
+    return user_dir(CONFIG_ENV, "AppConfigLocation", Path.home() / ".config" / "pneumoview")
 
 
 def settings_file() -> Path:
