@@ -388,6 +388,43 @@ def split_records(
     return train, val
 
 
+def kfold_records(
+    records: Sequence[ImageRecord], folds: int, fold: int, seed: int
+) -> tuple[list[ImageRecord], list[ImageRecord]]:
+    """Patient-level, stratified K-fold: fold ``fold`` (0-based) of ``folds`` is validation.
+
+    Patients are grouped and stratified as in :func:`split_records`; each stratum is shuffled
+    with ``seed`` and dealt round-robin into the folds, so the ``folds`` validation sets are
+    disjoint, cover every patient once, and keep the positive share of the whole set.
+
+    Returns
+    -------
+    train, val : list of ImageRecord
+    """
+    if folds < 2:
+        raise ValueError(f"folds must be >= 2, not {folds}")
+    if not 0 <= fold < folds:
+        raise ValueError(f"fold must be in 0..{folds - 1}, not {fold}")
+    groups: dict[str, list[ImageRecord]] = {}
+    for rec in records:
+        groups.setdefault(rec.group, []).append(rec)
+    strata: dict[int, list[str]] = {}
+    for key, recs in groups.items():
+        rank = max(2 if r.positive else _CLASS_RANK.get(r.klass, 0) for r in recs)
+        strata.setdefault(rank, []).append(key)
+    rng = np.random.default_rng(seed)
+    val_groups: set[str] = set()
+    offset = 0
+    for rank in sorted(strata):
+        keys = sorted(strata[rank])
+        order = rng.permutation(len(keys))
+        val_groups.update(keys[j] for n, j in enumerate(order) if (n + offset) % folds == fold)
+        offset += len(keys)  # the next stratum continues the deal where this one ended
+    train = [r for r in records if r.group not in val_groups]
+    val = [r for r in records if r.group in val_groups]
+    return train, val
+
+
 SPLIT_COLUMNS = ("patientId", "group", "split", "positive")
 
 

@@ -26,10 +26,12 @@ import torch
 from torch import nn
 
 from detector.checkpoint import DEFAULT_INPUT_SIZE, DEFAULT_THRESHOLD, complete_meta, load_model
+from detector.gating import Gate
 from detector.imaging import DicomReadError, display_pixels
 from detector.models import build_model
 from detector.postprocess import output_to_result
 from detector.preprocess import gray_to_tensor, prepare_gray
+from detector.tta import TTA_CHOICES, merge_hflip
 from detector.types import DetectionResult
 
 logger = logging.getLogger(__name__)
@@ -154,6 +156,7 @@ class Detector:
         meta: dict[str, Any] | None = None,
         device: str | torch.device = "auto",
         batch_size: int = 4,
+        tta: str | None = None,
     ) -> None:
         if checkpoint is None and model is None:
             raise ValueError("Detector needs a checkpoint path or a model")
@@ -161,6 +164,9 @@ class Detector:
             raise ValueError(f"batch_size must be >= 1, not {batch_size}")
         self.checkpoint = Path(checkpoint) if checkpoint is not None else None
         self.batch_size = int(batch_size)
+        if tta is not None and tta not in TTA_CHOICES:
+            raise ValueError(f"tta must be one of {', '.join(TTA_CHOICES)}, not {tta!r}")
+        self._tta_request = tta
         self._device_request = device
         self._device: torch.device | None = None
         self._model = model
@@ -237,6 +243,20 @@ class Detector:
         return float(self.meta.get("threshold", DEFAULT_THRESHOLD))
 
     @property
+    def gate(self) -> Gate:
+        """The checkpoint's image-level gate (its ``threshold``, ``image_threshold``,
+        ``max_boxes``); see :mod:`detector.gating`."""
+        return Gate.from_meta(self.meta, DEFAULT_THRESHOLD)
+
+    @property
+    def tta(self) -> str:
+        """Test-time augmentation: the constructor's choice, else the checkpoint's ``tta``."""
+        if self._tta_request is not None:
+            return self._tta_request
+        value = str(self.meta.get("tta", "none"))
+        return value if value in TTA_CHOICES else "none"
+
+    @property
     def input_size(self) -> int:
         return int(self.meta.get("input_size", DEFAULT_INPUT_SIZE))
 
@@ -290,6 +310,14 @@ class Detector:
 
         A CUDA out-of-memory error re-runs the batch on CPU with a warning.
         """
+        if self.tta == "hflip":
+            flipped = [np.ascontiguousarray(g[:, ::-1]) for g in grays]
+            return merge_hflip(
+                self._run_views(grays), self._run_views(flipped), [g.shape[1] for g in grays]
+            )
+        return self._run_views(grays)
+
+    def _run_views(self, grays: Sequence[np.ndarray]) -> list[dict[str, torch.Tensor]]:
         model = self.model
         device = self.device
         try:
@@ -302,11 +330,28 @@ class Detector:
             torch.cuda.empty_cache()
             return self._forward(self._cpu_fallback(), grays, torch.device("cpu"))
 
+    def finish(
+        self, output: dict[str, torch.Tensor], item: PreparedImage, threshold: float | None
+    ) -> DetectionResult:
+        """Raw output -> result: the checkpoint's gate, or a plain ``threshold`` if given."""
+        gate = self.gate if threshold is None else Gate(float(threshold))
+        result = output_to_result(
+            output,
+            image_id=item.image_id,
+            scale=item.scale,
+            image_size=item.image_size,
+            threshold=gate.box_threshold,
+        )
+        if gate.image_threshold > 0 or gate.max_boxes is not None:
+            best = result.detections[0].score if result.detections else 0.0
+            keep = [] if best < gate.image_threshold else result.detections
+            result.detections = keep[: gate.max_boxes] if gate.max_boxes else keep
+        return result
+
     def predict_prepared(
         self, batch: Sequence[PreparedImage], *, threshold: float | None = None
     ) -> list[DetectionResult]:
         """Run one batch of prepared images (failed ones pass through as error results)."""
-        thr = self.threshold if threshold is None else float(threshold)
         good = [p for p in batch if p.error is None and p.gray is not None]
         outputs = (
             iter(self.run_model([p.gray for p in good if p.gray is not None])) if good else iter(())
@@ -318,15 +363,7 @@ class Detector:
                     DetectionResult(item.image_id, [], (0, 0), item.error or "not prepared")
                 )
                 continue
-            results.append(
-                output_to_result(
-                    next(outputs),
-                    image_id=item.image_id,
-                    scale=item.scale,
-                    image_size=item.image_size,
-                    threshold=thr,
-                )
-            )
+            results.append(self.finish(next(outputs), item, threshold))
         return results
 
     def predict(
@@ -411,10 +448,4 @@ class Detector:
         yield "running model"
         output = self.run_model([item.gray])[0]
         yield "post-processing"
-        return output_to_result(
-            output,
-            image_id=item.image_id,
-            scale=item.scale,
-            image_size=item.image_size,
-            threshold=self.threshold if threshold is None else float(threshold),
-        )
+        return self.finish(output, item, threshold)

@@ -39,6 +39,7 @@ from detector.datasets import (
     DetectionDataset,
     apply_split,
     collate,
+    kfold_records,
     load_records,
     positives_count,
     split_records,
@@ -90,6 +91,8 @@ class TrainConfig:
     jitter: float = 0.0
     equalize: str = "none"
     val_fraction: float = 0.1
+    folds: int = 0
+    fold: int = 0
     seed: int = 0
     resume: str | None = None
     init: str | None = None
@@ -98,6 +101,7 @@ class TrainConfig:
     workers: int | None = None
     cache: str = "auto"
     early_stop: int = 8
+    time_budget: float | None = None
     grad_clip: float = 10.0
     amp: bool = True
     max_steps_per_epoch: int | None = None
@@ -137,6 +141,8 @@ class TrainConfig:
             raise ValueError("--jitter must be >= 0")
         if self.early_stop < 0:
             raise ValueError("--early-stop must be >= 0")
+        if self.folds and (self.folds < 2 or not 0 <= self.fold < self.folds):
+            raise ValueError("--folds must be >= 2 and --fold in 0..folds-1")
         if self.resume and self.init:
             raise ValueError("--resume and --init cannot be combined")
         if self.workers is not None and self.workers < 0:
@@ -279,6 +285,36 @@ def half_weights(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 # The run
 
 
+def _fit_time_budget(
+    config: TrainConfig,
+    schedule: _WarmupCosine,
+    steps_per_epoch: int,
+    loop_start: float,
+    epoch: int,
+    ddp: _Dist,
+) -> None:
+    """After the first epoch: cut ``config.epochs`` to what fits in ``config.time_budget``
+    seconds and shorten the cosine schedule to match (same decision on every rank)."""
+    per_epoch = time.perf_counter() - loop_start
+    budget = float(config.time_budget or 0)
+    if ddp.enabled:
+        box = [per_epoch]
+        dist.broadcast_object_list(box, src=0)
+        per_epoch = float(box[0])
+    fit = max(epoch, epoch - 1 + int(budget // max(per_epoch, 1e-6)))
+    if fit < config.epochs:
+        if ddp.main:
+            logger.info(
+                "time budget %.0f s at %.1f s/epoch: training %d epoch(s) instead of %d",
+                budget,
+                per_epoch,
+                fit,
+                config.epochs,
+            )
+        config.epochs = fit
+        schedule.total = max(1, steps_per_epoch * fit)
+
+
 def train(config: TrainConfig) -> TrainResult:
     """Run a training job described by ``config``.
 
@@ -343,6 +379,8 @@ def train(config: TrainConfig) -> TrainResult:
         assignment = {pid: "val" for pid in split.get("val", [])}
         assignment.update({pid: "train" for pid in split.get("train", [])})
         train_records, val_records = apply_split(records, assignment)
+    elif config.folds:
+        train_records, val_records = kfold_records(records, config.folds, config.fold, config.seed)
     else:
         train_records, val_records = split_records(records, config.val_fraction, config.seed)
     if not train_records:
@@ -519,6 +557,8 @@ def train(config: TrainConfig) -> TrainResult:
         "augment": config.augment,
         "jitter": config.jitter,
         "seed": config.seed,
+        "folds": config.folds,
+        "fold": config.fold if config.folds else None,
         "init": config.init,
         "resumed_from": config.resume,
         "device": str(device),
@@ -551,7 +591,9 @@ def train(config: TrainConfig) -> TrainResult:
             **({"description": config.description} if config.description else {}),
         }
 
-    for epoch in range(start_epoch, config.epochs + 1):
+    loop_start = time.perf_counter()
+    epoch = start_epoch
+    while epoch <= config.epochs:
         train_sampler.set_epoch(epoch)
         # Augmentation randomness (and DataLoader worker seeds) follow the epoch, so a resumed
         # run sees the same random stream as an uninterrupted one.
@@ -642,6 +684,9 @@ def train(config: TrainConfig) -> TrainResult:
             }
             save_checkpoint(last_path, state, last_meta)
         result.epochs_run += 1
+        if config.time_budget and result.epochs_run == 1:
+            _fit_time_budget(config, schedule, steps_per_epoch, loop_start, epoch, ddp)
+        epoch += 1
         if config.early_stop and metrics and bad_epochs >= config.early_stop:
             if main:
                 logger.info(

@@ -28,6 +28,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     data.add_argument("--labels", required=True, help="RSNA labels CSV (or the viewer's export)")
     data.add_argument("--classes", help="RSNA class CSV (patientId,class) to stratify the split")
     data.add_argument("--val-fraction", type=float, default=0.1, help="validation share")
+    data.add_argument(
+        "--folds", type=int, default=0, help="K-fold split (patient-level, stratified); 0: off"
+    )
+    data.add_argument("--fold", type=int, default=0, help="with --folds: the validation fold")
     data.add_argument("--seed", type=int, default=0, help="split, initialisation, augmentation")
     data.add_argument(
         "--cache",
@@ -67,6 +71,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=8,
         help="stop after N epochs without a better validation RSNA metric (0: never)",
+    )
+    opt.add_argument(
+        "--time-budget",
+        type=float,
+        default=None,
+        help="seconds: after epoch 1, train only the epochs that fit (schedule shortened)",
     )
     opt.add_argument("--grad-clip", type=float, default=10.0, help="max gradient norm (0: off)")
     opt.add_argument("--no-amp", action="store_true", help="full precision on CUDA")
@@ -108,6 +118,8 @@ def run(args: argparse.Namespace) -> int:
         jitter=args.jitter,
         equalize=args.equalize,
         val_fraction=args.val_fraction,
+        folds=args.folds,
+        fold=args.fold,
         seed=args.seed,
         resume=args.resume,
         init=args.init,
@@ -116,6 +128,7 @@ def run(args: argparse.Namespace) -> int:
         workers=args.workers,
         cache=args.cache,
         early_stop=args.early_stop,
+        time_budget=args.time_budget,
         grad_clip=args.grad_clip,
         amp=not args.no_amp,
         max_steps_per_epoch=args.max_steps,
