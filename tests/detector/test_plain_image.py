@@ -84,3 +84,20 @@ class TestScan:
         instances = result.instances()
         assert sorted(i.header.PatientID for i in instances) == ["a", "b"]
         assert all(not i.is_dicom and i.is_image for i in instances)
+
+
+class TestTraining:
+    def test_training_reads_16_bit_png_and_jpeg_through_the_pipeline(self, tmp_path: Path) -> None:
+        """Training finds <id>.jpg and keeps a 16-bit PNG's range (was clipped to white)."""
+        from detector.datasets import find_images, load_gray
+
+        pixels = np.tile(np.linspace(1000, 5000, 64).astype(np.uint16), (64, 1))
+        _save(pixels, tmp_path / "sixteen.png")
+        _save(chest_like(64), tmp_path / "chexpert.jpg", format="JPEG", quality=95)
+        found = find_images(tmp_path)
+        assert sorted(found) == ["chexpert", "sixteen"]
+        gray, scale = load_gray(found["sixteen"], input_size=32)
+        assert gray.shape == (32, 32) and scale == 0.5
+        assert gray[:, 0].max() < 20 and gray[:, -1].min() > 235
+        gray, _ = load_gray(found["chexpert"], input_size=64)
+        assert np.abs(gray.astype(int) - chest_like(64)).mean() < 3
