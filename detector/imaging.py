@@ -244,15 +244,31 @@ def _dcmread(
     return ds
 
 
-def _drop_stray_item_tags(ds: Dataset) -> None:
+def _drop_stray_item_tags(ds: Dataset, depth: int = 0) -> None:
     """Remove (FFFE,xxxx) item/delimiter tags parsed as elements of the dataset itself.
 
     A damaged or oddly encoded file (seen in a JPEG-LS ultrasound) can leave an Item tag among
     the elements; pydicom gives it VR 'NONE' and raises ``NotImplementedError`` as soon as
-    anything iterates the dataset. Such a tag is never data, so it is dropped.
+    anything iterates the dataset. Such a tag is never data, so it is dropped, here and in
+    sequence items (the metadata panel walks them all).
     """
     for tag in [t for t in ds.keys() if t.group == 0xFFFE]:
         del ds[tag]
+    if depth >= 8:
+        return
+    for tag in list(ds.keys()):
+        raw = ds.get_item(tag)
+        vr = getattr(raw, "VR", None)
+        if vr is None and tag in pydicom.datadict.DicomDictionary:
+            vr = pydicom.datadict.dictionary_VR(tag)
+        if vr != "SQ":
+            continue
+        try:
+            items = ds[tag].value
+        except Exception:  # noqa: BLE001 - a damaged sequence is left for its reader to report
+            continue
+        for item in items or []:
+            _drop_stray_item_tags(item, depth + 1)
 
 
 def quiet_pydicom() -> None:

@@ -511,6 +511,23 @@ class TestOddButDecodableFiles:
         np.testing.assert_array_equal(render(load_image(odd)), ramp())
         assert read_header(odd).Rows == 16
 
+    def test_stray_item_tag_inside_a_sequence_item(self, tmp_path: Path) -> None:
+        """The same inside a sequence item: the header can still be walked (metadata panel)."""
+        item = Dataset()
+        item.ReferencedSOPClassUID = "1.2.840.10008.5.1.4.1.1.1"
+        item.ProtocolName = "ABCDEFGH"
+        ds = new_image_dataset(ramp(), WindowCenter=128, WindowWidth=256)
+        ds.ReferencedImageSequence = Sequence([item])
+        path = tmp_path / "nested.dcm"
+        save_dataset(ds, path)
+        data = path.read_bytes()
+        element = struct.pack("<HH", 0x0018, 0x1030) + b"LO" + struct.pack("<H", 8) + b"ABCDEFGH"
+        assert data.count(element) == 1
+        path.write_bytes(data.replace(element, struct.pack("<HHI", 0xFFFE, 0xE000, 8) + bytes(8)))
+        for header in (read_header(path), load_image(path).header):
+            walked = [elem.tag for elem in header.iterall()]
+            assert 0x00081150 in walked and 0xFFFEE000 not in walked
+
 
 class TestSpecialFiles:
     def test_fifo_is_named_and_never_opened(self, tmp_path: Path) -> None:
