@@ -229,9 +229,7 @@ def _dcmread(
             ok = False
         if not ok:
             raise DicomReadError(
-                path,
-                "not a DICOM file (no DICM preamble and no parseable header), "
-                "nor a PNG or JPEG image",
+                path, "not a DICOM file (no DICM preamble and no parseable header)"
             ) from None
     if len(ds) == 0:
         # pydicom returns an empty dataset (with only a warning) for a file that ends inside
