@@ -43,7 +43,7 @@ from detector.transforms import make_sample
 logger = logging.getLogger(__name__)
 
 DICOM_SUFFIXES = (".dcm", ".dicom", ".dic")
-PNG_SUFFIXES = (".png",)
+PNG_SUFFIXES = (".png", ".jpg", ".jpeg")
 #: A box may stick out of its image by this many pixels (rounding); it is then clipped.
 BOX_SLACK = 1.0
 #: Severity order for stratifying groups by class.
@@ -491,15 +491,7 @@ def load_gray(path: str, *, input_size: int, equalize: str = "none") -> tuple[np
     DicomReadError
         The file cannot be read.
     """
-    if is_png(path):
-        from PIL import Image, UnidentifiedImageError
-
-        try:
-            with Image.open(path) as img:
-                display = np.array(img.convert("L"))
-        except (OSError, UnidentifiedImageError) as exc:
-            raise DicomReadError(path, f"not a readable PNG ({exc})") from None
-        return prepare_gray(display, input_size=input_size, equalize=equalize)
+    # PNG/JPEG files too: the imaging core reads them (16-bit PNGs keep their range).
     display = display_pixels(path, equalize=equalize)
     return prepare_gray(display, input_size=input_size)
 

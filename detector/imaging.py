@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import stat
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +34,14 @@ import pydicom
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.errors import InvalidDicomError
 from pydicom.uid import ImplicitVRLittleEndian
+
+from detector.decode_errors import explain_decode_failure
+from detector.plain_image import (
+    PlainImageError,
+    read_plain_header,
+    read_plain_image,
+    sniff_format,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -97,6 +106,9 @@ class Window:
 class DicomImage:
     """A decoded frame with everything needed to re-render it without decoding again.
 
+    Plain PNG/JPEG images use the same type with ``is_dicom=False``: their header is a stand-in
+    built from the file (Patient ID = file stem, size, bit depth) and they have no pixel spacing.
+
     Attributes
     ----------
     stored : ndarray
@@ -116,6 +128,8 @@ class DicomImage:
     windows: list[Window]
     invert_default: bool
     warnings: list[str] = field(default_factory=list)
+    #: False for a plain PNG/JPEG file: ``header`` is then a stand-in (no spacing, no UIDs).
+    is_dicom: bool = True
     _modality: np.ndarray | None = field(default=None, repr=False)
     _lut_cache: dict[Any, np.ndarray] = field(default_factory=dict, repr=False)
     _stored_min: int = 0
@@ -223,22 +237,54 @@ def _dcmread(
         raise DicomReadError(
             path, "file is truncated or damaged (it ends inside the pixel data; no element read)"
         )
+    _drop_stray_item_tags(ds)
     _ensure_transfer_syntax(ds)
     return ds
 
 
+def _drop_stray_item_tags(ds: Dataset, depth: int = 0) -> None:
+    """Remove (FFFE,xxxx) item/delimiter tags parsed as elements of the dataset itself.
+
+    A damaged or oddly encoded file (seen in a JPEG-LS ultrasound) can leave an Item tag among
+    the elements; pydicom gives it VR 'NONE' and raises ``NotImplementedError`` as soon as
+    anything iterates the dataset. Such a tag is never data, so it is dropped, here and in
+    sequence items (the metadata panel walks them all).
+    """
+    for tag in [t for t in ds.keys() if t.group == 0xFFFE]:
+        del ds[tag]
+    if depth >= 8:
+        return
+    for tag in list(ds.keys()):
+        raw = ds.get_item(tag)
+        vr = getattr(raw, "VR", None)
+        if vr is None and tag in pydicom.datadict.DicomDictionary:
+            vr = pydicom.datadict.dictionary_VR(tag)
+        if vr != "SQ":
+            continue
+        try:
+            items = ds[tag].value
+        except Exception:  # noqa: BLE001 - a damaged sequence is left for its reader to report
+            continue
+        for item in items or []:
+            _drop_stray_item_tags(item, depth + 1)
+
+
 def quiet_pydicom() -> None:
-    """Silence pydicom's own warnings and log lines (entry points call this once).
+    """Silence pydicom's own warnings and log lines (entry points call this unless --verbose).
 
     Our :class:`DicomReadError` reasons already name the file and the problem; pydicom's
-    warnings about the same damage would only repeat them, without the file name.
+    warnings about the same damage would only repeat them, without the file name. Its decoder
+    logs every plugin failure at ERROR with a full traceback (``LOGGER.exception``), so the
+    logger is raised above ERROR: those tracebacks only show with ``--verbose``.
     """
     warnings.filterwarnings("ignore", category=UserWarning, module=r"pydicom(\.|$)")
-    logging.getLogger("pydicom").setLevel(logging.ERROR)
+    logging.getLogger("pydicom").setLevel(logging.CRITICAL)
 
 
 def read_header(path: str | os.PathLike[str]) -> Dataset:
     """Read the header only (no pixel data), for browsing.
+
+    A plain PNG/JPEG file gets a stand-in header (see :mod:`detector.plain_image`).
 
     Raises
     ------
@@ -247,6 +293,12 @@ def read_header(path: str | os.PathLike[str]) -> Dataset:
     """
     spath = str(path)
     _check_file(spath)
+    fmt = sniff_format(spath)
+    if fmt is not None:
+        try:
+            return read_plain_header(spath, fmt)
+        except PlainImageError as exc:
+            raise DicomReadError(spath, str(exc)) from None
     try:
         return _dcmread(spath, stop_before_pixels=True, path=spath)
     except DicomReadError:
@@ -290,21 +342,41 @@ def read_partial_header(path: str | os.PathLike[str]) -> Dataset | None:
         return None
 
 
+def special_file_kind(mode: int) -> str | None:
+    """What a non-regular file is, from its ``st_mode`` (``None`` for a regular file)."""
+    if stat.S_ISDIR(mode):
+        return "is a folder, not a file"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe), not a file"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device file, not an image file"
+    if stat.S_ISSOCK(mode):
+        return "a socket, not a file"
+    if not stat.S_ISREG(mode):
+        return "not a regular file"
+    return None
+
+
 def _check_file(path: str) -> None:
+    """Fail early, without opening the file: opening a FIFO blocks, a device never ends."""
     try:
-        size = os.path.getsize(path)
+        st = os.stat(path)
     except FileNotFoundError:
         raise DicomReadError(path, "file not found") from None
     except OSError as exc:
         raise DicomReadError(path, f"cannot open ({exc.strerror})") from None
-    if os.path.isdir(path):
-        raise DicomReadError(path, "is a folder, not a file")
-    if size == 0:
+    kind = special_file_kind(st.st_mode)
+    if kind is not None:
+        raise DicomReadError(path, kind)
+    if st.st_size == 0:
         raise DicomReadError(path, "empty file (0 bytes)")
 
 
 def _short(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    """First line of an exception's message; never a bare exception class name."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    if not text or text == type(exc).__name__:
+        text = f"the reader stopped without saying why ({type(exc).__name__})"
     return text if len(text) <= 160 else text[:157] + "..."
 
 
@@ -330,6 +402,8 @@ def non_image_kind(ds: Dataset) -> str | None:
             return kind
     if "Rows" not in ds or "Columns" not in ds:
         name = getattr(pydicom.uid.UID(sop), "name", "") if sop else ""
+        if name and name != sop and "Image" in name:
+            return f"{name} header without Rows/Columns"
         return name if name and name != sop else "no Rows/Columns"
     return None
 
@@ -353,6 +427,9 @@ def load_image(
     frame : int
         0-based frame index for multi-frame images.
 
+    A plain PNG or JPEG file (recognised by content) is returned as the same
+    :class:`DicomImage` type with ``is_dicom=False`` (see :mod:`detector.plain_image`).
+
     Raises
     ------
     DicomReadError
@@ -362,9 +439,14 @@ def load_image(
     if isinstance(src, Dataset):
         ds = src
         spath = path or str(getattr(src, "filename", "") or "<dataset>")
+        _drop_stray_item_tags(ds)
         _ensure_transfer_syntax(ds)
     else:
         spath = str(src)
+        _check_file(spath)
+        fmt = sniff_format(spath)
+        if fmt is not None:
+            return _load_plain(spath, fmt, frame)
         ds = read_dataset(spath)
 
     kind = non_image_kind(ds)
@@ -391,7 +473,8 @@ def load_image(
     if photometric in _COLOR_PHOTOMETRICS and not is_color and photometric != "PALETTE COLOR":
         warn.append(f"{photometric} image decoded with one sample per pixel; shown as grey")
 
-    header = _header_without_pixels(ds)
+    header = _header_without_pixels(ds, warn)
+    warn.extend(_lut_warnings(header))
     image = DicomImage(
         path=spath,
         header=header,
@@ -415,12 +498,52 @@ def load_image(
     return image
 
 
-def _header_without_pixels(ds: Dataset) -> Dataset:
+def _load_plain(path: str, fmt: str, frame: int) -> DicomImage:
+    """A PNG/JPEG file as a :class:`DicomImage` (``is_dicom=False``)."""
+    if frame != 0:
+        raise DicomReadError(path, f"frame {frame} out of range (the image has 1)")
+    try:
+        header, stored = read_plain_image(path, fmt)
+    except PlainImageError as exc:
+        raise DicomReadError(path, str(exc)) from None
+    is_color = stored.ndim == 3
+    image = DicomImage(
+        path=path,
+        header=header,
+        stored=stored,
+        frame=0,
+        n_frames=1,
+        photometric=str(header.PhotometricInterpretation),
+        is_color=is_color,
+        windows=[],
+        invert_default=False,
+        is_dicom=False,
+    )
+    if is_color:
+        return image
+    if stored.dtype.kind in "ui":
+        image._stored_min = int(stored.min())
+        image._stored_max = int(stored.max())
+    if stored.dtype == np.uint8:
+        # An 8-bit PNG/JPEG is already display pixels (a windowed export, NIH, CheXpert): shown
+        # as stored, so detect sees the very pixels training read from `convert`'s PNGs.
+        image.windows = [
+            Window(127.5, 255.0, function="LINEAR_EXACT", name="As stored", kind="auto")
+        ]
+    return image
+
+
+def _header_without_pixels(ds: Dataset, warn: list[str] | None = None) -> Dataset:
+    """Copy of the header without pixel data; elements pydicom cannot convert are left out."""
     header = Dataset()
-    for elem in ds:
-        if elem.tag in (0x7FE00010, 0x7FE00008, 0x7FE00009):
+    for tag in list(ds.keys()):
+        if tag in (0x7FE00010, 0x7FE00008, 0x7FE00009):
             continue
-        header.add(elem)
+        try:
+            header.add(ds[tag])
+        except Exception as exc:  # noqa: BLE001 - one unreadable element must not hide the image
+            if warn is not None:
+                warn.append(f"element {tag} cannot be read and is ignored ({_short(exc)})")
     header.file_meta = ds.file_meta
     header.filename = getattr(ds, "filename", None)
     return header
@@ -436,9 +559,15 @@ def _decode_frame(ds: Dataset, frame: int, n_frames: int, path: str) -> np.ndarr
         else:
             arr = pixel_array(ds, index=frame)
     except NotImplementedError as exc:
+        logger.debug("%s: decoding failed", path, exc_info=True)
         name = getattr(tsyntax, "name", str(tsyntax))
-        raise DicomReadError(path, f"unsupported transfer syntax {name} ({_short(exc)})") from None
+        if "transfer syntax" in str(exc).lower() or "handler" in str(exc).lower():
+            reason = f"unsupported transfer syntax {name} (no installed decoder reads it)"
+        else:
+            reason = f"pixel data cannot be decoded: {_short(exc)}"
+        raise DicomReadError(path, reason) from None
     except Exception as exc:  # noqa: BLE001 - decoders raise RuntimeError/ValueError/...
+        logger.debug("%s: decoding failed", path, exc_info=True)
         raise DicomReadError(path, _explain_decode_error(exc, ds)) from None
     if arr.ndim == 3 and n_frames > 1 and arr.shape[-1] not in (3, 4):
         arr = arr[0]
@@ -454,9 +583,11 @@ def _explain_decode_error(exc: BaseException, ds: Dataset) -> str:
         return f"pixel data is shorter than Rows x Columns requires (truncated file?): {text}"
     if "no pixel data" in low:
         return "no pixel data in the file (header only)"
-    if "unable to decode" in low or "decod" in low:
+    if "all available plugins" in low or "unable to decode" in low or "decod" in low:
         name = getattr(ds.file_meta.get("TransferSyntaxUID"), "name", "compressed")
-        return f"corrupt or unreadable {name} pixel data: {text}"
+        return explain_decode_failure(str(exc), name)
+    if isinstance(exc, ValueError | TypeError) and "literal" in low:
+        return f"a header value needed to decode the pixels is not a number ({text})"
     return f"pixel data cannot be decoded: {text}"
 
 
@@ -486,10 +617,10 @@ def apply_modality(stored: np.ndarray, ds: Dataset) -> np.ndarray:
         float32, same shape as ``stored``.
     """
     seq = ds.get("ModalityLUTSequence")
-    if seq:
+    if seq and lut_problem(seq[0]) is None:
         item = seq[0]
         lut = _lut_table(item)
-        first = _lut_first_mapped(item)
+        first = _lut_first_mapped(item, ds)
         index = np.clip(stored.astype(np.int64) - first, 0, lut.size - 1)
         return lut[index].astype(np.float32)
     slope, intercept = _rescale(ds)
@@ -501,9 +632,47 @@ def apply_modality(stored: np.ndarray, ds: Dataset) -> np.ndarray:
     return out
 
 
-def _lut_first_mapped(item: Dataset) -> int:
-    desc = item.LUTDescriptor
-    return int(desc[1])
+def lut_problem(item: Dataset) -> str | None:
+    """Why a Modality/VOI LUT Sequence item cannot be used (``None`` when it can).
+
+    PS3.3 C.11.1.1.1: LUT Descriptor is three numbers (entries, first stored value mapped, bits);
+    LUT Data holds the entries.
+    """
+    try:
+        desc = item.get("LUTDescriptor")
+        data = item.get("LUTData")
+    except Exception as exc:  # noqa: BLE001 - a damaged value reads as unusable
+        return f"its LUT cannot be read ({_short(exc)})"
+    if desc is None or isinstance(desc, bytes | str):
+        return "(0028,3002) LUT Descriptor is empty"
+    try:
+        values = [int(v) for v in desc]
+    except (TypeError, ValueError):
+        return "(0028,3002) LUT Descriptor is not three numbers"
+    if len(values) != 3:
+        return f"(0028,3002) LUT Descriptor has {len(values)} values, not 3"
+    if data is None or (hasattr(data, "__len__") and len(data) == 0):
+        return "(0028,3006) LUT Data is empty"
+    return None
+
+
+def _lut_warnings(header: Dataset) -> list[str]:
+    out = []
+    seq = header.get("ModalityLUTSequence")
+    if seq and (problem := lut_problem(seq[0])) is not None:
+        out.append(f"Modality LUT Sequence ignored: {problem}")
+    for i, item in enumerate(header.get("VOILUTSequence") or []):
+        if (problem := lut_problem(item)) is not None:
+            out.append(f"VOI LUT {i + 1} ignored: {problem}")
+    return out
+
+
+def _lut_first_mapped(item: Dataset, ds: Dataset | None = None) -> int:
+    first = int(item.LUTDescriptor[1])
+    # The first mapped value is US or SS like the pixels; read as US it can hold a negative SS.
+    if ds is not None and first >= 0x8000 and ds.get("PixelRepresentation", 0) == 1:
+        first -= 0x10000
+    return first
 
 
 def _lut_table(item: Dataset) -> np.ndarray:
@@ -554,7 +723,7 @@ def header_windows(ds: Dataset) -> list[Window]:
     """
     windows: list[Window] = []
     for i, item in enumerate(ds.get("VOILUTSequence") or []):
-        if "LUTDescriptor" in item and "LUTData" in item:
+        if lut_problem(item) is None:
             name = str(item.get("LUTExplanation", "") or "")
             windows.append(Window(0.0, 1.0, name=name, kind="lut", lut_index=i))
     centers = _as_floats(ds.get("WindowCenter"))
@@ -618,7 +787,7 @@ def voi_to_unit(values: np.ndarray, window: Window, ds: Dataset | None = None) -
             raise ValueError("a VOI LUT window needs the dataset that holds the LUT")
         item = ds.VOILUTSequence[window.lut_index]
         lut = _lut_table(item)
-        first = _lut_first_mapped(item)
+        first = _lut_first_mapped(item, ds)
         bits = int(item.LUTDescriptor[2])
         top = float(2**bits - 1) if bits > 0 else float(lut.max() or 1)
         top = max(top, float(lut.max()))

@@ -40,7 +40,7 @@ ImageInput = np.ndarray | str | os.PathLike[str]
 ProgressCallback = Callable[[int, int], None]
 CancelCallback = Callable[[], bool]
 
-_DICOM_SUFFIXES = {".dcm", ".dicom", ".dic"}
+_DICOM_SUFFIXES = {".dcm", ".dicom", ".dic", ".png", ".jpg", ".jpeg"}
 
 
 def image_id_for(path: str | os.PathLike[str]) -> str:

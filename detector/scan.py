@@ -1,26 +1,97 @@
 """Folder scan: files -> Patient / Study / Series / Instance, plus the files that cannot be read.
 
-Files are recognised by content (DICM preamble or a parseable header), never by extension.
-Headers only are read (``stop_before_pixels``), so a scan is cheap. :func:`iter_scan` yields one
-:class:`ScanItem` per file so a GUI can show images as they are found and cancel between files.
+Which files are tried is decided here, once, for ``convert``, ``detect`` and the viewer
+(:func:`iter_files`): side files that are plainly not images by extension (``labels.csv``,
+``synth.json``, README.md, archives, pickles...) and FIFOs / device files are skipped, never
+opened, and reported as :class:`Skipped` (not as failures). Every other file is recognised by
+content (DICM preamble or a parseable header, PNG/JPEG signature), so files without an extension
+work. Headers only are read (``stop_before_pixels``), so a scan is cheap. :func:`iter_scan`
+yields one :class:`ScanItem` per file so a GUI can show images as they are found and cancel
+between files.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import stat
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydicom.dataset import Dataset
 
-from detector.imaging import DicomReadError, non_image_kind, number_of_frames, read_header
+from detector.imaging import (
+    DicomReadError,
+    non_image_kind,
+    number_of_frames,
+    read_header,
+    special_file_kind,
+)
+from detector.plain_image import plain_format
 
 logger = logging.getLogger(__name__)
 
 #: Files skipped silently while walking folders (OS clutter, never DICOM).
 _SKIP_NAMES = {".DS_Store", "Thumbs.db", "desktop.ini"}
+
+#: Extensions of files that are plainly not images: data folders hold labels, indexes, notes,
+#: archives, models and scripts beside the images. Skipped without being opened. Files with any
+#: other extension, or none, are recognised by content.
+NOT_IMAGE_SUFFIXES = frozenset(
+    """
+    csv tsv json jsonl txt md rst log yaml yml toml ini cfg xml html htm pdf
+    doc docx xls xlsx odt ods ppt pptx rtf
+    zip gz tgz bz2 xz zst 7z tar rar
+    pkl pickle npy npz pt pth ckpt onnx h5 hdf5 parquet feather db sqlite sqlite3
+    py pyc ipynb sh bat ps1 js css
+    md5 sha1 sha256 tmp part lock
+    """.split()
+)
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A file that was not tried as an image, and why.
+
+    ``side_file`` is True for a side file skipped by extension (summarised as a count), False
+    for a FIFO, device file or socket (each named with its reason).
+    """
+
+    path: str
+    reason: str
+    side_file: bool
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.reason} (skipped)"
+
+
+def skip_reason(path: str) -> Skipped | None:
+    """Why ``path`` is not tried as an image (``None``: try it). Never opens the file."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return None  # missing or unreadable: the reader reports it with the reason
+    if not stat.S_ISDIR(mode):
+        kind = special_file_kind(mode)
+        if kind is not None:
+            return Skipped(path, kind, side_file=False)
+    suffix = Path(path).suffix.lower()
+    if suffix[1:] in NOT_IMAGE_SUFFIXES:
+        return Skipped(path, f"not an image ({suffix} file)", side_file=True)
+    return None
+
+
+def skipped_lines(skipped: Sequence[Skipped]) -> list[str]:
+    """Lines for a command's report: one per special file, one count for all side files."""
+    lines = [str(s) for s in skipped if not s.side_file]
+    side = [s for s in skipped if s.side_file]
+    if side:
+        counts = Counter(Path(s.path).suffix.lower() for s in side)
+        kinds = ", ".join(f"{n} {ext}" for ext, n in sorted(counts.items()))
+        lines.append(f"skipped {len(side)} file(s) that are not images ({kinds})")
+    return lines
 
 
 @dataclass
@@ -34,6 +105,8 @@ class Instance:
     header: Dataset = field(repr=False)
     is_image: bool = True
     kind: str = "image"  # "image" or the non-image kind (structured report, ...)
+    #: False for a plain PNG/JPEG file (stand-in header: no UIDs, no pixel spacing).
+    is_dicom: bool = True
 
     @property
     def name(self) -> str:
@@ -88,12 +161,14 @@ class Problem:
 
 @dataclass
 class ScanItem:
-    """Result for one file: an :class:`Instance` or a :class:`Problem` (or a skipped DICOMDIR)."""
+    """Result for one file: an :class:`Instance`, a :class:`Problem`, a :class:`Skipped` file
+    (not tried) or a DICOMDIR (used, not shown)."""
 
     path: str
     instance: Instance | None = None
     problem: Problem | None = None
     dicomdir: bool = False
+    skipped: Skipped | None = None
 
 
 @dataclass
@@ -101,11 +176,14 @@ class ScanResult:
     patients: dict[str, Patient] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     dicomdirs: list[str] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
     cancelled: bool = False
 
     def add(self, item: ScanItem) -> None:
         if item.problem is not None:
             self.problems.append(item.problem)
+        elif item.skipped is not None:
+            self.skipped.append(item.skipped)
         elif item.dicomdir:
             self.dicomdirs.append(item.path)
         elif item.instance is not None:
@@ -152,6 +230,7 @@ def instance_from_header(path: str, ds: Dataset) -> Instance:
         header=ds,
         is_image=kind is None,
         kind=kind or "image",
+        is_dicom=plain_format(ds) is None,
     )
 
 
@@ -179,8 +258,7 @@ def add_instance(patients: dict[str, Patient], inst: Instance) -> None:
     series.instances.append(inst)
 
 
-def iter_files(paths: Iterable[str | os.PathLike[str]]) -> Iterator[str]:
-    """Every file under ``paths`` (folders recursively, sorted, hidden files skipped)."""
+def _walk(paths: Iterable[str | os.PathLike[str]]) -> Iterator[str]:
     for raw in paths:
         path = str(raw)
         if os.path.isdir(path):
@@ -192,6 +270,23 @@ def iter_files(paths: Iterable[str | os.PathLike[str]]) -> Iterator[str]:
                     yield os.path.join(root, name)
         else:
             yield path
+
+
+def iter_files(
+    paths: Iterable[str | os.PathLike[str]], skipped: list[Skipped] | None = None
+) -> Iterator[str]:
+    """The files under ``paths`` to try as images (folders recursively, sorted).
+
+    Hidden files and OS clutter are left out silently; side files and special files (see
+    :func:`skip_reason`) are left out and appended to ``skipped`` when a list is given. Paths
+    that do not exist are yielded, so that the reader reports them.
+    """
+    for path in _walk(paths):
+        reason = skip_reason(path)
+        if reason is None:
+            yield path
+        elif skipped is not None:
+            skipped.append(reason)
 
 
 def scan_file(path: str) -> ScanItem:
@@ -225,11 +320,14 @@ def iter_scan(
 ) -> Iterator[ScanItem]:
     """Yield a :class:`ScanItem` for every file found; stops early when ``cancelled()``.
 
-    A DICOMDIR is used, not shown: the files it references are scanned (once), the DICOMDIR
+    Skipped files (side files, FIFOs...) come first, as items with ``skipped`` set. A DICOMDIR is used, not shown: the files it references are scanned (once), the DICOMDIR
     itself is reported with ``dicomdir=True``.
     """
     seen: set[str] = set()
-    pending = list(iter_files(paths))
+    skipped: list[Skipped] = []
+    pending = list(iter_files(paths, skipped))
+    for skip in skipped:
+        yield ScanItem(skip.path, skipped=skip)
     i = 0
     while i < len(pending):
         if cancelled is not None and cancelled():

@@ -6,6 +6,7 @@ from pydicom.dataset import Dataset
 
 from detector.dicom_info import pixel_spacing
 from detector.imaging import DicomImage, Window
+from detector.plain_image import NO_SPACING
 from viewer.presets import window_text
 
 
@@ -122,5 +123,7 @@ def cursor_text(image: DicomImage, row: int, col: int) -> str:
         row_mm, col_mm, source = spacing
         tag = " (imager)" if source == "ImagerPixelSpacing" else ""
         lines.append(f"x {col * col_mm:.1f}  y {row * row_mm:.1f} mm{tag}")
+    elif not image.is_dicom:
+        lines.append(NO_SPACING)
     lines.append(f"Value {value_str}")
     return "\n".join(lines)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from detector.imaging import DicomImage, DicomReadError, load_image, render, resize_display
-from detector.scan import ScanItem, instance_from_header, iter_files, iter_scan
+from detector.scan import ScanItem, Skipped, instance_from_header, iter_files, iter_scan
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +53,8 @@ def scan_batches(
     Returns the number of files scanned. Stops between two files once ``cancel`` is set.
     """
     files: list[str] = []
-    for path in iter_files(paths):
+    skipped: list[Skipped] = []
+    for path in iter_files(paths, skipped):
         files.append(path)
         if cancel.is_set():
             return 0
@@ -92,6 +93,8 @@ def scan_batches(
             yield ScanBatch(batch, done, max(total, done))
             batch = []
             last = now
+    # Side files and FIFOs were not tried: they reach ScanResult.skipped, not the Problems list.
+    batch.extend(ScanItem(s.path, skipped=s) for s in skipped)
     if batch:
         yield ScanBatch(batch, done, max(total, done))
     return done

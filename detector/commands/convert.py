@@ -26,12 +26,12 @@ from detector.imaging import (
     display_pixels,
     resize_display,
 )
-from detector.scan import iter_files
+from detector.scan import Skipped, iter_files, skipped_lines
 
 NAME = "convert"
 HELP = "convert DICOM images to 8-bit PNG through the display pipeline"
 INDEX_COLUMNS = ("name", "source", "status", "reason", "output")
-_DICOM_SUFFIXES = {".dcm", ".dicom", ".dic", ".ima"}
+_DICOM_SUFFIXES = {".dcm", ".dicom", ".dic", ".ima", ".png", ".jpg", ".jpeg"}
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +119,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--window width must be > 0")
     if args.workers < 1:
         raise UsageError("--workers must be >= 1")
-    sources = list(iter_files(args.paths))
+    skipped: list[Skipped] = []
+    sources = list(iter_files(args.paths, skipped))
     missing = [p for p in args.paths if not os.path.exists(p)]
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -154,6 +155,8 @@ def run(args: argparse.Namespace) -> int:
     failed = [o for o in outcomes if o.status != "ok"]
     for o in failed:
         sys.stderr.write(f"{o.source}: {o.reason}\n")
+    for line in skipped_lines(skipped):
+        sys.stderr.write(line + "\n")
     ok = len(outcomes) - len(failed)
     sys.stderr.write(
         f"converted {ok} of {len(outcomes)} file(s) to {out_dir}"

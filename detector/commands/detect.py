@@ -178,7 +178,7 @@ def _write_output(args: argparse.Namespace, results: list[Any], threshold: float
 
 
 def run(args: argparse.Namespace) -> int:
-    from detector.scan import iter_files
+    from detector.scan import Skipped, iter_files, skipped_lines
 
     if args.threshold is not None and not 0.0 <= args.threshold <= 1.0:
         raise UsageError("--threshold must be in [0, 1]")
@@ -220,7 +220,8 @@ def run(args: argparse.Namespace) -> int:
     threshold = detector.threshold if args.threshold is None else float(args.threshold)
 
     missing = [p for p in args.paths if not os.path.exists(p)]
-    files = list(iter_files(p for p in args.paths if os.path.exists(p)))
+    skipped: list[Skipped] = []
+    files = list(iter_files((p for p in args.paths if os.path.exists(p)), skipped))
     ids = [image_id_for(f) for f in files]
     dupes = len(ids) - len(set(ids))
     if dupes and rank == 0:
@@ -301,6 +302,8 @@ def run(args: argparse.Namespace) -> int:
     failed = [r for r in records if r["error"] is not None]
     for path in missing:
         sys.stderr.write(f"{path}: file not found\n")
+    for line in skipped_lines(skipped):
+        sys.stderr.write(line + "\n")
     ok = len(records) - len(failed)
     rate = len(records) / elapsed if elapsed > 0 else 0.0
     positives = sum(1 for r in results if r.error is None and r.detections)

@@ -25,15 +25,15 @@ class TestConvert:
         good = make_dicom("a.dcm", folder=src, jpeg=True)
         make_dicom("noext", folder=src / "deeper")  # recognised by content, not extension
         (src / "zero.dcm").write_bytes(b"")
-        (src / "notes.txt").write_text("not dicom")
+        (src / "notes.dat").write_text("not dicom")
         out = tmp_path / "out"
         code = cli.main(["convert", str(src), "--out", str(out), "--workers", "1"])
         assert code == 1
         rows = {r["name"]: r for r in _read_index(out)}
-        assert set(rows) == {"a", "noext", "zero", "notes.txt"}
+        assert set(rows) == {"a", "noext", "zero", "notes.dat"}
         assert rows["a"]["status"] == "ok" and rows["noext"]["status"] == "ok"
         assert rows["zero"]["status"] == "error" and "empty" in rows["zero"]["reason"]
-        assert "not a DICOM file" in rows["notes.txt"]["reason"]
+        assert "not a DICOM file" in rows["notes.dat"]["reason"]
         png = np.asarray(Image.open(rows["a"]["output"]))
         np.testing.assert_array_equal(png, display_pixels(good))
         err = capsys.readouterr().err

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import re
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +24,7 @@ from detector.imaging import (
     full_range_window,
     header_windows,
     load_image,
+    quiet_pydicom,
     read_header,
     render,
     resize_display,
@@ -408,3 +412,171 @@ class TestResize:
         board = (np.indices((64, 64)).sum(0) % 2 * 255).astype(np.uint8)
         out = resize_display(board, 16)
         assert abs(float(out.mean()) - 127.5) < 3 and np.ptp(out) < 10
+
+
+def _corrupt_soi(path: Path, out: Path) -> Path:
+    """Copy of a JPEG Baseline DICOM whose SOI marker is overwritten with zeros."""
+    data = bytearray(path.read_bytes())
+    soi = data.index(b"\xff\xd8\xff")
+    data[soi : soi + 2] = b"\x00\x00"
+    out.write_bytes(bytes(data))
+    return out
+
+
+def _is_plain_reason(reason: str) -> bool:
+    """A reason a reader can act on: no bare exception class, no cut-off plugin list."""
+    text = reason.strip()
+    return (
+        bool(text)
+        and re.fullmatch(r"[A-Za-z_.]*(Error|Exception|Warning)", text) is None
+        and re.match(r"[A-Z]\w*(Error|Exception): ", text) is None
+        and "all available plugins" not in text
+        and not text.endswith(":")
+        and "Traceback" not in text
+    )
+
+
+class TestDecoderReasons:
+    def test_corrupt_jpeg_names_the_cause(self, make_dicom, tmp_path: Path) -> None:
+        """A JPEG Baseline stream without its SOI marker says so, not 'all available plugins:'."""
+        bad = _corrupt_soi(make_dicom(jpeg=True), tmp_path / "nosoi.dcm")
+        with pytest.raises(DicomReadError) as info:
+            load_image(bad)
+        assert info.value.reason == (
+            "corrupt JPEG Baseline stream "
+            "(SOI marker missing: the data does not start like a JPEG image)"
+        )
+
+    def test_jpeg2000_header_damage(self) -> None:
+        """pydicom's damaged JPEG 2000 file: the header cannot be read, in plain words."""
+        with pytest.raises(DicomReadError) as info:
+            load_image(get_testdata_file("JPEG2000-embedded-sequence-delimiter.dcm"))
+        assert info.value.reason == (
+            "corrupt JPEG 2000 Image Compression stream (the JPEG 2000 header cannot be read)"
+        )
+
+    def test_decoder_tracebacks_are_not_logged_once_quiet(
+        self, make_dicom, tmp_path: Path, caplog
+    ) -> None:
+        """pydicom logs each plugin failure with a traceback at ERROR; quiet_pydicom hides it."""
+        import logging
+
+        bad = _corrupt_soi(make_dicom(jpeg=True), tmp_path / "nosoi.dcm")
+        pyd = logging.getLogger("pydicom")
+        old = pyd.level
+        try:
+            quiet_pydicom()
+            with caplog.at_level(logging.INFO), pytest.raises(DicomReadError):
+                load_image(bad)
+        finally:
+            pyd.setLevel(old)
+        assert [r for r in caplog.records if r.name.startswith("pydicom")] == []
+
+
+class TestOddButDecodableFiles:
+    def test_empty_modality_lut_descriptor_with_voi_lut(self, tmp_path: Path) -> None:
+        """16-bit image with a Modality LUT Sequence whose descriptor is empty plus a VOI LUT:
+        the broken LUT is ignored with a warning, the VOI LUT still applies (was a TypeError)."""
+        stored = ramp(8, 4096, np.uint16)
+        ds = new_image_dataset(stored, bits_stored=12)
+        mlut = Dataset()
+        mlut.add_new(0x00283002, "US", None)  # LUT Descriptor, empty
+        mlut.add_new(0x00283006, "US", [0, 1, 2])
+        mlut.ModalityLUTType = "US"
+        voi = Dataset()
+        voi.add_new(0x00283002, "US", [4096, 0, 16])
+        voi.add_new(0x00283006, "US", [4095 - v for v in range(4096)])  # a reversing LUT
+        ds.ModalityLUTSequence = Sequence([mlut])
+        ds.VOILUTSequence = Sequence([voi])
+        path = tmp_path / "mlut_voi.dcm"
+        save_dataset(ds, path)
+        image = load_image(path)
+        assert image.warnings == [
+            "Modality LUT Sequence ignored: (0028,3002) LUT Descriptor is empty"
+        ]
+        display = render(image)
+        assert display[0, 0] > 0 and display[0, -1] == 0  # reversed by the VOI LUT
+        assert np.all(np.diff(display[0].astype(int)) <= 0)
+
+    def test_stray_item_tag_with_vr_none(self, make_dicom, tmp_path: Path) -> None:
+        """An Item tag (FFFE,E000) among the elements (VR 'NONE' in pydicom) is dropped; the
+        image renders (was NotImplementedError: Unknown Value Representation)."""
+        path = make_dicom(pixels=ramp(), ProtocolName="ABCDEFGH", WindowCenter=128, WindowWidth=256)
+        data = path.read_bytes()
+        element = struct.pack("<HH", 0x0018, 0x1030) + b"LO" + struct.pack("<H", 8) + b"ABCDEFGH"
+        assert data.count(element) == 1
+        item = struct.pack("<HHI", 0xFFFE, 0xE000, 8) + b"ABCDEFGH"
+        odd = tmp_path / "us_item_tag.dcm"
+        odd.write_bytes(data.replace(element, item))
+        np.testing.assert_array_equal(render(load_image(odd)), ramp())
+        assert read_header(odd).Rows == 16
+
+    def test_stray_item_tag_inside_a_sequence_item(self, tmp_path: Path) -> None:
+        """The same inside a sequence item: the header can still be walked (metadata panel)."""
+        item = Dataset()
+        item.ReferencedSOPClassUID = "1.2.840.10008.5.1.4.1.1.1"
+        item.ProtocolName = "ABCDEFGH"
+        ds = new_image_dataset(ramp(), WindowCenter=128, WindowWidth=256)
+        ds.ReferencedImageSequence = Sequence([item])
+        path = tmp_path / "nested.dcm"
+        save_dataset(ds, path)
+        data = path.read_bytes()
+        element = struct.pack("<HH", 0x0018, 0x1030) + b"LO" + struct.pack("<H", 8) + b"ABCDEFGH"
+        assert data.count(element) == 1
+        path.write_bytes(data.replace(element, struct.pack("<HHI", 0xFFFE, 0xE000, 8) + bytes(8)))
+        for header in (read_header(path), load_image(path).header):
+            walked = [elem.tag for elem in header.iterall()]
+            assert 0x00081150 in walked and 0xFFFEE000 not in walked
+
+
+class TestSpecialFiles:
+    def test_fifo_is_named_and_never_opened(self, tmp_path: Path) -> None:
+        """A FIFO says what it is; nothing reads from it (opening one would block)."""
+        fifo = tmp_path / "pipe.dcm"
+        os.mkfifo(fifo)
+        fd = os.open(fifo, os.O_RDWR | os.O_NONBLOCK)  # keeps a writer so a reader would not block
+        try:
+            os.write(fd, b"DICM? no")
+            with pytest.raises(DicomReadError) as info:
+                load_image(fifo)
+            assert info.value.reason == "a FIFO (named pipe), not a file"
+            with pytest.raises(DicomReadError, match=r"FIFO \(named pipe\)"):
+                read_header(fifo)
+            assert os.read(fd, 100) == b"DICM? no"  # still unread
+        finally:
+            os.close(fd)
+
+    def test_device_file(self) -> None:
+        """/dev/null is a device file, not an 'empty file (0 bytes)'."""
+        with pytest.raises(DicomReadError) as info:
+            load_image(os.devnull)
+        assert info.value.reason == "a device file, not an image file"
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_every_pydicom_test_file_renders_or_gives_a_plain_reason() -> None:
+    """pydicom's own test corpus: what pydicom decodes renders; the rest fail in plain words."""
+    from pydicom.data import get_testdata_files
+
+    files = [f for f in get_testdata_files() if os.path.isfile(f)]
+    assert len(files) > 50
+    raw_errors, not_rendered, vague = [], [], []
+    for path in files:
+        try:
+            ds = pydicom.dcmread(path, force=True)
+            pydicom_decodes = ds.pixel_array.size > 0
+        except Exception:  # noqa: BLE001 - pydicom's verdict only
+            pydicom_decodes = False
+        try:
+            display = render(load_image(path))
+            assert display.dtype == np.uint8
+        except DicomReadError as err:
+            if pydicom_decodes:
+                not_rendered.append((Path(path).name, err.reason))
+            if not _is_plain_reason(err.reason):
+                vague.append((Path(path).name, err.reason))
+        except Exception as exc:  # noqa: BLE001 - exactly what this test hunts
+            raw_errors.append((Path(path).name, f"{type(exc).__name__}: {exc}"))
+    assert raw_errors == []
+    assert not_rendered == []
+    assert vague == []

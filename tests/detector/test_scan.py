@@ -58,14 +58,14 @@ class TestScan:
         for k in range(5):
             make_dicom(f"good{k}.dcm", folder=folder, PatientID="P", InstanceNumber=k)
         (folder / "empty.dcm").write_bytes(b"")
-        (folder / "readme.txt").write_text("hello " * 100)
+        (folder / "readme").write_text("hello " * 100)  # no extension: tried by content
         good = (folder / "good0.dcm").read_bytes()
         (folder / "cut.dcm").write_bytes(good[:100])
         result = scan([folder])
         reasons = {Path(p.path).name: p.reason for p in result.problems}
-        assert set(reasons) == {"empty.dcm", "readme.txt", "cut.dcm"}
+        assert set(reasons) == {"empty.dcm", "readme", "cut.dcm"}
         assert "empty" in reasons["empty.dcm"]
-        assert "not a DICOM file" in reasons["readme.txt"]
+        assert "not a DICOM file" in reasons["readme"]
         assert len(result.instances()) == 5
 
     def test_non_image_objects_are_listed_not_drawn(self, tmp_path):
@@ -105,3 +105,43 @@ class TestScan:
         """An empty folder scans to nothing, without problems."""
         result = scan([tmp_path])
         assert result.patients == {} and result.problems == []
+
+
+class TestSideFilesAndSpecialFiles:
+    def test_side_files_are_skipped_not_failed(self, make_dicom, tmp_path):
+        """labels.csv, synth.json, README.md... are skipped by extension and counted; a file
+        without an extension is still recognised by content."""
+        from detector.scan import skipped_lines
+
+        folder = tmp_path / "data"
+        make_dicom("a.dcm", folder=folder)
+        make_dicom("noext", folder=folder)
+        for name in ("labels.csv", "class_info.csv", "synth.json", "README.md", "index.csv"):
+            (folder / name).write_text("patientId,x,y,width,height,Target\n")
+        result = scan([folder])
+        assert result.problems == []
+        assert len(result.instances()) == 2
+        assert sorted(Path(s.path).name for s in result.skipped) == [
+            "README.md",
+            "class_info.csv",
+            "index.csv",
+            "labels.csv",
+            "synth.json",
+        ]
+        assert skipped_lines(result.skipped) == [
+            "skipped 5 file(s) that are not images (3 .csv, 1 .json, 1 .md)"
+        ]
+
+    def test_fifo_in_a_folder_is_skipped_unopened(self, make_dicom, tmp_path):
+        """A FIFO met in a folder walk is skipped with its reason; the scan does not block."""
+        import os
+
+        from detector.scan import iter_files, skipped_lines
+
+        make_dicom("a.dcm", folder=tmp_path)
+        os.mkfifo(tmp_path / "pipe")
+        skipped: list = []
+        assert [Path(p).name for p in iter_files([tmp_path], skipped)] == ["a.dcm"]
+        assert skipped_lines(skipped) == [
+            f"{tmp_path / 'pipe'}: a FIFO (named pipe), not a file (skipped)"
+        ]

@@ -25,7 +25,7 @@ def mixed_folder(make_dicom, tmp_path: Path) -> Path:
             PixelSpacing=[0.5, 0.5],
         )
     (folder / "empty.dcm").write_bytes(b"")
-    (folder / "notes.txt").write_text("not an image")
+    (folder / "notes.dat").write_text("not an image")
     data = (folder / "sub" / "im1.dcm").read_bytes()
     (folder / "cut.dcm").write_bytes(data[:200])
     return folder
@@ -54,7 +54,7 @@ class TestOpen:
         assert [i.name for i in window.state.images()] == ["im1.dcm", "im2.dcm", "im3.dcm"]
         reasons = {Path(p.path).name: p.reason for p in window.problems.problems}
         assert reasons["empty.dcm"] == "empty file (0 bytes)"
-        assert "not a DICOM file" in reasons["notes.txt"]
+        assert "not a DICOM file" in reasons["notes.dat"]
         assert "truncated" in reasons["cut.dcm"] or "damaged" in reasons["cut.dcm"]
         assert window.problems.tree.topLevelItemCount() == 3
         assert window.problems_dock.isVisible()

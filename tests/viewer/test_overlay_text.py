@@ -58,3 +58,16 @@ def test_format_name():
     """DICOM person names read FAMILY, Given."""
     assert format_name("Doe^Jane^M") == "DOE, Jane M"
     assert format_name("") == ""
+
+
+def test_cursor_text_plain_png_says_why_there_are_no_mm(tmp_path):
+    """A PNG has no pixel spacing; the readout says so instead of silently dropping mm."""
+    from PIL import Image
+
+    from detector.plain_image import NO_SPACING
+
+    path = tmp_path / "nih.png"
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(path)
+    text = cursor_text(load_image(path), 1, 1)
+    assert "x 1  y 1 px" in text and NO_SPACING in text and "mm" not in text
+    assert NO_SPACING == "not DICOM: no pixel spacing"

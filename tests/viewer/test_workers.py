@@ -16,7 +16,7 @@ def _run(gen) -> list[ScanBatch]:
 
 class TestScanBatches:
     def test_decode_first_yields_pixels_and_header(self, make_dicom, tmp_path):
-        """The first image arrives decoded, with every file counted once."""
+        """The first image arrives decoded, with every file counted once; a side file is skipped."""
         a = make_dicom("a.dcm")
         make_dicom("b.dcm")
         (tmp_path / "c.txt").write_text("x")
@@ -26,7 +26,8 @@ class TestScanBatches:
         assert first.items[0].instance.header.get("PatientID") == "TEST"
         items = [i for b in batches for i in b.items]
         assert sorted(i.path.rsplit("/", 1)[1] for i in items) == ["a.dcm", "b.dcm", "c.txt"]
-        assert batches[-1].done == 3 == batches[-1].total
+        assert [i.skipped.reason for i in items if i.skipped] == ["not an image (.txt file)"]
+        assert batches[-1].done == 2 == batches[-1].total
 
     def test_broken_first_file_falls_back(self, tmp_path, make_dicom):
         """An unreadable first file is reported as a problem; the next image is decoded."""
