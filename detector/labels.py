@@ -23,12 +23,12 @@ import csv
 import io
 import math
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from detector.fileio import atomic_open
-from detector.types import DetectionResult
+from detector.types import Detection, DetectionResult
 
 #: ``(x, y, width, height)`` in pixels.
 Box = tuple[float, float, float, float]
@@ -63,7 +63,8 @@ class LabelsFile:
         patientId -> list of ``(x, y, w, h)``; every patientId with a valid row is present,
         images with only ``Target=0`` rows map to ``[]``.
     scores : dict or None
-        patientId -> scores parallel to ``boxes`` when the file has a ``score`` column.
+        patientId -> scores parallel to ``boxes`` when the file has a ``score`` column (NaN
+        for a box whose score cell is empty: a hand-drawn box).
     problems : list of str
         ``"<file>:<line>: <reason>"`` for each skipped row (at most :data:`MAX_PROBLEMS`).
     rows : int
@@ -253,7 +254,9 @@ def read_labels(path: str | os.PathLike[str]) -> LabelsFile:
                     raise ValueError("Target=1 without a complete box")
                 box: Box | None = _box(*box_fields)
                 if score_col is not None:
-                    score = _score(fields[score_col])
+                    cell = fields[score_col] if score_col < len(fields) else ""
+                    # An empty score is a box without one (hand-drawn): kept as NaN.
+                    score = _score(cell) if cell else math.nan
             else:
                 if has_box:
                     raise ValueError("Target=0 row has a box")
@@ -324,9 +327,16 @@ def read_predictions(path: str | os.PathLike[str]) -> Predictions:
     out.format = "labels"
     out.problems = labels.problems
     out.skipped = labels.skipped
+    unscored = 0
     for pid, boxes in labels.boxes.items():
         scores = labels.scores.get(pid, [])
-        out[pid] = [(s, *b) for s, b in zip(scores, boxes, strict=True)]
+        out[pid] = [(s, *b) for s, b in zip(scores, boxes, strict=True) if not math.isnan(s)]
+        unscored += len(boxes) - len(out[pid])
+    if unscored:
+        out.problems.append(
+            f"{Path(spath).name}: {unscored} box(es) without a score skipped (not predictions)"
+        )
+        out.skipped += unscored
     return out
 
 
@@ -434,39 +444,79 @@ def write_submission(
     return n
 
 
+#: What :func:`write_labels` takes per image: a result, or ``(patientId, boxes)`` where each box
+#: is a :class:`~detector.types.Detection` (scored) or a plain ``(x, y, width, height)`` (no
+#: score: a hand-drawn or ground-truth box).
+LabelsItem = DetectionResult | tuple[str, Sequence[Detection | Sequence[float]]]
+
+
+def _label_rows(
+    item: LabelsItem, threshold: float | None
+) -> tuple[str, list[tuple[Box, float | None]]] | None:
+    """``(patientId, [(xywh, score or None), ...])``, or None for a failed image."""
+    if isinstance(item, DetectionResult):
+        if item.error is not None:
+            return None
+        dets = item.detections if threshold is None else item.above(threshold)
+        return item.image_id, [(d.box_xywh, d.score) for d in sorted(dets, key=lambda d: -d.score)]
+    pid, boxes = item
+    rows: list[tuple[Box, float | None]] = []
+    for box in boxes:
+        if isinstance(box, Detection):
+            if threshold is None or box.score >= threshold:
+                rows.append((box.box_xywh, box.score))
+        else:
+            x, y, w, h = (float(v) for v in box)
+            rows.append(((x, y, w, h), None))
+    return str(pid), rows
+
+
 def write_labels(
     path: str | os.PathLike[str],
-    results: Iterable[DetectionResult],
-    threshold: float,
+    results: Iterable[LabelsItem] | Mapping[str, Sequence[Detection | Sequence[float]]],
+    threshold: float | None = None,
     with_score: bool = True,
 ) -> int:
-    """Write the RSNA labels format (plus ``score``): one row per detection at the threshold.
+    """Write the RSNA labels format (plus ``score``): one row per box.
 
-    An image with no detection gets one ``Target=0`` row with empty box fields.
+    Parameters
+    ----------
+    results : iterable or mapping
+        :class:`DetectionResult` objects (failed images are left out), ``(patientId, boxes)``
+        pairs or a ``{patientId: boxes}`` mapping; a box is a :class:`Detection` or a plain
+        ``(x, y, width, height)`` without a score, whose ``score`` cell stays empty.
+    threshold : float, optional
+        Keep scored boxes with ``score >= threshold`` (unscored boxes are always kept);
+        default: every box.
+    with_score : bool
+        Add the ``score`` column.
+
+    An image with no box gets one ``Target=0`` row with empty box fields.
 
     Returns
     -------
     int
         Rows written.
     """
+    items: Iterable[LabelsItem] = results.items() if isinstance(results, Mapping) else results
     n = 0
     columns = LABEL_COLUMNS + (("score",) if with_score else ())
     with atomic_open(path, "w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh, lineterminator="\n")
         writer.writerow(columns)
-        for result in results:
-            if result.error is not None:
+        for item in items:
+            parsed = _label_rows(item, threshold)
+            if parsed is None:
                 continue
-            dets = sorted(result.above(threshold), key=lambda d: -d.score)
-            if not dets:
-                writer.writerow(
-                    [result.image_id, "", "", "", "", "0"] + ([""] if with_score else [])
-                )
+            pid, rows = parsed
+            if not rows:
+                writer.writerow([pid, "", "", "", "", "0"] + ([""] if with_score else []))
                 n += 1
                 continue
-            for det in dets:
-                x, y, w, h = det.box_xywh
-                row = [result.image_id, _fmt(x), _fmt(y), _fmt(w), _fmt(h), "1"]
-                writer.writerow(row + ([_fmt_score(det.score)] if with_score else []))
+            for (x, y, w, h), score in rows:
+                row = [pid, _fmt(x), _fmt(y), _fmt(w), _fmt(h), "1"]
+                if with_score:
+                    row.append("" if score is None else _fmt_score(score))
+                writer.writerow(row)
                 n += 1
     return n

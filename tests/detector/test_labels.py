@@ -192,6 +192,28 @@ class TestWriters:
             "patientId,x,y,width,height,Target"
         )
 
+    def test_boxes_without_score(self, tmp_path: Path) -> None:
+        """Hand-drawn boxes (no score) beside predictions: empty score cells, read back."""
+        path = tmp_path / "review.csv"
+        items = {
+            "drawn": [(10.0, 20.0, 30.0, 40.0)],
+            "mixed": [Detection.from_xywh((1, 2, 3, 4), 0.8), (5.0, 6.0, 7.0, 8.0)],
+            "none": [],
+        }
+        assert write_labels(path, items) == 4
+        assert path.read_text(encoding="utf-8").splitlines()[1:] == [
+            "drawn,10,20,30,40,1,",
+            "mixed,1,2,3,4,1,0.8000",
+            "mixed,5,6,7,8,1,",
+            "none,,,,,0,",
+        ]
+        labels = read_labels(path)
+        assert labels.problems == []
+        assert labels.boxes["mixed"] == [(1, 2, 3, 4), (5, 6, 7, 8)]
+        preds = read_predictions(path)
+        assert preds["mixed"] == [(0.8, 1, 2, 3, 4)] and preds["drawn"] == []
+        assert preds.skipped == 2 and "2 box(es) without a score" in preds.problems[0]
+
 
 class TestReadClassInfo:
     def test_classes_and_problems(self, tmp_path: Path) -> None:
