@@ -65,20 +65,29 @@ class LabelsFile:
     scores : dict or None
         patientId -> scores parallel to ``boxes`` when the file has a ``score`` column (NaN
         for a box whose score cell is empty: a hand-drawn box).
+    lines : dict
+        patientId -> the CSV line of each box, parallel to ``boxes``.
     problems : list of str
         ``"<file>:<line>: <reason>"`` for each skipped row (at most :data:`MAX_PROBLEMS`).
     rows : int
         Data rows read (good and bad).
     skipped : int
         Bad rows skipped.
+    bad_ids : set of str
+        patientIds named on a row skipped for a bad value (not for being a duplicate).
+    first_line : dict
+        patientId -> the line of its first good row.
     """
 
     path: str
     boxes: dict[str, list[Box]] = field(default_factory=dict)
     scores: dict[str, list[float]] | None = None
+    lines: dict[str, list[int]] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     rows: int = 0
     skipped: int = 0
+    bad_ids: set[str] = field(default_factory=set)
+    first_line: dict[str, int] = field(default_factory=dict)
 
     @property
     def positives(self) -> int:
@@ -97,6 +106,8 @@ class Predictions(dict[str, list[ScoredBox]]):
         Rows skipped.
     format : str
         ``"submission"`` or ``"labels"``.
+    lines : dict
+        patientId -> the CSV line of each box, parallel to the box list.
     """
 
     def __init__(self) -> None:
@@ -104,6 +115,7 @@ class Predictions(dict[str, list[ScoredBox]]):
         self.problems: list[str] = []
         self.skipped = 0
         self.format = ""
+        self.lines: dict[str, list[int]] = {}
 
 
 class _Problems:
@@ -261,18 +273,25 @@ def read_labels(path: str | os.PathLike[str]) -> LabelsFile:
                 if has_box:
                     raise ValueError("Target=0 row has a box")
                 box = None
-            key = (pid, target, *box_fields)
-            if key in seen:
-                raise ValueError("duplicate row")
-            seen.add(key)
         except ValueError as exc:
             problems.add(line, str(exc))
+            if pid:
+                out.bad_ids.add(pid)
             continue
+        key = (pid, target, *box_fields)
+        if key in seen:
+            # A repeated row loses nothing: not a bad box of the image.
+            problems.add(line, "duplicate row")
+            continue
+        seen.add(key)
+        out.first_line.setdefault(pid, line)
         boxes = out.boxes.setdefault(pid, [])
+        lines = out.lines.setdefault(pid, [])
         if out.scores is not None:
             out.scores.setdefault(pid, [])
         if box is not None:
             boxes.append(box)
+            lines.append(line)
             if out.scores is not None and score is not None:
                 out.scores[pid].append(score)
     out.skipped = problems.count
@@ -282,11 +301,14 @@ def read_labels(path: str | os.PathLike[str]) -> LabelsFile:
 def read_predictions(path: str | os.PathLike[str]) -> Predictions:
     """Read predictions in the submission format or the labels format with a ``score`` column.
 
+    A malformed row is reported with its line number and its image is still counted (with no
+    box from that row), as the image was run: dropping it would silently remove it from scoring.
+
     Returns
     -------
     Predictions
         A dict ``patientId -> [(score, x, y, w, h), ...]`` (``[]`` for images with nothing
-        found), with ``.problems``, ``.skipped`` and ``.format``.
+        found), with ``.problems``, ``.skipped``, ``.format`` and ``.lines``.
 
     Raises
     ------
@@ -304,19 +326,23 @@ def read_predictions(path: str | os.PathLike[str]) -> Predictions:
         col = _header(rows, spath, SUBMISSION_COLUMNS, "submission")
         pid_i, pred_i = col["patientid"], col["predictionstring"]
         for line, fields in rows:
+            pid = fields[pid_i] if pid_i < len(fields) else ""
             try:
-                pid = fields[pid_i] if pid_i < len(fields) else ""
                 if not pid:
                     raise ValueError("empty patientId")
                 preds = parse_prediction_string(fields[pred_i] if pred_i < len(fields) else "")
             except ValueError as exc:
-                problems.add(line, str(exc))
+                if pid:
+                    problems.add(line, f"{exc}; image {pid[:60]!r} counted with no box from it")
+                    out.setdefault(pid, [])
+                    out.lines.setdefault(pid, [])
+                else:
+                    problems.add(line, str(exc))
                 continue
             if pid in out:
                 problems.add(line, f"duplicate patientId {pid[:60]!r} (boxes merged)")
-                out[pid].extend(preds)
-            else:
-                out[pid] = preds
+            out.setdefault(pid, []).extend(preds)
+            out.lines.setdefault(pid, []).extend([line] * len(preds))
         out.skipped = problems.count
         return out
     labels = read_labels(spath)
@@ -330,8 +356,18 @@ def read_predictions(path: str | os.PathLike[str]) -> Predictions:
     unscored = 0
     for pid, boxes in labels.boxes.items():
         scores = labels.scores.get(pid, [])
-        out[pid] = [(s, *b) for s, b in zip(scores, boxes, strict=True) if not math.isnan(s)]
-        unscored += len(boxes) - len(out[pid])
+        kept = [
+            (s, b, n)
+            for s, b, n in zip(scores, boxes, labels.lines.get(pid, []), strict=True)
+            if not math.isnan(s)
+        ]
+        out[pid] = [(s, *b) for s, b, _n in kept]
+        out.lines[pid] = [n for _s, _b, n in kept]
+        unscored += len(boxes) - len(kept)
+    for pid in labels.bad_ids - set(out):
+        # Its only rows were bad: the image was still run, so it is counted (no box).
+        out[pid] = []
+        out.lines[pid] = []
     if unscored:
         out.problems.append(
             f"{Path(spath).name}: {unscored} box(es) without a score skipped (not predictions)"
@@ -400,6 +436,35 @@ class _ClassInfo(dict[str, str]):
     def __init__(self) -> None:
         super().__init__()
         self.problems: list[str] = []
+
+
+# ---------------------------------------------------------------------------------------------
+# Boxes against their image
+
+#: A box may stick out of its image by this many pixels (rounding); it is then clipped.
+BOX_SLACK = 1.0
+
+
+def outside_image(box: Box, width: float | None = None, height: float | None = None) -> bool:
+    """Whether an ``(x, y, w, h)`` box sticks out of a ``width`` x ``height`` image by more
+    than :data:`BOX_SLACK` (without a size, only negative coordinates are outside)."""
+    x, y, w, h = box
+    if x < -BOX_SLACK or y < -BOX_SLACK:
+        return True
+    if width is not None and x + w > width + BOX_SLACK:
+        return True
+    return height is not None and y + h > height + BOX_SLACK
+
+
+def outside_problem(
+    where: str, box: Box, width: int | None = None, height: int | None = None, image: str = ""
+) -> str:
+    """The one wording of "box outside its image" (``train`` and ``eval`` alike)."""
+    x, y, w, h = box
+    size = f"the {width}x{height} image" if width and height else "the image"
+    return f"{where}: box (x={x:g}, y={y:g}, width={w:g}, height={h:g}) lies outside {size}" + (
+        f" {image}" if image else ""
+    )
 
 
 # ---------------------------------------------------------------------------------------------
