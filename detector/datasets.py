@@ -187,6 +187,7 @@ def load_records(
     classes: str | os.PathLike[str] | None = None,
     *,
     workers: int = 8,
+    labels_size: int | None = None,
 ) -> tuple[list[ImageRecord], DataReport]:
     """Join a labels CSV with an image folder, checking everything.
 
@@ -200,6 +201,10 @@ def load_records(
         RSNA class CSV (``patientId,class``): used to stratify the split.
     workers : int
         Threads reading headers.
+    labels_size : int, optional
+        For PNGs that ``convert``'s index does not list: the longer side of the image the
+        labels' boxes were drawn on (1024 for the RSNA set); boxes are scaled to the PNG.
+        Default: the PNG's own pixels. A DICOM's labels are always in its own pixels.
 
     Returns
     -------
@@ -255,6 +260,10 @@ def load_records(
         # Boxes are in the labels' pixel space: the source image's, which for a PNG written by
         # `convert --size` is recorded in its index.
         space_h, space_w = converted.get(Path(path).name, (height, width))
+        if labels_size and is_png(path) and Path(path).name not in converted:
+            longer = max(height, width)
+            space_h = round(height * labels_size / longer)
+            space_w = round(width * labels_size / longer)
         sx, sy = width / space_w, height / space_h
         bad: list[str] = []
         kept: list[tuple[float, float, float, float]] = []

@@ -76,6 +76,7 @@ class TrainConfig:
     labels: str
     out: str
     classes: str | None = None
+    labels_size: int | None = None
     arch: str = "retinanet"
     backbone: str = "resnet50"
     input_size: int = 512
@@ -139,6 +140,8 @@ class TrainConfig:
             raise ValueError("--early-stop must be >= 0")
         if self.resume and self.init:
             raise ValueError("--resume and --init cannot be combined")
+        if self.labels_size is not None and self.labels_size < 1:
+            raise ValueError("--labels-size must be >= 1")
         if self.workers is not None and self.workers < 0:
             raise ValueError("--workers must be >= 0")
 
@@ -342,7 +345,11 @@ def train(config: TrainConfig) -> TrainResult:
 
     # -- data ----------------------------------------------------------------------------
     records, report = load_records(
-        config.images, config.labels, config.classes, workers=min(16, (os.cpu_count() or 1) * 2)
+        config.images,
+        config.labels,
+        config.classes,
+        workers=min(16, (os.cpu_count() or 1) * 2),
+        labels_size=config.labels_size,
     )
     if train_state is not None and isinstance(train_state.get("split"), dict):
         split = train_state["split"]

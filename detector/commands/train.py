@@ -29,6 +29,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     data.add_argument("--images", required=True, help="folder of <patientId>.dcm (or .png)")
     data.add_argument("--labels", required=True, help="RSNA labels CSV (or the viewer's export)")
     data.add_argument("--classes", help="RSNA class CSV (patientId,class) to stratify the split")
+    data.add_argument(
+        "--labels-size",
+        type=int,
+        default=None,
+        metavar="N",
+        help="PNGs not listed in a `convert` index.csv: the labels' boxes are in pixels of an "
+        "N-px image (longer side; RSNA: 1024) and are scaled to each PNG (default: the PNG's "
+        "own pixels). DICOM labels are always in the DICOM's pixels",
+    )
     data.add_argument("--val-fraction", type=float, default=0.1, help="validation share")
     data.add_argument("--seed", type=int, default=0, help="split, initialisation, augmentation")
     data.add_argument(
@@ -96,6 +105,7 @@ def run(args: argparse.Namespace) -> int:
         labels=args.labels,
         out=args.out,
         classes=args.classes,
+        labels_size=args.labels_size,
         arch=args.arch,
         backbone=args.backbone,
         input_size=args.size,

@@ -274,6 +274,17 @@ class TestDetectionDataset:
             assert png.boxes == [tuple(v / 2 for v in box) for box in dcm.boxes]
         assert any(r.boxes for r in from_png)
 
+    def test_labels_size_scales_pngs_without_an_index(self, tmp_path: Path) -> None:
+        """RSNA-style labels in 1024 px space for a 256 px PNG: boxes divided by 4."""
+        from PIL import Image
+
+        Image.fromarray(np.zeros((256, 256), np.uint8)).save(tmp_path / "p1.png")
+        labels = _write(tmp_path / "l.csv", HEADER + "p1,400,200,200,400,1\n")
+        records, report = load_records(tmp_path, labels, labels_size=1024)
+        assert records[0].boxes == [(100.0, 50.0, 50.0, 100.0)]
+        with pytest.raises(DatasetError, match=r"1 box\(es\) outside the image"):
+            load_records(tmp_path, labels)  # in the PNG's own pixels the box is outside
+
     def test_unreadable_pixels_fall_back_to_the_next_image(
         self, phantoms: Path, caplog: pytest.LogCaptureFixture
     ) -> None:
