@@ -322,9 +322,9 @@ def run(args: argparse.Namespace) -> int:  # noqa: C901 - one linear story, kept
     if dist is None:
         rate = len(results) / elapsed if elapsed > 0 else 0.0
     sys.stderr.write(
-        f"detected on {ok} of {len(files) + len(missing)} file(s)"
-        + (f" ({resumed} from the interrupted run)" if resumed else "")
-        + f" ({positives} with findings at threshold {threshold:g}; {rate:.1f} images/s); "
+        f"detected on {ok} of {len(files) + len(missing)} file(s) ("
+        + (f"{resumed} from the interrupted run; " if resumed else "")
+        + f"{positives} with findings at threshold {threshold:g}; {rate:.1f} images/s); "
         f"wrote {written} row(s) to {args.out}"
         + (f"; {n_failed} failed" if n_failed else "")
         + "\n"

@@ -314,7 +314,7 @@ class TestJournalAndResume:
         out.write_text("patientId,PredictionString\nm00,0.7000 1 2 3 4\nother,\n")
         code = cli.main(detect_args(many[:3], tiny_checkpoint, out, "--resume"))
         assert code == 0
-        assert "(1 from the interrupted run)" in capsys.readouterr().err
+        assert "(1 from the interrupted run; " in capsys.readouterr().err
         preds = read_predictions(out)
         assert preds["m00"] == [(0.7, 1.0, 2.0, 3.0, 4.0)]
         assert set(preds) == {"m00", "m01", "m02", "other"}
