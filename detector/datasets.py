@@ -229,7 +229,8 @@ def load_records(
         report.problems.extend(getattr(class_info, "problems", []))
     name = Path(labels_path).name
 
-    ids = sorted(set(labels_file.boxes) | labels_file.bad_ids)
+    # An image whose only rows are bad is still reported (and left out) when it exists.
+    ids = sorted(set(labels_file.boxes) | (labels_file.bad_ids & set(image_paths)))
     present = [pid for pid in ids if pid in image_paths]
     for pid in ids:
         if pid not in image_paths:

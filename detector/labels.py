@@ -76,7 +76,7 @@ class LabelsFile:
     bad_ids : set of str
         patientIds named on a row skipped for a bad value (not for being a duplicate).
     first_line : dict
-        patientId -> the line of its first good row.
+        patientId -> the line of its first row (good or bad, duplicates aside).
     """
 
     path: str
@@ -277,6 +277,7 @@ def read_labels(path: str | os.PathLike[str]) -> LabelsFile:
             problems.add(line, str(exc))
             if pid:
                 out.bad_ids.add(pid)
+                out.first_line.setdefault(pid, line)
             continue
         key = (pid, target, *box_fields)
         if key in seen:

@@ -125,6 +125,19 @@ class TestLoadRecords:
         assert [r.image_id for r in records] == [pids[1]]
         assert any(f"image {pids[0]!r} left out of training" in p for p in report.problems)
 
+    def test_image_whose_only_row_is_bad_is_reported(self, phantoms: Path) -> None:
+        """An existing image with only a malformed row is named as left out, not ignored."""
+        pids = sorted(p.stem for p in phantoms.glob("*.dcm"))
+        labels = _write(
+            phantoms / "one_bad.csv", HEADER + f"{pids[0]},1,1,0,5,1\n{pids[1]},,,,,0\n"
+        )
+        records, report = load_records(phantoms, labels)
+        assert [r.image_id for r in records] == [pids[1]]
+        assert f"one_bad.csv:2: image {pids[0]!r} left out of training" in "\n".join(
+            report.problems
+        )
+        assert report.unlabelled_images == 4 and report.dropped_images == 1
+
     def test_unreadable_image_is_reported(self, phantoms: Path) -> None:
         """A file that is not DICOM is skipped with its name and the reason."""
         (phantoms / "broken.dcm").write_bytes(b"not a dicom file at all" * 10)
