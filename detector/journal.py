@@ -138,7 +138,7 @@ class JournalWriter:
     def __init__(self, path: str | os.PathLike[str], settings: dict[str, Any]) -> None:
         self.path = Path(path)
         fresh = not self.path.exists() or self.path.stat().st_size == 0
-        self._fh: IO[str] | None = open(self.path, "a", encoding="utf-8", newline="\n")  # noqa: SIM115
+        self._fh: IO[str] | None = open(self.path, "a", encoding="utf-8", newline="\n")
         if not fresh:
             # A killed run may have left half a line; start on a new one.
             self._fh.write("\n")

@@ -150,7 +150,7 @@ def _sharded(indices: list[int], world: int, rank: int) -> list[int]:
     return [indices[i] for k, i in enumerate(shards) if rank + k * world < len(indices)]
 
 
-def run(args: argparse.Namespace) -> int:  # noqa: C901 - one linear story, kept in one place
+def run(args: argparse.Namespace) -> int:
     from detector.scan import iter_files
 
     if args.threshold is not None and not 0.0 <= args.threshold <= 1.0:

@@ -187,7 +187,7 @@ def image_sizes(folder: str, ids: set[str]) -> tuple[dict[str, tuple[int, int]],
 
 
 def run(args: argparse.Namespace) -> int:
-    from detector.fileio import OutputError, check_output_dir
+    from detector.fileio import OutputError, check_output_dir, remove_stale_temp_files
     from detector.labels import LabelsError, read_labels, read_predictions
     from detector.metrics import evaluate
 
@@ -195,7 +195,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--threshold must be in [0, 1]")
     if args.plot:
         try:
-            check_output_dir(args.plot)
+            remove_stale_temp_files(check_output_dir(args.plot))
         except OutputError as err:
             raise UsageError(f"--plot {err}") from None
     try:
