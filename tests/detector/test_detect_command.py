@@ -325,3 +325,34 @@ class TestJournalAndResume:
         assert cli.main(detect_args(many[:2], tiny_checkpoint, out)) == 0
         assert set(read_predictions(out)) == {"m00", "m01"}
         assert [p.name for p in tmp_path.iterdir() if p.is_file()] == [out.name]
+
+
+class TestTorchrun:
+    def test_two_ranks_merge_into_one_csv_in_input_order(self, tiny_checkpoint, many, tmp_path):
+        """Under torchrun (2 CPU ranks, gloo) rank 0 writes one CSV; no part file is left."""
+        out = tmp_path / "dist.csv"
+        inputs = [str(p) for p in many[:7]]
+        argv = detect_args(inputs, tiny_checkpoint, out, "--device", "cpu", "--threshold", "0")
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "torch.distributed.run",
+                "--standalone",
+                "--nproc_per_node",
+                "2",
+                "-m",
+                "detector.cli",
+                *argv,
+            ],
+            cwd=Path(__file__).resolve().parents[2],
+            env={**os.environ, "OMP_NUM_THREADS": "1"},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        rows = out.read_text(encoding="utf-8").splitlines()
+        assert [r.split(",")[0] for r in rows[1:]] == [f"m{i:02d}" for i in range(7)]
+        assert [p.name for p in tmp_path.iterdir() if p.is_file()] == ["dist.csv"]
+        assert proc.stderr.count("detected on 7 of 7 file(s)") == 1
