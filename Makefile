@@ -30,6 +30,7 @@ clean:
 # The shipped demo checkpoint: phantoms (fixed seed) -> light RetinaNet on CPU (~20 min on 2 CPU cores).
 DEMO_DIR := build/demo-model
 demo-model: $(STAMP)
+	mkdir -p $(DEMO_DIR)
 	$(PY) main.py synth --out $(DEMO_DIR)/data --count 900 --size 256 --seed 2026 --quiet
 	$(PY) main.py train --images $(DEMO_DIR)/data --labels $(DEMO_DIR)/data/labels.csv \
 	  --classes $(DEMO_DIR)/data/class_info.csv --out $(DEMO_DIR)/demo.pt \

@@ -108,7 +108,7 @@ def bench_gpu(
 ) -> None:
     from torch.utils.data import DataLoader
 
-    from detector.commands.detect import FileDataset, _collate
+    from detector.inference import SourceDataset, _collate
 
     device = torch.device("cuda")
     print(
@@ -116,7 +116,7 @@ def bench_gpu(
         f"{workers} DataLoader workers, input {INPUT}"
     )
     # Decode rate alone (the workers' ceiling).
-    ds = FileDataset(paths, [Path(p).stem for p in paths], input_size=INPUT, equalize="none")
+    ds = SourceDataset(paths, [Path(p).stem for p in paths], input_size=INPUT, equalize="none")
     t0 = time.perf_counter()
     for _batch in DataLoader(
         ds, batch_size=batch, num_workers=workers, collate_fn=_collate, prefetch_factor=4

@@ -21,7 +21,6 @@ checkpoint's equalization, as :mod:`detector.inference` does) and
 from __future__ import annotations
 
 import csv
-import io
 import logging
 import os
 from collections.abc import Callable, Iterable, Sequence
@@ -35,28 +34,30 @@ import torch
 from torch.utils.data import Dataset
 
 from detector.fileio import atomic_open
-from detector.imaging import DicomReadError, display_pixels, read_header
-from detector.labels import LabelsError, read_class_info, read_labels
+from detector.image_files import (
+    DICOM_SUFFIXES,
+    PNG_SUFFIXES,
+    DatasetError,
+    find_images,
+    is_png,
+    probe_image,
+)
+from detector.imaging import DicomReadError, display_pixels
+from detector.labels import (
+    BOX_SLACK,
+    LabelsError,
+    outside_image,
+    outside_problem,
+    read_class_info,
+    read_labels,
+)
 from detector.preprocess import prepare_gray
 from detector.transforms import make_sample
 
 logger = logging.getLogger(__name__)
 
-DICOM_SUFFIXES = (".dcm", ".dicom", ".dic")
-PNG_SUFFIXES = (".png", ".jpg", ".jpeg")
-#: A box may stick out of its image by this many pixels (rounding); it is then clipped.
-BOX_SLACK = 1.0
 #: Severity order for stratifying groups by class.
 _CLASS_RANK = {"Normal": 0, "No Lung Opacity / Not Normal": 1, "Lung Opacity": 2}
-
-
-class DatasetError(Exception):
-    """The training data cannot be used; ``str(err)`` is ``"<name>: <reason>"``."""
-
-    def __init__(self, path: str | os.PathLike[str], reason: str) -> None:
-        self.path = str(path)
-        self.reason = reason
-        super().__init__(f"{Path(self.path).name or self.path}: {reason}")
 
 
 @dataclass
@@ -105,7 +106,9 @@ class DataReport:
         Patients of the labels file without an image in the folder.
     unreadable_images : int
     bad_boxes : int
-        Boxes outside their image.
+        Boxes outside their image (or smaller than a pixel).
+    dropped_images : int
+        Images left out because one of their boxes or rows is bad.
     unlabelled_images : int
         Images in the folder that the labels file does not mention (ignored, not a problem).
     """
@@ -115,6 +118,7 @@ class DataReport:
     missing_images: int = 0
     unreadable_images: int = 0
     bad_boxes: int = 0
+    dropped_images: int = 0
     unlabelled_images: int = 0
 
     @property
@@ -132,91 +136,34 @@ class DataReport:
             parts.append(f"{self.unreadable_images} unreadable image(s)")
         if self.bad_boxes:
             parts.append(f"{self.bad_boxes} box(es) outside the image")
+        if self.dropped_images:
+            parts.append(f"{self.dropped_images} image(s) with a bad box or row")
         return "skipped " + ", ".join(parts) if parts else "no problems"
 
 
-def find_images(folder: str | os.PathLike[str]) -> dict[str, str]:
-    """``image id (file stem) -> path`` for the DICOM and PNG files under ``folder``.
+def read_converted_sizes(folder: str | os.PathLike[str]) -> dict[str, tuple[int, int]]:
+    """``PNG file name -> (height, width) of its source image`` from ``convert``'s index.csv.
 
-    A DICOM file wins over a PNG with the same stem; otherwise the first path in sorted order.
-
-    Raises
-    ------
-    DatasetError
-        The folder does not exist.
+    ``pneumoview convert --size N`` shrinks the images but the labels stay in the source's
+    pixels; the index it writes beside the PNGs records each source's size so that training
+    can scale the boxes. Missing or older index files (without the size columns) give ``{}``.
     """
-    root = os.fspath(folder)
-    if not os.path.isdir(root):
-        raise DatasetError(root, "image folder not found")
-    found: dict[str, str] = {}
-    pngs: dict[str, str] = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames.sort()
-        for name in sorted(filenames):
-            stem, suffix = os.path.splitext(name)
-            if suffix.lower() in DICOM_SUFFIXES:
-                found.setdefault(stem, os.path.join(dirpath, name))
-            elif suffix.lower() in PNG_SUFFIXES:
-                pngs.setdefault(stem, os.path.join(dirpath, name))
-    for stem, path in pngs.items():
-        found.setdefault(stem, path)
-    return found
-
-
-def is_png(path: str) -> bool:
-    return os.path.splitext(path)[1].lower() in PNG_SUFFIXES
-
-
-def probe_image(path: str) -> tuple[int, int, str]:
-    """``(height, width, patient key)`` from the header only; ``DicomReadError`` when unusable."""
-    if is_png(path):
-        from PIL import Image, UnidentifiedImageError
-
-        try:
-            with Image.open(path) as img:
-                width, height = img.size
-        except (OSError, UnidentifiedImageError) as exc:
-            raise DicomReadError(path, f"not a readable PNG ({exc})") from None
-        return int(height), int(width), ""
-    ds = read_header(path)
-    rows, cols = ds.get("Rows"), ds.get("Columns")
-    if not rows or not cols:
-        raise DicomReadError(path, "no image: (0028,0010) Rows / (0028,0011) Columns missing")
-    return int(rows), int(cols), str(ds.get("PatientID", "") or "").strip()
-
-
-def _row_lines(path: str) -> tuple[dict[str, int], dict[tuple[str, tuple[float, ...]], int]]:
-    """First line of each patientId and the line of each ``(patientId, box)`` of a labels CSV."""
-    first: dict[str, int] = {}
-    boxes: dict[tuple[str, tuple[float, ...]], int] = {}
+    path = os.path.join(os.fspath(folder), "index.csv")
+    sizes: dict[str, tuple[int, int]] = {}
     try:
         with open(path, encoding="utf-8-sig", newline="") as fh:
-            text = fh.read()
-    except (OSError, UnicodeDecodeError):
-        return first, boxes
-    reader = csv.reader(io.StringIO(text, newline=""), strict=False)
-    try:
-        header = [h.strip().lower() for h in next(reader)]
-        cols = [header.index(c) for c in ("patientid", "x", "y", "width", "height")]
-    except (StopIteration, ValueError, csv.Error):
-        return first, boxes
-    while True:
-        try:
-            fields = next(reader)
-        except StopIteration:
-            break
-        except csv.Error:
-            continue
-        if len(fields) <= max(cols):
-            continue
-        pid = fields[cols[0]].strip()
-        first.setdefault(pid, reader.line_num)
-        try:
-            box = tuple(float(fields[c]) for c in cols[1:])
-        except ValueError:
-            continue
-        boxes.setdefault((pid, box), reader.line_num)
-    return first, boxes
+            for row in csv.DictReader(fh):
+                output = (row.get("output") or "").strip()
+                try:
+                    height = int(row.get("source_height") or 0)
+                    width = int(row.get("source_width") or 0)
+                except ValueError:
+                    continue
+                if output and height > 0 and width > 0:
+                    sizes[os.path.basename(output)] = (height, width)
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return {}
+    return sizes
 
 
 def _map(executor: Executor | None, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
@@ -240,6 +187,7 @@ def load_records(
     classes: str | os.PathLike[str] | None = None,
     *,
     workers: int = 8,
+    labels_size: int | None = None,
 ) -> tuple[list[ImageRecord], DataReport]:
     """Join a labels CSV with an image folder, checking everything.
 
@@ -253,6 +201,10 @@ def load_records(
         RSNA class CSV (``patientId,class``): used to stratify the split.
     workers : int
         Threads reading headers.
+    labels_size : int, optional
+        For PNGs that ``convert``'s index does not list: the longer side of the image the
+        labels' boxes were drawn on (1024 for the RSNA set); boxes are scaled to the PNG.
+        Default: the PNG's own pixels. A DICOM's labels are always in its own pixels.
 
     Returns
     -------
@@ -271,19 +223,20 @@ def load_records(
     labels_file = read_labels(labels_path)  # LabelsError: stop at once
     class_info = read_class_info(classes) if classes is not None else None
     image_paths = find_images(images)
+    converted = read_converted_sizes(images)
     report = DataReport(problems=list(labels_file.problems), bad_rows=labels_file.skipped)
     if class_info is not None:
         report.problems.extend(getattr(class_info, "problems", []))
     name = Path(labels_path).name
-    first_line, box_lines = _row_lines(labels_path)
 
-    ids = sorted(labels_file.boxes)
+    # An image whose only rows are bad is still reported (and left out) when it exists.
+    ids = sorted(set(labels_file.boxes) | (labels_file.bad_ids & set(image_paths)))
     present = [pid for pid in ids if pid in image_paths]
     for pid in ids:
         if pid not in image_paths:
             report.missing_images += 1
             report.problems.append(
-                f"{name}:{first_line.get(pid, '?')}: no image for patientId {pid!r} "
+                f"{name}:{labels_file.first_line.get(pid, '?')}: no image for patientId {pid!r} "
                 f"({pid}.dcm or {pid}.png) in {os.fspath(images)}"
             )
     report.unlabelled_images = len(set(image_paths) - set(ids))
@@ -303,36 +256,42 @@ def load_records(
             report.problems.append(f"{path}: {probe}")
             continue
         height, width, patient = probe
+        boxes = labels_file.boxes.get(pid, [])
+        lines = labels_file.lines.get(pid, [])
+        # Boxes are in the labels' pixel space: the source image's, which for a PNG written by
+        # `convert --size` is recorded in its index.
+        space_h, space_w = converted.get(Path(path).name, (height, width))
+        if labels_size and is_png(path) and Path(path).name not in converted:
+            longer = max(height, width)
+            space_h = round(height * labels_size / longer)
+            space_w = round(width * labels_size / longer)
+        sx, sy = width / space_w, height / space_h
+        bad: list[str] = []
         kept: list[tuple[float, float, float, float]] = []
-        for box in labels_file.boxes[pid]:
+        for box, line in zip(boxes, lines, strict=True):
             x, y, w, h = box
-            if (
-                x < -BOX_SLACK
-                or y < -BOX_SLACK
-                or x + w > width + BOX_SLACK
-                or (y + h > height + BOX_SLACK)
-            ):
-                report.bad_boxes += 1
-                line = box_lines.get((pid, tuple(float(v) for v in box)), "?")
-                report.problems.append(
-                    f"{name}:{line}: box (x={x:g}, y={y:g}, width={w:g}, height={h:g}) lies "
-                    f"outside the {width}x{height} image {Path(path).name}"
+            if outside_image(box, space_w, space_h):
+                bad.append(
+                    outside_problem(f"{name}:{line}", box, space_w, space_h, Path(path).name)
                 )
                 continue
             x0, y0 = max(0.0, x), max(0.0, y)
-            x1, y1 = min(float(width), x + w), min(float(height), y + h)
-            if x1 - x0 < 1.0 or y1 - y0 < 1.0:
-                report.bad_boxes += 1
-                report.problems.append(
-                    f"{name}:{box_lines.get((pid, tuple(box)), '?')}: box of {pid!r} is "
-                    "smaller than one pixel inside the image"
+            x1, y1 = min(float(space_w), x + w), min(float(space_h), y + h)
+            if (x1 - x0) * sx < 1.0 or (y1 - y0) * sy < 1.0:
+                bad.append(
+                    f"{name}:{line}: box of {pid!r} is smaller than one pixel inside the image"
                 )
                 continue
-            kept.append((x0, y0, x1 - x0, y1 - y0))
-        if labels_file.boxes[pid] and not kept:
-            # Training it as a negative would teach the model the opposite of the label.
+            kept.append((x0 * sx, y0 * sy, (x1 - x0) * sx, (y1 - y0) * sy))
+        if bad or pid in labels_file.bad_ids:
+            # Training it with fewer boxes would teach the lost lesion as background.
+            report.bad_boxes += len(bad)
+            report.problems.extend(bad)
+            report.dropped_images += 1
             report.problems.append(
-                f"{name}:{first_line.get(pid, '?')}: every box of {pid!r} is bad; image skipped"
+                f"{name}:{labels_file.first_line.get(pid, lines[0] if lines else '?')}: image "
+                f"{pid!r} left out of training: {len(bad) + (pid in labels_file.bad_ids)} of its "
+                "boxes or rows is bad (see above)"
             )
             continue
         klass = (class_info or {}).get(pid, "") or ("Lung Opacity" if kept else "Negative")
@@ -638,6 +597,12 @@ def truth_of(records: Iterable[ImageRecord]) -> dict[str, list[tuple[float, floa
 
 
 __all__ = [
+    "BOX_SLACK",
+    "DICOM_SUFFIXES",
+    "PNG_SUFFIXES",
+    "is_png",
+    "probe_image",
+    "read_converted_sizes",
     "DataReport",
     "DatasetError",
     "DetectionDataset",

@@ -256,8 +256,10 @@ def score(truth: Mapping[str, Sequence[Sequence[float]]], preds: Preds) -> dict[
     Returns
     -------
     dict
-        :data:`METRIC_KEYS`; ``threshold`` is the best of the 0.05..0.95 sweep (0.5 when the
-        metric is undefined everywhere) and every other value is measured at it.
+        :data:`METRIC_KEYS`; ``threshold`` is the best of the 0.05..0.95 sweep chosen by
+        :func:`detector.metrics.best_row` (the middle of the widest best plateau, the rule
+        ``eval`` uses too; 0.5 when the metric is undefined everywhere) and every other value
+        is measured at it.
     """
     first = evaluate(truth, preds, threshold=0.5)
     best = first["best_threshold"]

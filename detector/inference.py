@@ -1,8 +1,11 @@
 """The :class:`Detector`: load a checkpoint once, run it on display images or DICOM files.
 
-Designed to be driven from a background thread (the viewer's superqt worker) or the
-``detect`` command: no global state, a cancel callback checked between batches, a progress
-callback per image, and unreadable files reported in the results instead of raised.
+One streaming engine, :meth:`Detector.iter_detect`, serves the ``detect`` command and the
+viewer's worker thread: it yields one ``(index, DetectionResult)`` per image as soon as it is
+done, checks a cancel callback between batches, reports progress (images/s) per image, decodes
+in DataLoader workers while the model runs, and reports unreadable files in the results instead
+of raising. :meth:`Detector.predict` (a list) and :meth:`Detector.predict_steps` (one image,
+stage by stage) are thin layers over the same batch step. No global state.
 
 Device: ``"auto"`` picks CUDA, then Apple MPS, then CPU. On CUDA the model runs in
 ``channels_last`` under autocast (bfloat16 where the GPU supports it, else float16); a CUDA
@@ -16,7 +19,8 @@ import copy
 import logging
 import os
 import threading
-from collections.abc import Callable, Generator, Sequence
+import time
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +28,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
+from torch.utils.data import DataLoader
 
 from detector.checkpoint import DEFAULT_INPUT_SIZE, DEFAULT_THRESHOLD, complete_meta, load_model
 from detector.gating import Gate
@@ -130,6 +135,58 @@ def prepare_source(
         return PreparedImage(image_id, None, 1.0, (0, 0), label, f"{type(err).__name__}: {err}")
     size = (int(display.shape[0]), int(display.shape[1]))
     return PreparedImage(image_id, gray, scale, size, label)
+
+
+@dataclass(frozen=True)
+class RunProgress:
+    """Where a streaming run stands: ``done`` of ``total`` images after ``seconds``."""
+
+    done: int
+    total: int
+    seconds: float
+
+    @property
+    def images_per_s(self) -> float:
+        return self.done / self.seconds if self.seconds > 0 else 0.0
+
+
+class SourceDataset:
+    """Map-style dataset: index -> ``(index, PreparedImage)``; never raises for bad input.
+
+    Runs in DataLoader worker processes, so it holds only paths/arrays and plain settings.
+    """
+
+    def __init__(
+        self,
+        sources: Sequence[ImageInput],
+        ids: Sequence[str],
+        *,
+        input_size: int,
+        equalize: str,
+        frame: int = 0,
+    ) -> None:
+        self.sources = list(sources)
+        self.ids = list(ids)
+        self.input_size = input_size
+        self.equalize = equalize
+        self.frame = frame
+
+    def __len__(self) -> int:
+        return len(self.sources)
+
+    def __getitem__(self, index: int) -> tuple[int, PreparedImage]:
+        item = prepare_source(
+            self.sources[index],
+            self.ids[index],
+            input_size=self.input_size,
+            equalize=self.equalize,
+            frame=self.frame,
+        )
+        return index, item
+
+
+def _collate(batch: list[tuple[int, PreparedImage]]) -> list[tuple[int, PreparedImage]]:
+    return batch
 
 
 class Detector:
@@ -366,6 +423,100 @@ class Detector:
             results.append(self.finish(next(outputs), item, threshold))
         return results
 
+    def iter_detect(
+        self,
+        sources: Sequence[ImageInput],
+        *,
+        image_ids: Sequence[str] | None = None,
+        threshold: float | None = None,
+        frame: int = 0,
+        workers: int = 0,
+        indices: Sequence[int] | None = None,
+        cancelled: CancelCallback | None = None,
+        progress: Callable[[RunProgress], None] | None = None,
+    ) -> Iterator[tuple[int, DetectionResult]]:
+        """The streaming engine: one ``(index, DetectionResult)`` per image as it finishes.
+
+        Used by ``pneumoview detect`` and by the viewer's worker thread alike. Images are read
+        and prepared by ``workers`` DataLoader processes (0: in the calling thread) while the
+        model runs on the previous batch.
+
+        Parameters
+        ----------
+        sources : sequence of ndarray or path
+            uint8 display pixels (without display equalization: the checkpoint's ``equalize``
+            is applied) or image file paths (read with the viewer's pipeline).
+        image_ids : sequence of str, optional
+            One per source; default :func:`image_id_for` for paths, the index for arrays.
+        threshold : float, optional
+            Keep detections with ``score >= threshold``; default :attr:`threshold`.
+        frame : int
+            Frame of multi-frame files.
+        workers : int
+            Decoding processes (used only when every source is a path).
+        indices : sequence of int, optional
+            Which sources to run, in this order (a shard under ``torchrun``, the images a
+            resumed run still has to do); default all.
+        cancelled : callable, optional
+            Checked before each batch; when it returns True the generator stops.
+        progress : callable, optional
+            ``progress(RunProgress)`` after each image (done, total, images/s).
+
+        Yields
+        ------
+        (int, DetectionResult)
+            The source's index and its result. An unreadable image gives a result with
+            ``error`` set (nothing is raised for bad input); model errors raise.
+        """
+        if image_ids is not None and len(image_ids) != len(sources):
+            raise ValueError(f"{len(image_ids)} image_ids for {len(sources)} images")
+        ids = (
+            list(image_ids)
+            if image_ids is not None
+            else [
+                str(i) if isinstance(src, np.ndarray) else image_id_for(src)
+                for i, src in enumerate(sources)
+            ]
+        )
+        order = list(range(len(sources))) if indices is None else list(indices)
+        self.load()
+        dataset = SourceDataset(
+            sources, ids, input_size=self.input_size, equalize=self.equalize, frame=frame
+        )
+        paths_only = not any(isinstance(src, np.ndarray) for src in sources)
+        procs = max(0, int(workers)) if paths_only and len(order) > 1 else 0
+        loader: Any = DataLoader(
+            dataset,  # type: ignore[arg-type]
+            batch_size=self.batch_size,
+            sampler=order,
+            shuffle=False,
+            num_workers=procs,
+            collate_fn=_collate,
+            prefetch_factor=4 if procs else None,
+        )
+        total = len(order)
+        done = 0
+        start = time.perf_counter()
+        batches = iter(loader)
+        try:
+            while True:
+                if cancelled is not None and cancelled():
+                    logger.info("detection cancelled after %d of %d image(s)", done, total)
+                    return
+                try:
+                    batch = next(batches)
+                except StopIteration:
+                    return
+                results = self.predict_prepared([item for _i, item in batch], threshold=threshold)
+                for (index, _item), result in zip(batch, results, strict=True):
+                    done += 1
+                    if progress is not None:
+                        progress(RunProgress(done, total, time.perf_counter() - start))
+                    yield index, result
+        finally:
+            # Stop the decoding processes now (a cancelled or abandoned run), not at exit.
+            del batches
+
     def predict(
         self,
         images: Sequence[ImageInput],
@@ -375,17 +526,12 @@ class Detector:
         progress: ProgressCallback | None = None,
         cancelled: CancelCallback | None = None,
     ) -> list[DetectionResult]:
-        """Detect lung opacities in display images and/or DICOM files.
+        """Detect lung opacities in display images and/or image files (all in memory).
+
+        A list-returning wrapper over :meth:`iter_detect` (same parameters).
 
         Parameters
         ----------
-        images : sequence of ndarray or path
-            uint8 display pixels (grey or RGB, *without* display equalization: the checkpoint's
-            own ``equalize`` is applied) or DICOM file paths (read with the viewer's pipeline).
-        image_ids : sequence of str, optional
-            One per image; default: file name without ``.dcm`` for paths, the index for arrays.
-        threshold : float, optional
-            Keep detections with ``score >= threshold``; default :attr:`threshold`.
         progress : callable, optional
             ``progress(done, total)`` after each image.
         cancelled : callable, optional
@@ -397,34 +543,17 @@ class Detector:
             In input order; an unreadable image gives a result with ``error`` set and no
             detections (nothing is raised for bad input).
         """
-        if image_ids is not None and len(image_ids) != len(images):
-            raise ValueError(f"{len(image_ids)} image_ids for {len(images)} images")
-        ids = (
-            list(image_ids)
-            if image_ids is not None
-            else [
-                str(i) if isinstance(img, np.ndarray) else image_id_for(img)
-                for i, img in enumerate(images)
-            ]
-        )
-        self.load()
-        total = len(images)
-        results: list[DetectionResult] = []
-        for start in range(0, total, self.batch_size):
-            if cancelled is not None and cancelled():
-                logger.info("detection cancelled after %d of %d image(s)", len(results), total)
-                break
-            batch = [
-                prepare_source(
-                    images[i], ids[i], input_size=self.input_size, equalize=self.equalize
-                )
-                for i in range(start, min(start + self.batch_size, total))
-            ]
-            for result in self.predict_prepared(batch, threshold=threshold):
-                results.append(result)
-                if progress is not None:
-                    progress(len(results), total)
-        return results
+        report = None if progress is None else (lambda p: progress(p.done, p.total))
+        return [
+            result
+            for _index, result in self.iter_detect(
+                images,
+                image_ids=image_ids,
+                threshold=threshold,
+                cancelled=cancelled,
+                progress=report,
+            )
+        ]
 
     def predict_steps(
         self, display: np.ndarray, request_id: object, *, threshold: float | None = None

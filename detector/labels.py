@@ -23,12 +23,12 @@ import csv
 import io
 import math
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from detector.fileio import atomic_open
-from detector.types import DetectionResult
+from detector.types import Detection, DetectionResult
 
 #: ``(x, y, width, height)`` in pixels.
 Box = tuple[float, float, float, float]
@@ -63,21 +63,31 @@ class LabelsFile:
         patientId -> list of ``(x, y, w, h)``; every patientId with a valid row is present,
         images with only ``Target=0`` rows map to ``[]``.
     scores : dict or None
-        patientId -> scores parallel to ``boxes`` when the file has a ``score`` column.
+        patientId -> scores parallel to ``boxes`` when the file has a ``score`` column (NaN
+        for a box whose score cell is empty: a hand-drawn box).
+    lines : dict
+        patientId -> the CSV line of each box, parallel to ``boxes``.
     problems : list of str
         ``"<file>:<line>: <reason>"`` for each skipped row (at most :data:`MAX_PROBLEMS`).
     rows : int
         Data rows read (good and bad).
     skipped : int
         Bad rows skipped.
+    bad_ids : set of str
+        patientIds named on a row skipped for a bad value (not for being a duplicate).
+    first_line : dict
+        patientId -> the line of its first row (good or bad, duplicates aside).
     """
 
     path: str
     boxes: dict[str, list[Box]] = field(default_factory=dict)
     scores: dict[str, list[float]] | None = None
+    lines: dict[str, list[int]] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     rows: int = 0
     skipped: int = 0
+    bad_ids: set[str] = field(default_factory=set)
+    first_line: dict[str, int] = field(default_factory=dict)
 
     @property
     def positives(self) -> int:
@@ -96,6 +106,8 @@ class Predictions(dict[str, list[ScoredBox]]):
         Rows skipped.
     format : str
         ``"submission"`` or ``"labels"``.
+    lines : dict
+        patientId -> the CSV line of each box, parallel to the box list.
     """
 
     def __init__(self) -> None:
@@ -103,6 +115,7 @@ class Predictions(dict[str, list[ScoredBox]]):
         self.problems: list[str] = []
         self.skipped = 0
         self.format = ""
+        self.lines: dict[str, list[int]] = {}
 
 
 class _Problems:
@@ -253,23 +266,33 @@ def read_labels(path: str | os.PathLike[str]) -> LabelsFile:
                     raise ValueError("Target=1 without a complete box")
                 box: Box | None = _box(*box_fields)
                 if score_col is not None:
-                    score = _score(fields[score_col])
+                    cell = fields[score_col] if score_col < len(fields) else ""
+                    # An empty score is a box without one (hand-drawn): kept as NaN.
+                    score = _score(cell) if cell else math.nan
             else:
                 if has_box:
                     raise ValueError("Target=0 row has a box")
                 box = None
-            key = (pid, target, *box_fields)
-            if key in seen:
-                raise ValueError("duplicate row")
-            seen.add(key)
         except ValueError as exc:
             problems.add(line, str(exc))
+            if pid:
+                out.bad_ids.add(pid)
+                out.first_line.setdefault(pid, line)
             continue
+        key = (pid, target, *box_fields)
+        if key in seen:
+            # A repeated row loses nothing: not a bad box of the image.
+            problems.add(line, "duplicate row")
+            continue
+        seen.add(key)
+        out.first_line.setdefault(pid, line)
         boxes = out.boxes.setdefault(pid, [])
+        lines = out.lines.setdefault(pid, [])
         if out.scores is not None:
             out.scores.setdefault(pid, [])
         if box is not None:
             boxes.append(box)
+            lines.append(line)
             if out.scores is not None and score is not None:
                 out.scores[pid].append(score)
     out.skipped = problems.count
@@ -279,11 +302,14 @@ def read_labels(path: str | os.PathLike[str]) -> LabelsFile:
 def read_predictions(path: str | os.PathLike[str]) -> Predictions:
     """Read predictions in the submission format or the labels format with a ``score`` column.
 
+    A malformed row is reported with its line number and its image is still counted (with no
+    box from that row), as the image was run: dropping it would silently remove it from scoring.
+
     Returns
     -------
     Predictions
         A dict ``patientId -> [(score, x, y, w, h), ...]`` (``[]`` for images with nothing
-        found), with ``.problems``, ``.skipped`` and ``.format``.
+        found), with ``.problems``, ``.skipped``, ``.format`` and ``.lines``.
 
     Raises
     ------
@@ -301,19 +327,23 @@ def read_predictions(path: str | os.PathLike[str]) -> Predictions:
         col = _header(rows, spath, SUBMISSION_COLUMNS, "submission")
         pid_i, pred_i = col["patientid"], col["predictionstring"]
         for line, fields in rows:
+            pid = fields[pid_i] if pid_i < len(fields) else ""
             try:
-                pid = fields[pid_i] if pid_i < len(fields) else ""
                 if not pid:
                     raise ValueError("empty patientId")
                 preds = parse_prediction_string(fields[pred_i] if pred_i < len(fields) else "")
             except ValueError as exc:
-                problems.add(line, str(exc))
+                if pid:
+                    problems.add(line, f"{exc}; image {pid[:60]!r} counted with no box from it")
+                    out.setdefault(pid, [])
+                    out.lines.setdefault(pid, [])
+                else:
+                    problems.add(line, str(exc))
                 continue
             if pid in out:
                 problems.add(line, f"duplicate patientId {pid[:60]!r} (boxes merged)")
-                out[pid].extend(preds)
-            else:
-                out[pid] = preds
+            out.setdefault(pid, []).extend(preds)
+            out.lines.setdefault(pid, []).extend([line] * len(preds))
         out.skipped = problems.count
         return out
     labels = read_labels(spath)
@@ -324,9 +354,26 @@ def read_predictions(path: str | os.PathLike[str]) -> Predictions:
     out.format = "labels"
     out.problems = labels.problems
     out.skipped = labels.skipped
+    unscored = 0
     for pid, boxes in labels.boxes.items():
         scores = labels.scores.get(pid, [])
-        out[pid] = [(s, *b) for s, b in zip(scores, boxes, strict=True)]
+        kept = [
+            (s, b, n)
+            for s, b, n in zip(scores, boxes, labels.lines.get(pid, []), strict=True)
+            if not math.isnan(s)
+        ]
+        out[pid] = [(s, *b) for s, b, _n in kept]
+        out.lines[pid] = [n for _s, _b, n in kept]
+        unscored += len(boxes) - len(kept)
+    for pid in labels.bad_ids - set(out):
+        # Its only rows were bad: the image was still run, so it is counted (no box).
+        out[pid] = []
+        out.lines[pid] = []
+    if unscored:
+        out.problems.append(
+            f"{Path(spath).name}: {unscored} box(es) without a score skipped (not predictions)"
+        )
+        out.skipped += unscored
     return out
 
 
@@ -393,6 +440,35 @@ class _ClassInfo(dict[str, str]):
 
 
 # ---------------------------------------------------------------------------------------------
+# Boxes against their image
+
+#: A box may stick out of its image by this many pixels (rounding); it is then clipped.
+BOX_SLACK = 1.0
+
+
+def outside_image(box: Box, width: float | None = None, height: float | None = None) -> bool:
+    """Whether an ``(x, y, w, h)`` box sticks out of a ``width`` x ``height`` image by more
+    than :data:`BOX_SLACK` (without a size, only negative coordinates are outside)."""
+    x, y, w, h = box
+    if x < -BOX_SLACK or y < -BOX_SLACK:
+        return True
+    if width is not None and x + w > width + BOX_SLACK:
+        return True
+    return height is not None and y + h > height + BOX_SLACK
+
+
+def outside_problem(
+    where: str, box: Box, width: int | None = None, height: int | None = None, image: str = ""
+) -> str:
+    """The one wording of "box outside its image" (``train`` and ``eval`` alike)."""
+    x, y, w, h = box
+    size = f"the {width}x{height} image" if width and height else "the image"
+    return f"{where}: box (x={x:g}, y={y:g}, width={w:g}, height={h:g}) lies outside {size}" + (
+        f" {image}" if image else ""
+    )
+
+
+# ---------------------------------------------------------------------------------------------
 # Writing
 
 
@@ -434,39 +510,79 @@ def write_submission(
     return n
 
 
+#: What :func:`write_labels` takes per image: a result, or ``(patientId, boxes)`` where each box
+#: is a :class:`~detector.types.Detection` (scored) or a plain ``(x, y, width, height)`` (no
+#: score: a hand-drawn or ground-truth box).
+LabelsItem = DetectionResult | tuple[str, Sequence[Detection | Sequence[float]]]
+
+
+def _label_rows(
+    item: LabelsItem, threshold: float | None
+) -> tuple[str, list[tuple[Box, float | None]]] | None:
+    """``(patientId, [(xywh, score or None), ...])``, or None for a failed image."""
+    if isinstance(item, DetectionResult):
+        if item.error is not None:
+            return None
+        dets = item.detections if threshold is None else item.above(threshold)
+        return item.image_id, [(d.box_xywh, d.score) for d in sorted(dets, key=lambda d: -d.score)]
+    pid, boxes = item
+    rows: list[tuple[Box, float | None]] = []
+    for box in boxes:
+        if isinstance(box, Detection):
+            if threshold is None or box.score >= threshold:
+                rows.append((box.box_xywh, box.score))
+        else:
+            x, y, w, h = (float(v) for v in box)
+            rows.append(((x, y, w, h), None))
+    return str(pid), rows
+
+
 def write_labels(
     path: str | os.PathLike[str],
-    results: Iterable[DetectionResult],
-    threshold: float,
+    results: Iterable[LabelsItem] | Mapping[str, Sequence[Detection | Sequence[float]]],
+    threshold: float | None = None,
     with_score: bool = True,
 ) -> int:
-    """Write the RSNA labels format (plus ``score``): one row per detection at the threshold.
+    """Write the RSNA labels format (plus ``score``): one row per box.
 
-    An image with no detection gets one ``Target=0`` row with empty box fields.
+    Parameters
+    ----------
+    results : iterable or mapping
+        :class:`DetectionResult` objects (failed images are left out), ``(patientId, boxes)``
+        pairs or a ``{patientId: boxes}`` mapping; a box is a :class:`Detection` or a plain
+        ``(x, y, width, height)`` without a score, whose ``score`` cell stays empty.
+    threshold : float, optional
+        Keep scored boxes with ``score >= threshold`` (unscored boxes are always kept);
+        default: every box.
+    with_score : bool
+        Add the ``score`` column.
+
+    An image with no box gets one ``Target=0`` row with empty box fields.
 
     Returns
     -------
     int
         Rows written.
     """
+    items: Iterable[LabelsItem] = results.items() if isinstance(results, Mapping) else results
     n = 0
     columns = LABEL_COLUMNS + (("score",) if with_score else ())
     with atomic_open(path, "w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh, lineterminator="\n")
         writer.writerow(columns)
-        for result in results:
-            if result.error is not None:
+        for item in items:
+            parsed = _label_rows(item, threshold)
+            if parsed is None:
                 continue
-            dets = sorted(result.above(threshold), key=lambda d: -d.score)
-            if not dets:
-                writer.writerow(
-                    [result.image_id, "", "", "", "", "0"] + ([""] if with_score else [])
-                )
+            pid, rows = parsed
+            if not rows:
+                writer.writerow([pid, "", "", "", "", "0"] + ([""] if with_score else []))
                 n += 1
                 continue
-            for det in dets:
-                x, y, w, h = det.box_xywh
-                row = [result.image_id, _fmt(x), _fmt(y), _fmt(w), _fmt(h), "1"]
-                writer.writerow(row + ([_fmt_score(det.score)] if with_score else []))
+            for (x, y, w, h), score in rows:
+                row = [pid, _fmt(x), _fmt(y), _fmt(w), _fmt(h), "1"]
+                if with_score:
+                    row.append("" if score is None else _fmt_score(score))
+                writer.writerow(row)
                 n += 1
     return n

@@ -321,10 +321,33 @@ def threshold_sweep(
     return [data.row(t) for t in (DEFAULT_THRESHOLDS if thresholds is None else thresholds)]
 
 
-def _best(rows: list[dict[str, float]], key: str) -> dict[str, float] | None:
-    valid = [r for r in rows if not math.isnan(r[key])]
-    # The first maximum: ties go to the lowest threshold.
-    return max(valid, key=lambda r: r[key]) if valid else None
+def best_row(rows: Sequence[Mapping[str, float]], key: str = "rsna_map") -> dict[str, float] | None:
+    """The sweep row to use: the middle of the widest plateau of the best ``key`` value.
+
+    The one threshold-selection rule of PneumoView (``eval``'s "best threshold", training's
+    checkpoint threshold). Rows are taken in increasing threshold order; the best value often
+    holds over a run of neighbouring thresholds, and its middle is the choice that is least
+    sensitive to score shifts on new data (the lowest would sit at the edge where one more
+    false positive appears). Rules, in order: the maximum of ``key`` (NaN rows ignored, values
+    within 1e-9 count as equal); among separate runs of that maximum the one with the most
+    thresholds (the lowest run on a tie); in that run the middle row (the lower of the two
+    middles for an even count). ``None`` when ``key`` is NaN everywhere.
+    """
+    ordered = sorted(rows, key=lambda r: r["threshold"])
+    values = [r[key] for r in ordered]
+    valid = [v for v in values if not math.isnan(v)]
+    if not valid:
+        return None
+    top = max(valid)
+    runs: list[tuple[int, int]] = []  # (start, length) of each run of the top value
+    for i, v in enumerate(values):
+        if not math.isnan(v) and v >= top - 1e-9:
+            if runs and runs[-1][0] + runs[-1][1] == i:
+                runs[-1] = (runs[-1][0], runs[-1][1] + 1)
+            else:
+                runs.append((i, 1))
+    start, length = max(runs, key=lambda r: (r[1], -r[0]))
+    return dict(ordered[start + (length - 1) // 2])
 
 
 def best_threshold(
@@ -335,9 +358,10 @@ def best_threshold(
 ) -> float:
     """The threshold of the sweep that maximises ``key`` (``rsna_map`` or ``f1``...).
 
-    Ties go to the lowest threshold; when ``key`` is NaN everywhere, 0.5.
+    A tie is settled by :func:`best_row` (the middle of the widest best plateau); when ``key``
+    is NaN everywhere, 0.5.
     """
-    best = _best(threshold_sweep(truth, preds, thresholds), key)
+    best = best_row(threshold_sweep(truth, preds, thresholds), key)
     return float(best["threshold"]) if best else 0.5
 
 
@@ -361,7 +385,7 @@ def evaluate(
     data = _Dataset(truth, preds)
     at = data.row(threshold)
     sweep = [data.row(t) for t in (DEFAULT_THRESHOLDS if thresholds is None else thresholds)]
-    best = _best(sweep, "rsna_map")
+    best = best_row(sweep, "rsna_map")
     scored = sum(1 for im in data.images if len(im.truth) or im.count_at(threshold))
     return {
         **at,

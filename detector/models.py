@@ -227,7 +227,15 @@ def load_backbone_weights(model: nn.Module, backbone: str, path: str | os.PathLi
         raw = torch.load(spath, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any failure means "cannot use this file"
         text = str(exc)
-        if "Weights only load failed" in text:
+        try:
+            with open(spath, "rb") as fh:
+                head = fh.read(4)
+        except OSError:
+            head = b"PK"  # unreadable: keep torch's own reason below
+        if not head.startswith(b"PK") and head[:1] != b"\x80":
+            # Neither a torch zip archive nor a pickle: random bytes, a PNG, a text file...
+            reason = "not a state dict (not a PyTorch weights file)"
+        elif "Weights only load failed" in text:
             reason = "refused: not plain weights (it holds Python objects; weights_only=True)"
         else:
             first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__

@@ -77,6 +77,7 @@ class TrainConfig:
     labels: str
     out: str
     classes: str | None = None
+    labels_size: int | None = None
     arch: str = "retinanet"
     backbone: str = "resnet50"
     input_size: int = 512
@@ -145,6 +146,8 @@ class TrainConfig:
             raise ValueError("--folds must be >= 2 and --fold in 0..folds-1")
         if self.resume and self.init:
             raise ValueError("--resume and --init cannot be combined")
+        if self.labels_size is not None and self.labels_size < 1:
+            raise ValueError("--labels-size must be >= 1")
         if self.workers is not None and self.workers < 0:
             raise ValueError("--workers must be >= 0")
 
@@ -252,7 +255,12 @@ def _auto_workers(cached: bool) -> int:
 
 
 def _log_problems(report: DataReport, out: str, main: bool) -> None:
-    if not report.problems or not main:
+    """Log the first problems and write all of them to ``<out stem>.problems.txt``.
+
+    The file is written even when there is nothing to report (then empty), so that a run's
+    outputs are always the same set of files and an old list never outlives its run.
+    """
+    if not main:
         return
     for line in report.problems[:SHOWN_PROBLEMS]:
         logger.warning("%s", line)
@@ -262,7 +270,7 @@ def _log_problems(report: DataReport, out: str, main: bool) -> None:
         logger.warning("... and %d more problem(s), all listed in %s", more, path)
     from detector.fileio import atomic_write_text
 
-    atomic_write_text(path, "\n".join(report.problems) + "\n")
+    atomic_write_text(path, "".join(f"{line}\n" for line in report.problems))
 
 
 def _unwrap(model: nn.Module) -> nn.Module:
@@ -335,7 +343,8 @@ def train(config: TrainConfig) -> TrainResult:
     detector.checkpoint.CheckpointError
         ``--resume`` / ``--init`` checkpoint cannot be used.
     FloatingPointError
-        The loss diverged (the last good checkpoints are kept).
+        The loss diverged, or the validation metric is not finite (the last good checkpoints
+        are kept; a NaN is never saved as "best").
     """
     config.check()
     ddp, device = _init_distributed(config.device)
@@ -372,7 +381,11 @@ def train(config: TrainConfig) -> TrainResult:
 
     # -- data ----------------------------------------------------------------------------
     records, report = load_records(
-        config.images, config.labels, config.classes, workers=min(16, (os.cpu_count() or 1) * 2)
+        config.images,
+        config.labels,
+        config.classes,
+        workers=min(16, (os.cpu_count() or 1) * 2),
+        labels_size=config.labels_size,
     )
     if train_state is not None and isinstance(train_state.get("split"), dict):
         split = train_state["split"]
@@ -624,6 +637,15 @@ def train(config: TrainConfig) -> TrainResult:
                 progress=config.progress and main,
             )
             metrics = score(truth, _gather_preds(preds, ddp))
+        if metrics and not math.isfinite(metrics.get("rsna_map", math.nan)):
+            # NaN means no validation image could be scored: nothing to choose "best" by.
+            raise FloatingPointError(
+                f"the validation RSNA metric is not a number at epoch {epoch} "
+                f"({int(metrics.get('positive_images', 0))} of {len(val_records)} validation "
+                "image(s) have a box and the model predicted none); check that the labels' "
+                "boxes fit the images (pixel space of converted PNGs) and that the validation "
+                "set has positive images; no checkpoint was saved for this epoch"
+            )
         value = selection_value(metrics) if metrics else float(epoch)
         improved = value > best_value + 1e-9
         if improved:

@@ -1,7 +1,11 @@
 """``pneumoview convert PATHS... --out DIR``: DICOM -> PNG through the display pipeline.
 
 Writes ``DIR/<name>.png`` for every readable image and ``DIR/index.csv`` with one row per input
-(``name,source,status,reason,output``). Exit 0 when all converted, 1 when some failed.
+(``name,source,status,reason,output,height,width,source_height,source_width``: the PNG's size
+and the source image's, so that ``train`` can scale labels given in the source's pixels). A
+progress bar on stderr shows files/s. ``--out`` is checked first (a file, or a folder that
+cannot be made or written, is a usage error, exit 2). Exit 0 when all converted, 1 when some
+failed.
 """
 
 from __future__ import annotations
@@ -12,13 +16,22 @@ import io
 import logging
 import os
 import sys
+import time
 from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from tqdm import tqdm
+
 from detector.cli import UsageError
-from detector.fileio import atomic_open, atomic_write_bytes
+from detector.fileio import (
+    OutputError,
+    atomic_open,
+    atomic_write_bytes,
+    check_output_dir,
+    remove_stale_temp_files,
+)
 from detector.imaging import (
     EQUALIZE_CHOICES,
     DicomReadError,
@@ -30,7 +43,17 @@ from detector.scan import Skipped, iter_files, skipped_lines
 
 NAME = "convert"
 HELP = "convert DICOM images to 8-bit PNG through the display pipeline"
-INDEX_COLUMNS = ("name", "source", "status", "reason", "output")
+INDEX_COLUMNS = (
+    "name",
+    "source",
+    "status",
+    "reason",
+    "output",
+    "height",
+    "width",
+    "source_height",
+    "source_width",
+)
 _DICOM_SUFFIXES = {".dcm", ".dicom", ".dic", ".ima", ".png", ".jpg", ".jpeg"}
 
 log = logging.getLogger(__name__)
@@ -70,6 +93,9 @@ class Outcome:
     status: str
     reason: str
     output: str
+    #: ``(height, width)`` of the PNG and of the source image (``(0, 0)`` when it failed).
+    size: tuple[int, int] = (0, 0)
+    source_size: tuple[int, int] = (0, 0)
 
 
 def output_stem(path: str) -> str:
@@ -98,6 +124,7 @@ def convert_one(job: Job) -> Outcome:
     try:
         win = Window(job.window[0], job.window[1]) if job.window else None
         display = display_pixels(job.source, frame=job.frame, window=win, equalize=job.equalize)
+        source_size = (int(display.shape[0]), int(display.shape[1]))
         if job.size:
             display = resize_display(display, job.size)
         buf = io.BytesIO()
@@ -109,7 +136,8 @@ def convert_one(job: Job) -> Outcome:
         return Outcome(job.name, job.source, "error", f"cannot write output: {err}", "")
     except Exception as err:  # noqa: BLE001 - one bad file never stops the batch
         return Outcome(job.name, job.source, "error", f"{type(err).__name__}: {err}", "")
-    return Outcome(job.name, job.source, "ok", "", job.output)
+    size = (int(display.shape[0]), int(display.shape[1]))
+    return Outcome(job.name, job.source, "ok", "", job.output, size, source_size)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -119,11 +147,14 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--window width must be > 0")
     if args.workers < 1:
         raise UsageError("--workers must be >= 1")
+    try:
+        out_dir = check_output_dir(args.out)
+    except OutputError as err:
+        raise UsageError(f"--out {err}") from None
+    remove_stale_temp_files(out_dir)
     skipped: list[Skipped] = []
     sources = list(iter_files(args.paths, skipped))
     missing = [p for p in args.paths if not os.path.exists(p)]
-    out_dir = Path(args.out)
-    out_dir.mkdir(parents=True, exist_ok=True)
     names = unique_names(sources)
     jobs = [
         Job(
@@ -138,11 +169,25 @@ def run(args: argparse.Namespace) -> int:
         for src, name in zip(sources, names, strict=True)
     ]
     outcomes: list[Outcome] = []
-    if args.workers > 1 and len(jobs) > 8:
-        with ProcessPoolExecutor(max_workers=args.workers) as pool:
-            outcomes = list(pool.map(convert_one, jobs, chunksize=8))
-    else:
-        outcomes = [convert_one(j) for j in jobs]
+    t0 = time.perf_counter()
+    with tqdm(
+        total=len(jobs),
+        unit="file",
+        file=sys.stderr,
+        desc="convert",
+        disable=None,
+        dynamic_ncols=True,
+    ) as bar:
+        if args.workers > 1 and len(jobs) > 8:
+            with ProcessPoolExecutor(max_workers=args.workers) as pool:
+                for outcome in pool.map(convert_one, jobs, chunksize=4):
+                    outcomes.append(outcome)
+                    bar.update(1)
+        else:
+            for job in jobs:
+                outcomes.append(convert_one(job))
+                bar.update(1)
+    elapsed = time.perf_counter() - t0
     for src in missing:
         outcomes.append(Outcome(output_stem(src), src, "error", "file not found", ""))
 
@@ -150,7 +195,8 @@ def run(args: argparse.Namespace) -> int:
         writer = csv.writer(fh)
         writer.writerow(INDEX_COLUMNS)
         for o in outcomes:
-            writer.writerow([o.name, o.source, o.status, o.reason, o.output])
+            sizes = [*o.size, *o.source_size] if o.status == "ok" else ["", "", "", ""]
+            writer.writerow([o.name, o.source, o.status, o.reason, o.output, *sizes])
 
     failed = [o for o in outcomes if o.status != "ok"]
     for o in failed:
@@ -158,8 +204,9 @@ def run(args: argparse.Namespace) -> int:
     for line in skipped_lines(skipped):
         sys.stderr.write(line + "\n")
     ok = len(outcomes) - len(failed)
+    rate = len(jobs) / elapsed if elapsed > 0 else 0.0
     sys.stderr.write(
-        f"converted {ok} of {len(outcomes)} file(s) to {out_dir}"
+        f"converted {ok} of {len(outcomes)} file(s) to {out_dir} ({rate:.1f} files/s)"
         + (f"; {len(failed)} failed (see index.csv)" if failed else "")
         + "\n"
     )

@@ -1,31 +1,42 @@
 """``pneumoview detect PATHS... --model CKPT --out FILE.csv``: batch lung-opacity detection.
 
-Files are decoded by DataLoader workers (``--workers``) while the model runs; a progress bar
-on stderr shows images/s. Unreadable files are reported (``path: reason``) and skipped; the CSV
-is written atomically; the exit code is 1 when any input failed.
+``--out`` is checked before anything else (a folder, a FIFO, a missing or read-only folder is
+a usage error, exit 2). Files are decoded by DataLoader workers (``--workers``) while the model
+runs (:meth:`detector.inference.Detector.iter_detect`, the engine the viewer uses too); a
+progress bar on stderr shows images/s. Every result is appended to a journal beside the output
+(:mod:`detector.journal`) as soon as it is known, so Ctrl+C or a kill loses nothing: ``--resume``
+skips the images that the journal (or an existing output CSV) already has. At the end the CSV
+is written atomically and the journal deleted. Unreadable files are reported (``path: reason``)
+and skipped; the exit code is 1 when any input failed.
 
 Formats: ``submission`` (RSNA ``patientId,PredictionString``) or ``labels`` (RSNA labels plus a
 ``score`` column). ``patientId`` is the file name without ``.dcm``, as in the RSNA data.
 
 Multi-GPU / multi-node: under ``torchrun`` (``WORLD_SIZE > 1``) each rank processes its share of
-the files (a ``DistributedSampler`` without shuffling), writes a part file next to ``--out``,
-and rank 0 merges the parts into one CSV in input order.
+the files (a ``DistributedSampler`` without shuffling), journals into its own part file next to
+``--out``, and rank 0 merges the parts into one CSV in input order.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import sys
 import time
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from detector.cli import UsageError
-from detector.fileio import atomic_open
+from detector.fileio import OutputError, check_output_file, remove_stale_temp_files
+from detector.journal import (
+    JournalWriter,
+    existing_journals,
+    journal_path,
+    read_journals,
+    source_key,
+)
+from detector.types import Detection, DetectionResult
 
 NAME = "detect"
 HELP = "detect lung opacities in DICOM images and write an RSNA submission or labels CSV"
@@ -71,44 +82,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="decoding processes running beside the model (0: decode in the main process)",
     )
     parser.add_argument("--frame", type=int, default=0, help="frame of multi-frame images")
-
-
-class FileDataset:
-    """Map-style dataset: index -> :class:`~detector.inference.PreparedImage` (never raises)."""
-
-    def __init__(
-        self,
-        files: Sequence[str],
-        ids: Sequence[str],
-        *,
-        input_size: int,
-        equalize: str,
-        frame: int = 0,
-    ) -> None:
-        self.files = list(files)
-        self.ids = list(ids)
-        self.input_size = input_size
-        self.equalize = equalize
-        self.frame = frame
-
-    def __len__(self) -> int:
-        return len(self.files)
-
-    def __getitem__(self, index: int) -> tuple[int, Any]:
-        from detector.inference import prepare_source
-
-        item = prepare_source(
-            self.files[index],
-            self.ids[index],
-            input_size=self.input_size,
-            equalize=self.equalize,
-            frame=self.frame,
-        )
-        return index, item
-
-
-def _collate(batch: list[tuple[int, Any]]) -> list[tuple[int, Any]]:
-    return batch
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue an interrupted run: skip the images its journal (or an existing --out "
+        "CSV) already has",
+    )
 
 
 def _dist_env() -> tuple[int, int, int]:
@@ -123,58 +102,52 @@ def _dist_env() -> tuple[int, int, int]:
     return num("WORLD_SIZE", 1), num("RANK", 0), num("LOCAL_RANK", 0)
 
 
-def _result_record(index: int, source: str, result: Any) -> dict[str, Any]:
-    return {
-        "index": index,
-        "source": source,
-        "image_id": result.image_id,
-        "image_size": list(result.image_size),
-        "error": result.error,
-        "detections": [[*d.box_xyxy, d.score, d.label] for d in result.detections],
-    }
-
-
-def _record_result(record: dict[str, Any]) -> Any:
-    from detector.types import Detection, DetectionResult
-
-    dets = [
-        Detection((float(a), float(b), float(c), float(d)), float(s), int(lab))
-        for a, b, c, d, s, lab in record["detections"]
-    ]
-    size = record["image_size"]
-    return DetectionResult(record["image_id"], dets, (int(size[0]), int(size[1])), record["error"])
-
-
-def part_path(out: str | os.PathLike[str], rank: int, world: int) -> Path:
-    """Where rank ``rank`` of ``world`` writes its share before rank 0 merges."""
-    out = Path(out)
-    return out.with_name(f".{out.name}.part{rank}-of-{world}.jsonl")
-
-
-def write_part(path: Path, records: Sequence[dict[str, Any]]) -> None:
-    with atomic_open(path, "w", encoding="utf-8", newline="\n") as fh:
-        for rec in records:
-            fh.write(json.dumps(rec) + "\n")
-
-
-def merge_parts(paths: Sequence[Path]) -> list[dict[str, Any]]:
-    """Records of all parts, in input order, each index once (the sampler pads with repeats)."""
-    by_index: dict[int, dict[str, Any]] = {}
-    for path in paths:
-        with open(path, encoding="utf-8") as fh:
-            for line in fh:
-                if line.strip():
-                    rec = json.loads(line)
-                    by_index.setdefault(int(rec["index"]), rec)
-    return [by_index[i] for i in sorted(by_index)]
-
-
-def _write_output(args: argparse.Namespace, results: list[Any], threshold: float) -> int:
+def _write_output(
+    args: argparse.Namespace, results: list[DetectionResult], threshold: float
+) -> int:
     from detector.labels import write_labels, write_submission
 
     if args.format == "labels":
         return write_labels(args.out, results, threshold, with_score=True)
     return write_submission(args.out, results, threshold)
+
+
+def _previous_output(path: Path) -> dict[str, DetectionResult]:
+    """Results by patientId from an existing output CSV (``--resume`` after a finished run)."""
+    from detector.labels import LabelsError, read_predictions
+
+    try:
+        preds = read_predictions(path)
+    except LabelsError as err:
+        raise UsageError(f"--resume: cannot use the existing output {err}") from None
+    return {
+        pid: DetectionResult(pid, [Detection.from_xywh(b[1:], b[0]) for b in boxes])
+        for pid, boxes in preds.items()
+    }
+
+
+def _check_settings(found: list[dict[str, Any]], settings: dict[str, Any], out: Path) -> None:
+    for old in found:
+        diff = [k for k in settings if old.get(k) != settings[k]]
+        if diff:
+            shown = ", ".join(f"{k} {old.get(k)!r} (now {settings[k]!r})" for k in diff)
+            raise UsageError(
+                f"--resume: the interrupted run of {out} used {shown}; give the same options "
+                "or delete its journal to start again"
+            )
+
+
+def _sharded(indices: list[int], world: int, rank: int) -> list[int]:
+    """This rank's share (the DistributedSampler's, without its padding repeats)."""
+    from torch.utils.data.distributed import DistributedSampler
+
+    shards: Any = DistributedSampler(
+        indices,  # type: ignore[arg-type]
+        num_replicas=world,
+        rank=rank,
+        shuffle=False,
+    )
+    return [indices[i] for k, i in enumerate(shards) if rank + k * world < len(indices)]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -191,22 +164,30 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(
             "no --model given and the demo model (resources/models/demo.pt) is not installed"
         )
-    if Path(args.out).is_dir():
-        raise UsageError(f"--out {args.out} is a folder; give a CSV file name")
+    try:
+        out = check_output_file(args.out)
+    except OutputError as err:
+        raise UsageError(f"--out {err}") from None
+    world, rank, local_rank = _dist_env()
+    if rank == 0:
+        remove_stale_temp_files(out.parent)
+    journals = existing_journals(out)
+    if journals and not args.resume:
+        raise UsageError(
+            f"{journals[0]} holds the results of an interrupted run of {out.name}; add --resume "
+            "to continue it, or delete it to start again"
+        )
 
     import torch
 
     from detector.checkpoint import CheckpointError
-    from detector.inference import Detector, image_id_for
+    from detector.inference import Detector, RunProgress, image_id_for, resolve_device
 
-    world, rank, local_rank = _dist_env()
     device = args.device
     if world > 1 and device in ("auto", "cuda") and torch.cuda.is_available():
         device = f"cuda:{local_rank}"
         torch.cuda.set_device(local_rank)
     try:
-        from detector.inference import resolve_device
-
         resolved = resolve_device(device)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
@@ -218,14 +199,36 @@ def run(args: argparse.Namespace) -> int:
         sys.stderr.write(f"pneumoview detect: {model_path}: {err.reason}\n")
         return 1
     threshold = detector.threshold if args.threshold is None else float(args.threshold)
+    settings = {
+        "model": os.path.abspath(model_path),
+        "threshold": threshold,
+        "frame": int(args.frame),
+    }
+
+    # -- what earlier runs already did -------------------------------------------------------
+    done_sources: dict[str, DetectionResult] = {}
+    done_ids: dict[str, DetectionResult] = {}
+    if args.resume:
+        previous = read_journals(journals)
+        _check_settings(previous.settings, settings, out)
+        done_sources = {k: r for k, r in previous.results.items() if r.error is None}
+        if out.is_file():
+            done_ids = _previous_output(out)
 
     missing = [p for p in args.paths if not os.path.exists(p)]
     skipped: list[Skipped] = []
     files = list(iter_files((p for p in args.paths if os.path.exists(p)), skipped))
     ids = [image_id_for(f) for f in files]
+    keys = [source_key(f) for f in files]
     dupes = len(ids) - len(set(ids))
     if dupes and rank == 0:
         log.warning("%d file(s) share a patientId with another file (same file name)", dupes)
+    todo = [i for i in range(len(files)) if keys[i] not in done_sources and ids[i] not in done_ids]
+    resumed = len(files) - len(todo)
+    if args.resume and rank == 0:
+        log.info(
+            "resuming: %d of %d image(s) already done, %d to go", resumed, len(files), len(todo)
+        )
 
     dist = None
     if world > 1:
@@ -233,88 +236,103 @@ def run(args: argparse.Namespace) -> int:
 
         dist = tdist
         dist.init_process_group("nccl" if resolved.type == "cuda" else "gloo")
+        todo = _sharded(todo, world, rank)
+        # Every rank has read the old journals before anyone appends to them.
+        dist.barrier()
 
-    dataset = FileDataset(
-        files, ids, input_size=detector.input_size, equalize=detector.equalize, frame=args.frame
-    )
-    sampler: Any = None
-    if dist is not None:
-        from torch.utils.data.distributed import DistributedSampler
-
-        shards: Any = DistributedSampler(
-            dataset,  # type: ignore[arg-type]
-            num_replicas=world,
-            rank=rank,
-            shuffle=False,
-        )
-        # The sampler pads the last round with repeats of the first files; drop those so that
-        # a repeated file is neither processed nor reported twice.
-        sampler = [i for k, i in enumerate(shards) if rank + k * world < len(dataset)]
-    from torch.utils.data import DataLoader
     from tqdm import tqdm
 
-    workers = args.workers if len(files) > 1 else 0
-    loader: Any = DataLoader(
-        dataset,  # type: ignore[arg-type]
-        batch_size=batch_size,
-        sampler=sampler,
-        shuffle=False,
-        num_workers=workers,
-        collate_fn=_collate,
-        prefetch_factor=4 if workers else None,
-    )
-    total = len(sampler) if sampler is not None else len(files)
-    records: list[dict[str, Any]] = []
+    results: dict[int, DetectionResult] = {}
+    failed: list[int] = []
     t0 = time.perf_counter()
-    with tqdm(
-        total=total,
-        unit="img",
-        file=sys.stderr,
-        desc="detect" if world == 1 else f"detect[{rank}]",
-        disable=None,
-        dynamic_ncols=True,
-    ) as bar:
-        for batch in loader:
-            indices = [i for i, _item in batch]
-            results = detector.predict_prepared([item for _i, item in batch], threshold=threshold)
-            for index, result in zip(indices, results, strict=True):
-                records.append(_result_record(index, files[index], result))
+    rate = 0.0
+    writer = JournalWriter(journal_path(out, rank, world), settings)
+    try:
+        with tqdm(
+            total=len(todo),
+            unit="img",
+            file=sys.stderr,
+            desc="detect" if world == 1 else f"detect[{rank}]",
+            disable=None,
+            dynamic_ncols=True,
+        ) as bar:
+
+            def report(p: RunProgress) -> None:
+                nonlocal rate
+                rate = p.images_per_s
+                bar.update(1)
+
+            for index, result in detector.iter_detect(
+                files,
+                image_ids=ids,
+                threshold=threshold,
+                frame=args.frame,
+                workers=args.workers,
+                indices=todo,
+                progress=report,
+            ):
+                writer.add(files[index], result)
+                results[index] = result
                 if result.error is not None:
+                    failed.append(index)
                     bar.write(f"{files[index]}: {result.error}", file=sys.stderr)
-            bar.update(len(batch))
+    except KeyboardInterrupt:
+        writer.close()
+        sys.stderr.write(
+            f"interrupted after {len(results)} of {len(todo)} image(s); every result so far is "
+            f"kept in {writer.path}: run the same command with --resume to finish\n"
+        )
+        return 130
+    finally:
+        writer.close()
     elapsed = time.perf_counter() - t0
 
     if dist is not None:
-        write_part(part_path(args.out, rank, world), records)
         dist.barrier()
         if rank != 0:
             # Rank 0 reports the merged outcome (and the exit code) for everyone.
             dist.destroy_process_group()
             return 0
-        parts = [part_path(args.out, r, world) for r in range(world)]
-        records = merge_parts(parts)
-        for p in parts:
-            p.unlink(missing_ok=True)
+        merged = read_journals(existing_journals(out)).results
         dist.destroy_process_group()
+        for i, key in enumerate(keys):
+            if i not in results and key in merged:
+                results[i] = merged[key]
+        failed = [i for i, r in results.items() if r.error is not None]
 
-    results = [_record_result(r) for r in records]
-    written = _write_output(args, results, threshold)
-    failed = [r for r in records if r["error"] is not None]
+    ordered: list[DetectionResult] = []
+    for i in range(len(files)):
+        if i in results:
+            ordered.append(results[i])
+        elif keys[i] in done_sources:
+            ordered.append(done_sources[keys[i]])
+        elif ids[i] in done_ids:
+            ordered.append(done_ids[ids[i]])
+    # Rows of the earlier output for images not given this time are kept, not dropped.
+    given = set(ids)
+    ordered.extend(r for pid, r in done_ids.items() if pid not in given)
+    written = _write_output(args, ordered, threshold)
+    for path in existing_journals(out):
+        path.unlink(missing_ok=True)
+
     for path in missing:
         sys.stderr.write(f"{path}: file not found\n")
     for line in skipped_lines(skipped):
         sys.stderr.write(line + "\n")
-    ok = len(records) - len(failed)
-    rate = len(records) / elapsed if elapsed > 0 else 0.0
-    positives = sum(1 for r in results if r.error is None and r.detections)
+    n_failed = len(failed) + len(missing)
+    ok = sum(1 for r in ordered if r.error is None)
+    positives = sum(1 for r in ordered if r.error is None and r.above(threshold))
+    if dist is None:
+        rate = len(results) / elapsed if elapsed > 0 else 0.0
     sys.stderr.write(
-        f"detected on {ok} of {len(records) + len(missing)} file(s) "
-        f"({positives} with findings at threshold {threshold:g}; {rate:.1f} images/s); "
+        f"detected on {ok} of {len(files) + len(missing)} file(s) ("
+        + (f"{resumed} from the interrupted run; " if resumed else "")
+        + f"{positives} with findings at threshold {threshold:g}; {rate:.1f} images/s); "
         f"wrote {written} row(s) to {args.out}"
-        + (f"; {len(failed) + len(missing)} failed" if failed or missing else "")
+        + (f"; {n_failed} failed" if n_failed else "")
         + "\n"
     )
-    if not records and not missing:
+    if not files and not missing:
         sys.stderr.write("no files found\n")
         return 1
-    return 1 if failed or missing else 0
+    return 1 if n_failed else 0

@@ -1,10 +1,19 @@
 """``pneumoview eval --truth labels.csv --pred FILE.csv``: score predictions against labels.
 
 Prints the RSNA challenge metric, mAP@0.5, box-level precision/recall/F1 and image-level
-sensitivity/specificity at the threshold, plus a threshold sweep (``--json``: one JSON object).
-``--plot DIR`` writes ``pr_curve.png`` and ``metrics_vs_threshold.png``. The predictions may be
-a submission CSV or a labels CSV with a ``score`` column. Malformed rows are reported with their
-line number and skipped (exit code 1); the evaluation still runs on the rest.
+sensitivity/specificity, plus a threshold sweep as a table (``--json``: one JSON object).
+Without ``--threshold`` the prediction file is scored as it is, every box counted (as the
+challenge's scorer does); ``--threshold T`` drops boxes scored below T first. The "best
+threshold" is :func:`detector.metrics.best_row`'s choice: the middle of the widest run of
+thresholds with the best RSNA metric (the rule training uses for its checkpoint threshold).
+
+``--plot DIR`` writes ``pr_curve.png`` and ``metrics_vs_threshold.png`` (DIR is checked before
+any work: exit 2 when it cannot be written). The predictions may be a submission CSV or a labels
+CSV with a ``score`` column. Malformed rows are reported with their line number and skipped;
+a bad prediction row still counts its image (with no box from that row). Boxes outside their
+image are reported as ``train`` reports them: against each image's size with ``--images DIR``,
+otherwise only negative coordinates can be told. Any reported row gives exit code 1; the
+evaluation still runs on the rest.
 """
 
 from __future__ import annotations
@@ -33,7 +42,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--pred", required=True, help="predictions: submission or labels+score CSV")
     parser.add_argument(
-        "--threshold", type=float, default=0.5, help="score threshold for the metrics (default 0.5)"
+        "--threshold",
+        type=float,
+        default=None,
+        help="drop boxes scored below T first (default: score the file as it is)",
+    )
+    parser.add_argument(
+        "--images",
+        metavar="DIR",
+        default=None,
+        help="image folder (<patientId>.dcm/.png): check every box against its image's size",
     )
     parser.add_argument("--plot", metavar="DIR", default=None, help="write PNG plots to DIR")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
@@ -100,7 +118,8 @@ def write_plots(
     xs = [row["threshold"] for row in sweep]
     for key in ("rsna_map", "precision", "recall", "f1", "sensitivity", "specificity"):
         ax.plot(xs, [row[key] for row in sweep], marker=".", label=key)
-    ax.axvline(result["threshold"], color="grey", linestyle="--", linewidth=1)
+    if result["threshold"] is not None:
+        ax.axvline(result["threshold"], color="grey", linestyle="--", linewidth=1)
     ax.set_xlabel("score threshold")
     ax.set_ylabel("value")
     ax.set_ylim(0, 1.02)
@@ -119,20 +138,81 @@ def _save(fig: Any, path: Path, writer: Any) -> Path:
     return path
 
 
+def outside_boxes(
+    name: str,
+    boxes: dict[str, list[Any]],
+    lines: dict[str, list[int]],
+    sizes: dict[str, tuple[int, int]],
+    *,
+    scored: bool,
+) -> list[str]:
+    """One problem line per box outside its image (sizes known) or at negative coordinates."""
+    from detector.labels import outside_image, outside_problem
+
+    out = []
+    for pid, items in boxes.items():
+        height, width = sizes.get(pid, (0, 0))
+        where = lines.get(pid, [])
+        for k, item in enumerate(items):
+            x, y, w, h = (float(v) for v in (item[1:5] if scored else item))
+            if outside_image((x, y, w, h), width or None, height or None):
+                line = where[k] if k < len(where) else "?"
+                out.append(
+                    outside_problem(
+                        f"{name}:{line}", (x, y, w, h), width or None, height or None, pid
+                    )
+                )
+    return out
+
+
+def image_sizes(folder: str, ids: set[str]) -> tuple[dict[str, tuple[int, int]], list[str]]:
+    """``patientId -> (height, width)`` from the headers of the images of ``ids`` in folder."""
+    from detector.image_files import DatasetError, find_images, probe_image
+    from detector.imaging import DicomReadError
+
+    try:
+        paths = find_images(folder)
+    except DatasetError as err:
+        raise UsageError(f"--images {folder}: {err.reason}") from None
+    sizes: dict[str, tuple[int, int]] = {}
+    problems = []
+    for pid in sorted(ids & set(paths)):
+        try:
+            height, width, _patient = probe_image(paths[pid])
+        except DicomReadError as err:
+            problems.append(f"{paths[pid]}: {err.reason}")
+            continue
+        sizes[pid] = (height, width)
+    return sizes, problems
+
+
 def run(args: argparse.Namespace) -> int:
+    from detector.fileio import OutputError, check_output_dir, remove_stale_temp_files
     from detector.labels import LabelsError, read_labels, read_predictions
     from detector.metrics import evaluate
 
-    if not 0.0 <= args.threshold <= 1.0:
+    if args.threshold is not None and not 0.0 <= args.threshold <= 1.0:
         raise UsageError("--threshold must be in [0, 1]")
+    if args.plot:
+        try:
+            remove_stale_temp_files(check_output_dir(args.plot))
+        except OutputError as err:
+            raise UsageError(f"--plot {err}") from None
     try:
         truth_file = read_labels(args.truth)
         preds = read_predictions(args.pred)
     except LabelsError as err:
         sys.stderr.write(f"pneumoview eval: {err}\n")
         return 1
-    problems = truth_file.problems + preds.problems
-    n_problems = truth_file.skipped + preds.skipped
+    sizes: dict[str, tuple[int, int]] = {}
+    image_problems: list[str] = []
+    if args.images:
+        sizes, image_problems = image_sizes(args.images, set(truth_file.boxes) | set(preds))
+    outside = outside_boxes(
+        Path(args.truth).name, truth_file.boxes, truth_file.lines, sizes, scored=False
+    ) + outside_boxes(Path(args.pred).name, dict(preds), preds.lines, sizes, scored=True)
+    problems = truth_file.problems + preds.problems + image_problems + outside
+    n_problems = truth_file.skipped + preds.skipped + len(image_problems) + len(outside)
     for line in problems[:SHOWN_PROBLEMS]:
         sys.stderr.write(f"{line}\n")
     if n_problems > SHOWN_PROBLEMS:
@@ -161,8 +241,12 @@ def run(args: argparse.Namespace) -> int:
             )
             return 1
 
-    result = evaluate(truth, preds, threshold=args.threshold)
-    result["skipped_rows"] = n_problems
+    # No --threshold: every box of the file counts, as in the challenge's scoring.
+    threshold = 0.0 if args.threshold is None else float(args.threshold)
+    result = evaluate(truth, preds, threshold=threshold)
+    result["threshold"] = args.threshold
+    result["skipped_rows"] = truth_file.skipped + preds.skipped
+    result["outside_boxes"] = len(outside)
     result["unmatched_predictions"] = len(extra)
     result["missing_predictions"] = len(absent)
     result["prediction_format"] = preds.format
@@ -173,14 +257,55 @@ def run(args: argparse.Namespace) -> int:
         json.dump(_clean(result), sys.stdout, indent=1)
         sys.stdout.write("\n")
         return 1 if n_problems else 0
+    write_report(sys.stdout, args, result, preds.format)
+    return 1 if n_problems else 0
 
-    out = sys.stdout
+
+SWEEP_COLUMNS = (
+    ("threshold", "threshold", 2),
+    ("RSNA", "rsna_map", 4),
+    ("precision", "precision", 4),
+    ("recall", "recall", 4),
+    ("F1", "f1", 4),
+    ("TP", "tp", 0),
+    ("FP", "fp", 0),
+    ("FN", "fn", 0),
+    ("sensitivity", "sensitivity", 4),
+    ("specificity", "specificity", 4),
+)
+
+
+def sweep_table(rows: list[dict[str, Any]], best: float | None) -> list[str]:
+    """The threshold sweep as an aligned text table; the best threshold's row is marked."""
+    cells = [
+        [
+            _fmt(row[key], digits) if digits else str(int(row[key]))
+            for _h, key, digits in SWEEP_COLUMNS
+        ]
+        for row in rows
+    ]
+    widths = [
+        max(len(head), *(len(c[i]) for c in cells)) if cells else len(head)
+        for i, (head, _k, _d) in enumerate(SWEEP_COLUMNS)
+    ]
+    lines = ["  ".join(h.rjust(w) for (h, _k, _d), w in zip(SWEEP_COLUMNS, widths, strict=True))]
+    lines.append("  ".join("-" * w for w in widths))
+    for row, cell in zip(rows, cells, strict=True):
+        mark = "  <- best" if best is not None and row["threshold"] == best else ""
+        lines.append("  ".join(c.rjust(w) for c, w in zip(cell, widths, strict=True)) + mark)
+    return lines
+
+
+def write_report(out: Any, args: argparse.Namespace, result: dict[str, Any], fmt: str) -> None:
     out.write(
         f"truth: {args.truth} ({result['images']} images, {result['positive_images']} with "
         f"findings, {result['truth_boxes']} boxes)\n"
     )
-    out.write(f"pred:  {args.pred} ({preds.format} format)\n\n")
-    out.write(f"at threshold {args.threshold:g} ({result['predictions']} boxes):\n")
+    out.write(f"pred:  {args.pred} ({fmt} format)\n\n")
+    if args.threshold is None:
+        out.write(f"every box of the file, as it is ({result['predictions']} boxes):\n")
+    else:
+        out.write(f"at threshold {args.threshold:g} ({result['predictions']} boxes):\n")
     rows = [
         ("RSNA metric (mAP @ IoU 0.40-0.75)", result["rsna_map"]),
         ("mAP@0.5 (all scores)", result["map50"]),
@@ -193,17 +318,13 @@ def run(args: argparse.Namespace) -> int:
     width = max(len(name) for name, _v in rows)
     for name, value in rows:
         out.write(f"  {name:<{width}}  {_fmt(value)}\n")
+    best = result["best_threshold"]
     out.write(
-        f"\nbest threshold for the RSNA metric: {_fmt(result['best_threshold'], 2)} "
-        f"({_fmt(result['best_rsna_map'])})\n\n"
+        f"\nbest threshold for the RSNA metric: {_fmt(best, 2)} "
+        f"({_fmt(result['best_rsna_map'])}; the middle of the best plateau)\n\n"
     )
-    out.write("threshold  rsna_map  precision  recall  f1      sens    spec\n")
-    for row in result["sweep"]:
-        out.write(
-            f"{row['threshold']:9.2f}  {_fmt(row['rsna_map']):8}  {_fmt(row['precision']):9}  "
-            f"{_fmt(row['recall']):6}  {_fmt(row['f1']):6}  {_fmt(row['sensitivity']):6}  "
-            f"{_fmt(row['specificity']):6}\n"
-        )
+    finite = isinstance(best, float) and not math.isnan(best)
+    for line in sweep_table(result["sweep"], best if finite else None):
+        out.write(line + "\n")
     if args.plot:
         out.write(f"\nplots: {', '.join(str(p) for p in result['plots'])}\n")
-    return 1 if n_problems else 0

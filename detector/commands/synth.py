@@ -11,6 +11,7 @@ import argparse
 import sys
 
 from detector.cli import UsageError
+from detector.fileio import OutputError, check_output_dir
 from detector.synth import synthesize
 
 NAME = "synth"
@@ -18,7 +19,9 @@ HELP = "write synthetic chest X-ray phantoms (DICOM) with RSNA-format labels"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", required=True, help="output folder (created if needed)")
+    parser.add_argument(
+        "--out", required=True, help="output folder (created if needed; its parent must exist)"
+    )
     parser.add_argument("--count", type=int, required=True, help="number of images")
     parser.add_argument("--size", type=int, default=1024, help="image rows and columns")
     parser.add_argument("--seed", type=int, default=0, help="random seed (same seed, same set)")
@@ -48,6 +51,10 @@ def run(args: argparse.Namespace) -> int:
     ):
         if not 0.0 <= value <= 1.0:
             raise UsageError(f"{flag} must be in [0, 1]")
+    try:
+        check_output_dir(args.out)
+    except OutputError as err:
+        raise UsageError(f"--out {err}") from None
     bar = None
     if not args.quiet and args.count > 1:
         from tqdm import tqdm

@@ -2,10 +2,11 @@
 
 Writes the best checkpoint to ``CKPT`` (its threshold is the one that maximised the validation
 RSNA metric, which ``detect`` then uses by default), ``<CKPT stem>.last.pt`` (resumable with
-``--resume``), ``<CKPT stem>.split.csv`` and, when data had to be skipped,
-``<CKPT stem>.problems.txt``. Works the same on one CPU, one GPU or under ``torchrun``.
-Exit 0 when training ran, 1 when it could not start (bad labels file, no usable images, bad
-checkpoint), 2 on bad arguments.
+``--resume``), ``<CKPT stem>.split.csv`` and ``<CKPT stem>.problems.txt`` (every skipped row,
+image and box with its reason; empty when there were none). Works the same on one CPU, one GPU
+or under ``torchrun``. Exit 0 when training ran, 1 when it could not start (bad labels file, no
+usable images, bad checkpoint) or stopped (diverging loss, a validation metric that is not a
+number), 2 on bad arguments or an ``--out`` that cannot be written (checked before any work).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import os
 import sys
 
 from detector.cli import UsageError
+from detector.fileio import OutputError, check_output_file, remove_stale_temp_files
 from detector.imaging import EQUALIZE_CHOICES
 from detector.types import ARCHES, AUGMENT_LEVELS, BACKBONES
 
@@ -27,6 +29,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     data.add_argument("--images", required=True, help="folder of <patientId>.dcm (or .png)")
     data.add_argument("--labels", required=True, help="RSNA labels CSV (or the viewer's export)")
     data.add_argument("--classes", help="RSNA class CSV (patientId,class) to stratify the split")
+    data.add_argument(
+        "--labels-size",
+        type=int,
+        default=None,
+        metavar="N",
+        help="PNGs not listed in a `convert` index.csv: the labels' boxes are in pixels of an "
+        "N-px image (longer side; RSNA: 1024) and are scaled to each PNG (default: the PNG's "
+        "own pixels). DICOM labels are always in the DICOM's pixels",
+    )
     data.add_argument("--val-fraction", type=float, default=0.1, help="validation share")
     data.add_argument(
         "--folds", type=int, default=0, help="K-fold split (patient-level, stratified); 0: off"
@@ -104,6 +115,7 @@ def run(args: argparse.Namespace) -> int:
         labels=args.labels,
         out=args.out,
         classes=args.classes,
+        labels_size=args.labels_size,
         arch=args.arch,
         backbone=args.backbone,
         input_size=args.size,
@@ -140,6 +152,11 @@ def run(args: argparse.Namespace) -> int:
         config.check()
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    try:
+        check_output_file(args.out)
+    except OutputError as err:
+        raise UsageError(f"--out {err}") from None
+    remove_stale_temp_files(os.path.dirname(os.path.abspath(args.out)))
     try:
         result = train(config)
     except (LabelsError, DatasetError, CheckpointError, BackboneWeightsError) as exc:

@@ -117,3 +117,43 @@ def test_info_command(make_dicom, capsys):
         .err.strip()
         .endswith("not a DICOM file (no DICM preamble and no parseable header)")
     )
+
+
+class TestConvertOutput:
+    def test_index_records_png_and_source_sizes(self, make_dicom, tmp_path):
+        """index.csv gives each PNG's size and its source's, so boxes can be scaled."""
+        make_dicom("x.dcm", pixels=np.zeros((40, 20), np.uint8))
+        out = tmp_path / "out"
+        cli.main(["convert", str(tmp_path / "x.dcm"), "--out", str(out), "--size", "16"])
+        [row] = _read_index(out)
+        assert (row["height"], row["width"]) == ("16", "8")
+        assert (row["source_height"], row["source_width"]) == ("40", "20")
+
+    def test_out_is_a_file_or_has_no_parent(self, make_dicom, tmp_path, capsys):
+        """--out onto a file, or under a missing folder: one line, exit 2, nothing written."""
+        src = make_dicom("x.dcm")
+        (tmp_path / "file").write_text("x")
+        for out, message in (
+            (tmp_path / "file", "not a folder"),
+            (tmp_path / "nope" / "out", "does not exist"),
+        ):
+            assert cli.main(["convert", str(src), "--out", str(out)]) == 2
+            err = capsys.readouterr().err
+            assert message in err and len(err.strip().splitlines()) == 1
+        assert not (tmp_path / "nope").exists()
+
+    def test_long_names_and_leftover_temp_files(self, make_dicom, tmp_path):
+        """A 250-character PNG name works; temp files of a killed run are cleaned."""
+        src = make_dicom("n" * 246 + ".dcm")
+        out = tmp_path / "out"
+        out.mkdir()
+        stale = out / f".{'n' * 100}.png.a1b2c3d4.tmp"
+        stale.write_bytes(b"half a png")
+        assert cli.main(["convert", str(src), "--out", str(out)]) == 0
+        assert sorted(p.name for p in out.iterdir()) == ["index.csv", "n" * 246 + ".png"]
+
+    def test_progress_summary_gives_files_per_second(self, make_dicom, tmp_path, capsys):
+        """The closing line reports the rate, like detect's."""
+        src = make_dicom("x.dcm")
+        cli.main(["convert", str(src), "--out", str(tmp_path / "out")])
+        assert "files/s)" in capsys.readouterr().err

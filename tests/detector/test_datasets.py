@@ -72,7 +72,9 @@ class TestLoadRecords:
         assert all(r.height == r.width == 64 and r.group == r.image_id for r in records)
 
     def test_bad_rows_are_reported_with_lines_and_skipped(self, phantoms: Path) -> None:
-        """Missing image, box outside, zero-size box and duplicate row: each named, rest kept."""
+        """Missing image, box outside, zero-size box and duplicate row: each named; the image
+        with a bad box is left out whole (its other, good box would train the lost lesion as
+        background)."""
         pid = sorted(p.stem for p in phantoms.glob("*.dcm"))[0]
         other = sorted(p.stem for p in phantoms.glob("*.dcm"))[1]
         labels = _write(
@@ -86,16 +88,24 @@ class TestLoadRecords:
             + f"{other},,,,,0\n",  # line 7: negative, good
         )
         records, report = load_records(phantoms, labels)
-        assert sorted(r.image_id for r in records) == sorted([pid, other])
-        assert next(r for r in records if r.image_id == pid).boxes == [(10.0, 10.0, 20.0, 20.0)]
+        assert [r.image_id for r in records] == [other]
         text = "\n".join(report.problems)
         assert "bad.csv:3: box (x=50, y=50, width=40, height=40) lies outside the 64x64" in text
         assert "bad.csv:4: box width and height must be > 0" in text
         assert "bad.csv:5: duplicate row" in text
         assert "bad.csv:6: no image for patientId 'ghost'" in text
+        assert f"bad.csv:2: image {pid!r} left out of training" in text
         assert (report.bad_rows, report.bad_boxes, report.missing_images) == (2, 1, 1)
-        assert report.skipped == 4
-        assert "skipped 2 bad label row(s)" in report.summary()
+        assert report.dropped_images == 1
+        assert "1 image(s) with a bad box or row" in report.summary()
+
+    def test_duplicate_row_keeps_the_image(self, phantoms: Path) -> None:
+        """A repeated row loses nothing: reported, and the image is kept with its box."""
+        pid = sorted(p.stem for p in phantoms.glob("*.dcm"))[0]
+        labels = _write(phantoms / "dup.csv", HEADER + f"{pid},1,1,9,9,1\n{pid},1,1,9,9,1\n")
+        records, report = load_records(phantoms, labels)
+        assert [r.boxes for r in records] == [[(1.0, 1.0, 9.0, 9.0)]]
+        assert report.problems == ["dup.csv:3: duplicate row"]
 
     def test_box_slightly_outside_is_clipped(self, phantoms: Path) -> None:
         """A box sticking out by under a pixel (rounding) is clipped, not dropped."""
@@ -113,7 +123,20 @@ class TestLoadRecords:
         )
         records, report = load_records(phantoms, labels)
         assert [r.image_id for r in records] == [pids[1]]
-        assert any("every box of" in p and "image skipped" in p for p in report.problems)
+        assert any(f"image {pids[0]!r} left out of training" in p for p in report.problems)
+
+    def test_image_whose_only_row_is_bad_is_reported(self, phantoms: Path) -> None:
+        """An existing image with only a malformed row is named as left out, not ignored."""
+        pids = sorted(p.stem for p in phantoms.glob("*.dcm"))
+        labels = _write(
+            phantoms / "one_bad.csv", HEADER + f"{pids[0]},1,1,0,5,1\n{pids[1]},,,,,0\n"
+        )
+        records, report = load_records(phantoms, labels)
+        assert [r.image_id for r in records] == [pids[1]]
+        assert f"one_bad.csv:2: image {pids[0]!r} left out of training" in "\n".join(
+            report.problems
+        )
+        assert report.unlabelled_images == 4 and report.dropped_images == 1
 
     def test_unreadable_image_is_reported(self, phantoms: Path) -> None:
         """A file that is not DICOM is skipped with its name and the reason."""
@@ -246,6 +269,34 @@ class TestDetectionDataset:
         assert image.shape == (1, 20, 40)
         assert target["boxes"].tolist() == [[20.0, 0.0, 40.0, 20.0]]
         assert image[0, :, 25:].mean() > 0.7 > image[0, :, :15].mean()
+
+    def test_converted_pngs_get_scaled_boxes(self, phantoms: Path, tmp_path: Path) -> None:
+        """`convert --size 32` of 64 px DICOMs: the labels' boxes are halved for the PNGs."""
+        from detector import cli
+
+        pngs = tmp_path / "png"
+        dicoms = [str(p) for p in sorted(phantoms.glob("*.dcm"))]
+        assert cli.main(["convert", *dicoms, "--out", str(pngs), "--size", "32"]) == 0
+        labels = phantoms / "labels.csv"
+        from_dicom, _ = load_records(phantoms, labels)
+        from_png, report = load_records(pngs, labels)
+        assert report.problems == []
+        assert [r.image_id for r in from_png] == [r.image_id for r in from_dicom]
+        for png, dcm in zip(from_png, from_dicom, strict=True):
+            assert (png.height, png.width) == (32, 32)
+            assert png.boxes == [tuple(v / 2 for v in box) for box in dcm.boxes]
+        assert any(r.boxes for r in from_png)
+
+    def test_labels_size_scales_pngs_without_an_index(self, tmp_path: Path) -> None:
+        """RSNA-style labels in 1024 px space for a 256 px PNG: boxes divided by 4."""
+        from PIL import Image
+
+        Image.fromarray(np.zeros((256, 256), np.uint8)).save(tmp_path / "p1.png")
+        labels = _write(tmp_path / "l.csv", HEADER + "p1,400,200,200,400,1\n")
+        records, report = load_records(tmp_path, labels, labels_size=1024)
+        assert records[0].boxes == [(100.0, 50.0, 50.0, 100.0)]
+        with pytest.raises(DatasetError, match=r"1 box\(es\) outside the image"):
+            load_records(tmp_path, labels)  # in the PNG's own pixels the box is outside
 
     def test_unreadable_pixels_fall_back_to_the_next_image(
         self, phantoms: Path, caplog: pytest.LogCaptureFixture

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import csv
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -11,9 +16,11 @@ import torch
 from detector import cli
 from detector.checkpoint import save_checkpoint
 from detector.commands import detect
+from detector.journal import JournalWriter, journal_path, read_journals
 from detector.labels import read_labels, read_predictions
 from detector.models import build_model
 from tests.conftest import chest_like
+from tests.detector.test_fileio import read_only_folder
 
 
 @pytest.fixture
@@ -48,6 +55,7 @@ class TestDetectCommand:
     ) -> None:
         """Good files make a valid submission; broken ones are reported; exit code 1."""
         out = tmp_path / "out" / "sub.csv"
+        out.parent.mkdir()
         code = cli.main(
             [
                 "detect",
@@ -188,24 +196,163 @@ class TestDetectCommand:
         assert message in capsys.readouterr().err
 
 
-class TestMergeParts:
-    def test_parts_merge_in_input_order_without_repeats(self, tmp_path: Path) -> None:
-        """Rank parts (with the sampler's padding repeat) merge into input order, once each."""
+def detect_args(inputs, model, out, *extra) -> list[str]:
+    return [
+        "detect",
+        *[str(p) for p in inputs],
+        "--model",
+        str(model),
+        "--out",
+        str(out),
+        "--workers",
+        "0",
+        *extra,
+    ]
 
-        def rec(i: int) -> dict:
-            return {
-                "index": i,
-                "source": f"f{i}",
-                "image_id": f"f{i}",
-                "image_size": [8, 8],
-                "error": None,
-                "detections": [],
-            }
 
-        p0 = detect.part_path(tmp_path / "out.csv", 0, 2)
-        p1 = detect.part_path(tmp_path / "out.csv", 1, 2)
-        detect.write_part(p0, [rec(0), rec(2), rec(4)])
-        detect.write_part(p1, [rec(1), rec(3), rec(0)])
-        merged = detect.merge_parts([p0, p1])
-        assert [r["index"] for r in merged] == [0, 1, 2, 3, 4]
-        assert p0.name == ".out.csv.part0-of-2.jsonl"
+class TestOutputCheckedFirst:
+    @pytest.mark.parametrize(
+        ("make_out", "message"),
+        [
+            (lambda tmp: tmp / "missing" / "sub.csv", "does not exist"),
+            (lambda tmp: tmp, "is a folder"),
+            (lambda tmp: (os.mkfifo(tmp / "fifo.csv"), tmp / "fifo.csv")[1], "not a regular"),
+        ],
+    )
+    def test_bad_out_is_a_usage_error_before_any_work(
+        self, folder, tmp_path, capsys, make_out, message
+    ) -> None:
+        """A bad --out stops with exit 2 before the model is even read (a bad one here)."""
+        bad_model = tmp_path / "bad.pt"
+        bad_model.write_bytes(b"garbage")
+        code = cli.main(detect_args([folder], bad_model, make_out(tmp_path)))
+        err = capsys.readouterr().err
+        assert code == 2
+        assert message in err
+        assert len(err.strip().splitlines()) == 1
+
+    def test_read_only_folder(self, tiny_checkpoint, folder, tmp_path, capsys) -> None:
+        """A folder that cannot be written is refused before the first image."""
+        ro = read_only_folder(tmp_path)
+        code = cli.main(detect_args([folder], tiny_checkpoint, ro / "sub.csv"))
+        assert code == 2
+        assert "not writable" in capsys.readouterr().err
+
+
+@pytest.fixture
+def many(tmp_path: Path, make_dicom) -> list[Path]:
+    """Forty small readable images."""
+    return [
+        make_dicom(f"m{i:02d}.dcm", chest_like(64, seed=i), folder=tmp_path / "many")
+        for i in range(40)
+    ]
+
+
+class TestJournalAndResume:
+    def test_kill_keeps_results_and_resume_finishes(self, tmp_path, many) -> None:
+        """SIGKILL mid-run keeps every journaled result; --resume does only the rest."""
+        torch.manual_seed(0)
+        model = build_model("retinanet", backbone="mobilenet_v3", min_size=384)
+        ckpt = tmp_path / "slow.pt"
+        save_checkpoint(
+            ckpt, model, {"arch": "retinanet", "backbone": "mobilenet_v3", "input_size": 384}
+        )
+        out = tmp_path / "sub.csv"
+        journal = journal_path(out)
+        argv = detect_args([many[0].parent], ckpt, out, "--batch-size", "1", "--threshold", "0")
+        env = {**os.environ, "OMP_NUM_THREADS": "1"}
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "detector.cli", *argv],
+            cwd=Path(__file__).resolve().parents[2],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        try:
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline and proc.poll() is None:
+                if journal.exists() and len(journal.read_text().splitlines()) >= 4:
+                    break
+                time.sleep(0.01)
+            assert proc.poll() is None, "the run finished before it could be killed"
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        assert not out.exists()
+        kept = read_journals([journal]).results
+        assert 3 <= len(kept) < 40
+        assert all(r.error is None for r in kept.values())
+
+        # A new run without --resume refuses to throw the journal away.
+        assert cli.main(argv) == 2
+        assert journal.exists()
+
+        code = cli.main([*argv, "--resume"])
+        assert code == 0
+        preds = read_predictions(out)
+        assert sorted(preds) == [f"m{i:02d}" for i in range(40)]
+        for source, result in kept.items():
+            pid = Path(source).stem
+            assert len(preds[pid]) == len(result.detections)
+        assert not journal.exists()
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["many", "slow.pt", "sub.csv"]
+
+    def test_resume_with_other_threshold_is_refused(self, tiny_checkpoint, many, tmp_path) -> None:
+        """Results of different settings are never mixed."""
+        out = tmp_path / "sub.csv"
+        with JournalWriter(journal_path(out), {"model": "x", "threshold": 0.9, "frame": 0}):
+            pass
+        code = cli.main(detect_args(many[:2], tiny_checkpoint, out, "--resume"))
+        assert code == 2
+        assert journal_path(out).exists()
+
+    def test_resume_from_an_existing_output(self, tiny_checkpoint, many, tmp_path, capsys) -> None:
+        """Images already in --out are skipped and their rows kept as they were."""
+        out = tmp_path / "sub.csv"
+        out.write_text("patientId,PredictionString\nm00,0.7000 1 2 3 4\nother,\n")
+        code = cli.main(detect_args(many[:3], tiny_checkpoint, out, "--resume"))
+        assert code == 0
+        assert "(1 from the interrupted run; " in capsys.readouterr().err
+        preds = read_predictions(out)
+        assert preds["m00"] == [(0.7, 1.0, 2.0, 3.0, 4.0)]
+        assert set(preds) == {"m00", "m01", "m02", "other"}
+
+    def test_250_character_output_name(self, tiny_checkpoint, many, tmp_path) -> None:
+        """A long output name works: journal and temp names stay short enough."""
+        out = tmp_path / ("s" * 246 + ".csv")
+        assert cli.main(detect_args(many[:2], tiny_checkpoint, out)) == 0
+        assert set(read_predictions(out)) == {"m00", "m01"}
+        assert [p.name for p in tmp_path.iterdir() if p.is_file()] == [out.name]
+
+
+class TestTorchrun:
+    def test_two_ranks_merge_into_one_csv_in_input_order(self, tiny_checkpoint, many, tmp_path):
+        """Under torchrun (2 CPU ranks, gloo) rank 0 writes one CSV; no part file is left."""
+        out = tmp_path / "dist.csv"
+        inputs = [str(p) for p in many[:7]]
+        argv = detect_args(inputs, tiny_checkpoint, out, "--device", "cpu", "--threshold", "0")
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "torch.distributed.run",
+                "--standalone",
+                "--nproc_per_node",
+                "2",
+                "-m",
+                "detector.cli",
+                *argv,
+            ],
+            cwd=Path(__file__).resolve().parents[2],
+            env={**os.environ, "OMP_NUM_THREADS": "1"},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        rows = out.read_text(encoding="utf-8").splitlines()
+        assert [r.split(",")[0] for r in rows[1:]] == [f"m{i:02d}" for i in range(7)]
+        assert [p.name for p in tmp_path.iterdir() if p.is_file()] == ["dist.csv"]
+        assert proc.stderr.count("detected on 7 of 7 file(s)") == 1

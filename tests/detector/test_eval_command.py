@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from detector import cli
+from tests.conftest import chest_like
 
 TRUTH = (
     "patientId,x,y,width,height,Target\n"
@@ -20,12 +21,18 @@ TRUTH = (
 
 
 def run_json(tmp_path: Path, pred_text: str, *extra: str, capsys) -> tuple[int, dict]:
+    code, out, _err = run_json_err(tmp_path, pred_text, *extra, capsys=capsys)
+    return code, out
+
+
+def run_json_err(tmp_path: Path, pred_text: str, *extra: str, capsys) -> tuple[int, dict, str]:
     truth = tmp_path / "truth.csv"
     truth.write_text(TRUTH, encoding="utf-8")
     pred = tmp_path / "pred.csv"
     pred.write_text(pred_text, encoding="utf-8")
     code = cli.main(["eval", "--truth", str(truth), "--pred", str(pred), "--json", *extra])
-    return code, json.loads(capsys.readouterr().out)
+    captured = capsys.readouterr()
+    return code, json.loads(captured.out), captured.err
 
 
 class TestEvalCommand:
@@ -43,7 +50,7 @@ class TestEvalCommand:
         for key in ("rsna_map", "map50", "precision", "recall", "f1", "sensitivity", "specificity"):
             assert out[key] == 1.0, key
         assert out["images"] == 4
-        assert out["threshold"] == 0.5
+        assert out["threshold"] is None  # scored as it is
         assert len(out["sweep"]) == 19
 
     def test_shifted_missed_extra_and_empty(self, tmp_path: Path, capsys) -> None:
@@ -155,3 +162,81 @@ class TestEvalImageSet:
         pred.write_text("patientId,PredictionString\nother,\n", encoding="utf-8")
         assert cli.main(["eval", "--truth", str(truth), "--pred", str(pred)]) == 1
         assert "no prediction row matches an image of truth.csv" in capsys.readouterr().err
+
+
+class TestEvalAsIs:
+    def test_without_threshold_every_box_counts(self, tmp_path: Path, capsys) -> None:
+        """A 0.3 box is scored when no --threshold is given (the challenge scores the file)."""
+        pred = "patientId,PredictionString\npos1,0.3 100 100 100 100\nneg1,\n"
+        code, out = run_json(tmp_path, pred, capsys=capsys)
+        assert code == 0
+        assert out["rsna_map"] == 1.0 and out["predictions"] == 1
+        _code, cut = run_json(tmp_path, pred, "--threshold", "0.5", capsys=capsys)
+        assert cut["rsna_map"] == 0.0 and cut["predictions"] == 0
+
+    def test_sweep_is_an_aligned_table_with_the_plateau_middle(self, tmp_path: Path, capsys):
+        """The sweep prints as a table; the best row is the middle of the best plateau."""
+        truth = tmp_path / "truth.csv"
+        truth.write_text(TRUTH, encoding="utf-8")
+        pred = tmp_path / "pred.csv"
+        pred.write_text(
+            "patientId,PredictionString\npos1,0.9 100 100 100 100\nneg1,0.3 1 1 20 20\n",
+            encoding="utf-8",
+        )
+        assert cli.main(["eval", "--truth", str(truth), "--pred", str(pred)]) == 0
+        text = capsys.readouterr().out
+        lines = text.splitlines()
+        head = next(i for i, line in enumerate(lines) if line.strip().startswith("threshold"))
+        table = lines[head : head + 21]
+        assert table[0].split() == [
+            "threshold", "RSNA", "precision", "recall", "F1", "TP", "FP", "FN",
+            "sensitivity", "specificity",
+        ]  # fmt: skip
+        assert len({len(line.replace("  <- best", "")) for line in table}) == 1
+        [best] = [line for line in table if line.endswith("<- best")]
+        assert best.split()[0] == "0.60"  # plateau 0.35..0.90, not its lowest 0.35
+        assert "best threshold for the RSNA metric: 0.60" in text
+
+    def test_bad_prediction_row_still_counts_the_image(self, tmp_path: Path, capsys) -> None:
+        """pos1's row is broken: reported with its line, and pos1 scores 0 (not dropped)."""
+        pred = "patientId,PredictionString\npos1,0.9 100 100\npos2,0.8 300 300 100 100\n"
+        code, out, err = run_json_err(tmp_path, pred, capsys=capsys)
+        assert code == 1
+        assert out["images"] == 2
+        assert out["rsna_map"] == pytest.approx((0.0 + 0.5) / 2)
+        assert "pred.csv:2: PredictionString has 3 values" in err
+
+    def test_boxes_outside_the_image_are_reported(self, tmp_path: Path, make_dicom, capsys):
+        """With --images each box is checked against its image, worded as train words it."""
+        images = tmp_path / "images"
+        make_dicom("pos1.dcm", chest_like(150), folder=images)
+        pred = "patientId,PredictionString\npos1,0.9 100 100 100 100\nneg1,0.5 -40 5 20 20\n"
+        code, out, err = run_json_err(tmp_path, pred, "--images", str(images), capsys=capsys)
+        assert code == 1 and out["outside_boxes"] == 3
+        assert (
+            "truth.csv:2: box (x=100, y=100, width=100, height=100) lies outside the 150x150 "
+            "image pos1"
+        ) in err
+        assert (
+            "pred.csv:2: box (x=100, y=100, width=100, height=100) lies outside the 150x150" in err
+        )
+        assert (
+            "pred.csv:3: box (x=-40, y=5, width=20, height=20) lies outside the image neg1" in err
+        )
+
+    def test_plot_onto_a_file_is_a_usage_error(self, tmp_path: Path, capsys) -> None:
+        """--plot naming an existing file: exit 2 before reading anything."""
+        (tmp_path / "plots").write_text("x")
+        code = cli.main(
+            [
+                "eval",
+                "--truth",
+                str(tmp_path / "t.csv"),
+                "--pred",
+                "p.csv",
+                "--plot",
+                str(tmp_path / "plots"),
+            ]
+        )
+        assert code == 2
+        assert "not a folder" in capsys.readouterr().err

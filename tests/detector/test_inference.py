@@ -140,6 +140,44 @@ class TestPredict:
             det.load()
 
 
+class TestIterDetect:
+    def test_results_stream_one_per_image(self, tmp_path: Path, make_dicom) -> None:
+        """Each result is yielded before the next batch is read; a bad file is an error result."""
+        good = make_dicom("a.dcm", chest_like(64))
+        bad = tmp_path / "bad.dcm"
+        bad.write_bytes(b"\x00" * 200)
+        det = fake_detector(batch_size=1)
+        stream = det.iter_detect([good, bad, np.zeros((64, 64), np.uint8)])
+        first = next(stream)
+        assert first[0] == 0 and first[1].image_id == "a" and first[1].ok
+        assert det.model.calls == 1  # the second image has not been run yet
+        rest = list(stream)
+        assert [i for i, _r in rest] == [1, 2]
+        assert rest[0][1].error is not None and "not a DICOM" in rest[0][1].error
+        assert rest[1][1].ok and rest[1][1].image_id == "2"
+
+    def test_indices_progress_and_cancel(self) -> None:
+        """Only the given indices run, in that order; progress counts them; cancel stops."""
+        det = fake_detector(batch_size=2)
+        images = [np.zeros((64, 64), np.uint8) for _ in range(6)]
+        seen = []
+        out = list(det.iter_detect(images, indices=[5, 1, 3], progress=seen.append))
+        assert [i for i, _r in out] == [5, 1, 3]
+        assert [(p.done, p.total) for p in seen] == [(1, 3), (2, 3), (3, 3)]
+        assert all(p.images_per_s >= 0 for p in seen)
+        before = det.model.calls
+        stop = list(det.iter_detect(images, cancelled=lambda: det.model.calls > before))
+        assert [i for i, _r in stop] == [0, 1]  # one batch of two, then cancelled
+
+    def test_workers_decode_paths_in_other_processes(self, make_dicom) -> None:
+        """With decoding workers the results are the same, in index order of the request."""
+        paths = [make_dicom(f"w{i}.dcm", chest_like(64, seed=i)) for i in range(3)]
+        det = fake_detector(batch_size=2)
+        plain = {i: r for i, r in det.iter_detect(paths)}
+        pooled = {i: r for i, r in det.iter_detect(paths, workers=2)}
+        assert plain == pooled and sorted(pooled) == [0, 1, 2]
+
+
 class TestPredictSteps:
     def test_stages_and_result(self) -> None:
         """The generator yields the stage names and returns the DetectionResult."""

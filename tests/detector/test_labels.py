@@ -124,7 +124,8 @@ class TestReadPredictions:
         assert preds == {"a": [(0.75, 1, 2, 3, 4)], "b": []}
 
     def test_bad_prediction_rows(self, tmp_path: Path) -> None:
-        """A PredictionString that is not groups of five, or a bad score, is a row problem."""
+        """A PredictionString that is not groups of five, or a bad score, is a row problem;
+        the image is still counted (it was run), with no box from that row."""
         text = (
             "patientId,PredictionString\n"
             "a,0.9 10 20 30\n"
@@ -133,12 +134,22 @@ class TestReadPredictions:
             "c,0.4 5 6 7 8\n"
         )
         preds = read_predictions(write(tmp_path, "sub.csv", text))
-        assert preds == {"c": [(0.5, 1, 2, 3, 4), (0.4, 5, 6, 7, 8)]}
+        assert preds == {"a": [], "b": [], "c": [(0.5, 1, 2, 3, 4), (0.4, 5, 6, 7, 8)]}
+        assert preds.lines == {"a": [], "b": [], "c": [4, 5]}
         assert preds.problems[0] == (
-            "sub.csv:2: PredictionString has 4 values, not a multiple of 5 (conf x y w h)"
+            "sub.csv:2: PredictionString has 4 values, not a multiple of 5 (conf x y w h); "
+            "image 'a' counted with no box from it"
         )
         assert preds.problems[1].startswith("sub.csv:3: score must be in [0, 1]")
         assert preds.problems[2].startswith("sub.csv:5: duplicate patientId")
+
+    def test_labels_format_bad_only_row_still_counts_the_image(self, tmp_path: Path) -> None:
+        """Labels+score predictions: an image whose only row is bad is kept with no box."""
+        text = "patientId,x,y,width,height,Target,score\na,1,2,3,4,1,7\nb,1,2,3,4,1,0.5\n"
+        preds = read_predictions(write(tmp_path, "p.csv", text))
+        assert preds == {"a": [], "b": [(0.5, 1, 2, 3, 4)]}
+        assert preds.lines == {"a": [], "b": [3]}
+        assert preds.problems[0].startswith("p.csv:2: score must be in [0, 1]")
 
     def test_labels_without_score_is_refused(self, tmp_path: Path) -> None:
         """Predictions need a confidence per box."""
@@ -191,6 +202,28 @@ class TestWriters:
         assert path.read_text(encoding="utf-8").splitlines()[0] == (
             "patientId,x,y,width,height,Target"
         )
+
+    def test_boxes_without_score(self, tmp_path: Path) -> None:
+        """Hand-drawn boxes (no score) beside predictions: empty score cells, read back."""
+        path = tmp_path / "review.csv"
+        items = {
+            "drawn": [(10.0, 20.0, 30.0, 40.0)],
+            "mixed": [Detection.from_xywh((1, 2, 3, 4), 0.8), (5.0, 6.0, 7.0, 8.0)],
+            "none": [],
+        }
+        assert write_labels(path, items) == 4
+        assert path.read_text(encoding="utf-8").splitlines()[1:] == [
+            "drawn,10,20,30,40,1,",
+            "mixed,1,2,3,4,1,0.8000",
+            "mixed,5,6,7,8,1,",
+            "none,,,,,0,",
+        ]
+        labels = read_labels(path)
+        assert labels.problems == []
+        assert labels.boxes["mixed"] == [(1, 2, 3, 4), (5, 6, 7, 8)]
+        preds = read_predictions(path)
+        assert preds["mixed"] == [(0.8, 1, 2, 3, 4)] and preds["drawn"] == []
+        assert preds.skipped == 2 and "2 box(es) without a score" in preds.problems[0]
 
 
 class TestReadClassInfo:

@@ -9,8 +9,10 @@ import numpy as np
 import pytest
 
 from detector import metrics
+from detector.engine import score
 from detector.metrics import (
     average_precision_50,
+    best_row,
     best_threshold,
     evaluate,
     image_sensitivity_specificity,
@@ -289,6 +291,38 @@ class TestBestThreshold:
         truth = {"a": [BOX], "n": []}
         preds = {"a": [scored(0.9, BOX)], "n": [scored(0.3, FAR)]}
         assert best_threshold(truth, preds, [0.2, 0.3, 0.4, 0.95]) == 0.4
+
+
+class TestBestRow:
+    @staticmethod
+    def rows(values):
+        return [{"threshold": 0.1 * (i + 1), "v": v} for i, v in enumerate(values)]
+
+    def test_middle_of_the_plateau(self) -> None:
+        """A run of equal best values gives its middle, not its lowest threshold."""
+        best = best_row(self.rows([0.1, 0.5, 0.5, 0.5, 0.2]), "v")
+        assert best is not None and best["threshold"] == pytest.approx(0.3)
+
+    def test_even_plateau_takes_the_lower_middle(self) -> None:
+        """Two middles: the lower one."""
+        best = best_row(self.rows([0.5, 0.5, 0.5, 0.5]), "v")
+        assert best is not None and best["threshold"] == pytest.approx(0.2)
+
+    def test_widest_run_wins_and_nan_is_ignored(self) -> None:
+        """Separate runs of the maximum: the widest; NaN rows are neither best nor breaks."""
+        best = best_row(self.rows([0.9, float("nan"), 0.9, 0.9, 0.9, 0.1]), "v")
+        assert best is not None and best["threshold"] == pytest.approx(0.4)
+
+    def test_all_nan(self) -> None:
+        """Nothing defined: None."""
+        assert best_row(self.rows([float("nan")] * 3), "v") is None
+
+    def test_evaluate_and_training_use_the_rule(self) -> None:
+        """eval's best threshold and training's are the plateau middle (0.35..0.90 -> 0.60)."""
+        truth = {"a": [BOX], "n": []}
+        preds = {"a": [scored(0.9, BOX)], "n": [scored(0.3, FAR)]}
+        assert evaluate(truth, preds)["best_threshold"] == pytest.approx(0.6)
+        assert score(truth, preds)["threshold"] == pytest.approx(0.6)
 
 
 class TestEvaluate:

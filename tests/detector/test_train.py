@@ -232,6 +232,8 @@ class TestTrainCommand:
         text = capsys.readouterr().out
         assert "best validation RSNA metric" in text and str(out) in text
         assert out.is_file()
+        # Listed in README as always written: empty when nothing was skipped.
+        assert (tmp_path / "cli.problems.txt").read_text(encoding="utf-8") == ""
 
     def test_bad_labels_file_exits_1(self, phantoms: Path, tmp_path: Path, capsys) -> None:
         """A wrong labels file is a one-line error and exit code 1."""
@@ -259,3 +261,68 @@ class TestTrainCommand:
             ]
         )
         assert rc == 2
+
+
+def _train_argv(phantoms: Path, labels: Path, out: Path, *extra: str) -> list[str]:
+    return [
+        "train",
+        "--images",
+        str(phantoms),
+        "--labels",
+        str(labels),
+        "--out",
+        str(out),
+        "--backbone",
+        "mobilenet_v3",
+        "--size",
+        str(SIZE),
+        "--epochs",
+        "1",
+        "--batch-size",
+        "4",
+        "--augment",
+        "none",
+        "--workers",
+        "0",
+        "--quiet",
+        *extra,
+    ]
+
+
+class TestTrainRefusals:
+    def test_nan_validation_metric_is_refused(self, phantoms: Path, tmp_path: Path, capsys) -> None:
+        """No validation image can be scored (no boxes, none predicted): exit 1, no "best"."""
+        ids = sorted(p.stem for p in phantoms.glob("*.dcm"))
+        labels = tmp_path / "negatives.csv"
+        labels.write_text(
+            "patientId,x,y,width,height,Target\n" + "".join(f"{i},,,,,0\n" for i in ids)
+        )
+        out = tmp_path / "nan.pt"
+        torch.manual_seed(0)
+        rc = cli.main(_train_argv(phantoms, labels, out))
+        err = capsys.readouterr().err
+        assert rc == 1
+        assert "validation RSNA metric is not a number at epoch 1" in err
+        assert not out.exists()
+        assert "Traceback" not in err
+
+    def test_random_backbone_weights(self, phantoms: Path, tmp_path: Path, capsys) -> None:
+        """Random bytes as --backbone-weights: "not a state dict", not "Python objects"."""
+        weights = tmp_path / "random.pth"
+        weights.write_bytes(bytes(range(256)) * 8)
+        out = tmp_path / "m.pt"
+        rc = cli.main(
+            _train_argv(phantoms, phantoms / "labels.csv", out, "--backbone-weights", str(weights))
+        )
+        err = capsys.readouterr().err
+        assert rc == 1
+        assert "random.pth: not a state dict (not a PyTorch weights file)" in err
+        assert "Python objects" not in err
+
+    def test_out_in_a_missing_folder(self, phantoms: Path, tmp_path: Path, capsys) -> None:
+        """--out under a folder that does not exist: exit 2 before reading any data."""
+        out = tmp_path / "nope" / "m.pt"
+        rc = cli.main(_train_argv(phantoms, tmp_path / "no-labels.csv", out))
+        err = capsys.readouterr().err
+        assert rc == 2
+        assert "does not exist" in err and "no-labels.csv" not in err
