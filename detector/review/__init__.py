@@ -18,7 +18,8 @@ Model (:mod:`detector.review.model`)
       ``set_predictions(image, origin, [(xyxy, score), ...])``,
       ``add_ground_truth(image, boxes, origin)``,
       ``import_ground_truth({key: boxes}, origin, pending={pid: boxes})``, ``pending_truth``,
-      ``set_rsna_class(image, cls)``, ``add_seconds(image, seconds)``
+      ``set_rsna_class(image, cls)``, ``set_rsna_classes({key: cls})``,
+      ``add_seconds(image, seconds)``
     - edits (one undo step each): ``add_box(image, xyxy)``, ``accept(id)``,
       ``accept_all(image, threshold)``, ``reject(id)``, ``delete(id)``, ``move(id, xyxy)``
       (the final geometry of a drag), ``mark_reviewed(image)``, ``mark_no_opacity(image)``,
@@ -39,9 +40,11 @@ History (:mod:`detector.review.history`)
 Session file (:mod:`detector.review.store`)
     ``open_session(path, reviewer=None) -> (state, store)``, ``SessionStore`` (``close()``,
     ``read_log()``), ``default_session_path(folder)``, ``SessionError``, ``SCHEMA_VERSION``.
-Import / export (:mod:`detector.review.io`)
-    ``import_labels(state, csv) -> ImportReport``, ``import_classes(state, csv)``,
-    ``export_review(state, out, format, threshold=None) -> rows``, ``EXPORT_FORMATS``.
+Import / export (:mod:`detector.review.importing`, :mod:`detector.review.export`)
+    ``import_labels(state, csv) -> ImportReport`` (``.summary()``, ``.problems``),
+    ``import_classes(state, csv)``, ``export_review(state, out, format, threshold=None) ->
+    rows`` (what File → Export calls), ``check_output(out)``, ``default_threshold(state)``,
+    ``EXPORT_FORMATS``, ``ExportError``; the command ``pneumoview export``.
 
 Image keys come from :mod:`detector.identity` (``identify``, ``image_key``, ``patient_id_for``).
 """

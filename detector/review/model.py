@@ -334,15 +334,17 @@ class ReviewState:
 
     def set_rsna_class(self, image: str, rsna_class: str) -> None:
         """Store the RSNA class (from a class-info CSV) of an image (not an undo step)."""
-        old = self.image(image)
-        if old.rsna_class != rsna_class:
-            self._apply(
-                [],
-                [replace(old, rsna_class=rsna_class)],
-                "import class",
-                record=False,
-                count_edit=False,
-            )
+        self.set_rsna_classes({image: rsna_class})
+
+    def set_rsna_classes(self, classes: Mapping[str, str]) -> None:
+        """Store RSNA classes of several images in one transaction (not an undo step)."""
+        changed = []
+        for image, rsna_class in classes.items():
+            old = self.image(image)
+            if old.rsna_class != rsna_class:
+                changed.append(replace(old, rsna_class=str(rsna_class)))
+        if changed:
+            self._apply([], changed, "import class", record=False, count_edit=False)
 
     def add_seconds(self, image: str, seconds: float) -> None:
         """Add time the image was on screen (written through; not an undo step)."""

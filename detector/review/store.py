@@ -98,9 +98,9 @@ class SessionStore:
     Use :func:`open_session` to open a file and get its state.
     """
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, create: bool = True) -> None:
         self.path = Path(os.fspath(path))
-        self._db = _connect(self.path)
+        self._db = _connect(self.path, create=create)
 
     def close(self) -> None:
         self._db.close()
@@ -222,16 +222,22 @@ class SessionStore:
 
 
 def open_session(
-    path: str | os.PathLike[str], *, reviewer: str | None = None, **kwargs: Any
+    path: str | os.PathLike[str],
+    *,
+    reviewer: str | None = None,
+    create: bool = True,
+    **kwargs: Any,
 ) -> tuple[ReviewState, SessionStore]:
-    """Open (or create) a session file and return its state, wired to write through.
+    """Open (or, with ``create``, create) a session file; its state writes through to it.
+
+    ``kwargs`` go to :class:`ReviewState` (``clock``, ``history_size``).
 
     Raises
     ------
     SessionError
         Not a session file, a newer schema, corrupt content, or it cannot be created.
     """
-    store = SessionStore(path)
+    store = SessionStore(path, create=create)
     try:
         state = ReviewState(reviewer=reviewer, **kwargs)
         store.load(state)
@@ -245,10 +251,12 @@ def open_session(
 # ---------------------------------------------------------------------------------------------
 
 
-def _connect(path: Path) -> sqlite3.Connection:
+def _connect(path: Path, *, create: bool) -> sqlite3.Connection:
     spath = os.fspath(path)
     if path.is_dir():
         raise SessionError(spath, "is a folder, not a session file")
+    if not create and not path.is_file():
+        raise SessionError(spath, "file not found")
     new = not path.exists() or path.stat().st_size == 0
     if new:
         try:

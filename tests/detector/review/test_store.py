@@ -28,11 +28,6 @@ A = "1.2.3/0"
 ROOT = Path(__file__).resolve().parents[3]
 
 
-@pytest.fixture(autouse=True)
-def _data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PNEUMOVIEW_DATA_DIR", str(tmp_path / "data"))
-
-
 def full_state(state: object) -> tuple[object, ...]:
     boxes = tuple(sorted((b.id, b) for b in state.boxes()))  # type: ignore[attr-defined]
     return boxes, state.images, state.models, state.pending_truth  # type: ignore[attr-defined]
