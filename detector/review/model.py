@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 from psygnal import Signal, SignalGroup
 
+from detector.identity import ImageIdentity
 from detector.review.history import History, Step
 from detector.review.records import (
     ACTIVE_STATUSES,
@@ -273,34 +274,45 @@ class ReviewState:
 
         Ground truth imported earlier for its patientId (:attr:`pending_truth`) is attached.
         """
-        old = self._images.get(key)
-        if old is not None:
-            if path and old.path != path:
-                self._apply([], [replace(old, path=path)], "image moved", record=False)
-            return self._images[key]
-        image = ImageReview(key, patient_id, path, sop_instance_uid, int(frame))
-        pending = self.pending_truth.get(patient_id) if int(frame) == 0 else None
-        now = self.clock()
-        boxes: list[tuple[ReviewBox | None, ReviewBox | None]] = []
-        for xyxy, origin in pending or ():
-            boxes.append(
-                (None, self._new_box(key, BoxKind.GROUND_TRUTH, xyxy, origin=origin, now=now))
-            )
-        self._apply(boxes, [image], "open image", record=False, count_edit=False)
-        if pending is not None:
-            del self.pending_truth[patient_id]
-            if self.writer is not None:
-                self.writer.write_pending({patient_id: []})
-        return self._images[key]
+        ident = ImageIdentity(key, patient_id, path, sop_instance_uid, int(frame))
+        return self.add_images([ident])[0]
 
-    def add_images(self, identities: Iterable[Any]) -> list[ImageReview]:
-        """:meth:`add_image` for :class:`detector.identity.ImageIdentity` objects."""
-        return [
-            self.add_image(
-                i.key, i.patient_id, path=i.path, sop_instance_uid=i.sop_instance_uid, frame=i.frame
+    def add_images(self, identities: Iterable[ImageIdentity]) -> list[ImageReview]:
+        """Register many open images in one transaction (e.g. a whole folder once scanned).
+
+        Takes :class:`detector.identity.ImageIdentity` objects; see :meth:`add_image`.
+        """
+        now = self.clock()
+        images: dict[str, ImageReview] = {}
+        boxes: list[tuple[ReviewBox | None, ReviewBox | None]] = []
+        attached: list[str] = []
+        order = []
+        for ident in identities:
+            order.append(ident.key)
+            old = self._images.get(ident.key) or images.get(ident.key)
+            if old is not None:
+                if ident.path and old.path != ident.path:
+                    images[ident.key] = replace(old, path=ident.path)
+                continue
+            images[ident.key] = ImageReview(
+                ident.key, ident.patient_id, ident.path, ident.sop_instance_uid, int(ident.frame)
             )
-            for i in identities
-        ]
+            pending = self.pending_truth.get(ident.patient_id)
+            if pending is not None and ident.patient_id not in attached:
+                attached.append(ident.patient_id)
+                for xyxy, origin in pending:
+                    box = self._new_box(
+                        ident.key, BoxKind.GROUND_TRUTH, xyxy, origin=origin, now=now
+                    )
+                    boxes.append((None, box))
+        if images or boxes:
+            self._apply(boxes, list(images.values()), "open image", record=False, count_edit=False)
+        if attached:
+            if self.writer is not None:
+                self.writer.write_pending({pid: [] for pid in attached})
+            for pid in attached:
+                del self.pending_truth[pid]
+        return [self._images[key] for key in order]
 
     def set_image_status(self, image: str, status: ImageStatus | str) -> None:
         """Set an image's review status (one undo step)."""
@@ -462,6 +474,8 @@ class ReviewState:
         new: list[ReviewBox] = []
         for image, boxes_xyxy in boxes_by_image.items():
             self.image(image)
+            if isinstance(boxes_xyxy, Sequence) and not boxes_xyxy:
+                continue
             existing = {b.xyxy for b in self.boxes(image, kind=BoxKind.GROUND_TRUTH)}
             for xyxy in boxes_xyxy:
                 box_xyxy = check_xyxy(xyxy)

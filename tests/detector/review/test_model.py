@@ -44,6 +44,21 @@ class TestImages:
         assert state.boxes(A) == []
         assert state.progress() == (0, 2)
 
+    def test_add_images_in_one_call(self, state: ReviewState) -> None:
+        from detector.identity import ImageIdentity
+
+        state.import_ground_truth({}, "labels.csv", {"pc": [(1, 2, 3, 4)]})
+        added = state.add_images(
+            [
+                ImageIdentity("1.2.3/0", "pa", "/moved/pa.dcm", "1.2.3", 0),
+                ImageIdentity("1.2.5/0", "pc", "/d/pc.dcm", "1.2.5", 0),
+            ]
+        )
+        assert [im.key for im in added] == ["1.2.3/0", "1.2.5/0"]
+        assert state.image(A).path == "/moved/pa.dcm"
+        assert [b.xyxy for b in state.boxes("1.2.5/0")] == [(1.0, 2.0, 3.0, 4.0)]
+        assert state.pending_truth == {}
+
     def test_unknown_image_raises(self, state: ReviewState) -> None:
         with pytest.raises(ReviewError, match="no image"):
             state.add_box("nope/0", (0, 0, 1, 1))
