@@ -4,6 +4,9 @@ Every change goes through :meth:`ReviewState._apply`, which (1) writes it throug
 session store in one transaction when one is attached, (2) updates memory, (3) emits events and
 (4) records an undo step for user edits. Boxes and images are frozen dataclasses, so a change
 is a ``(before, after)`` pair of snapshots and undo/redo simply swap them.
+
+A ``ReviewState`` is used from one thread (the GUI thread); workers hand their results to it
+through signals.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
+from types import MappingProxyType
 from typing import Any, Protocol
 
 from psygnal import Signal, SignalGroup
@@ -156,9 +160,9 @@ class ReviewState:
     # -- queries ---------------------------------------------------------------------------
 
     @property
-    def images(self) -> dict[str, ImageReview]:
-        """Image key -> :class:`ImageReview` (read-only view; change it through methods)."""
-        return dict(self._images)
+    def images(self) -> Mapping[str, ImageReview]:
+        """Image key -> :class:`ImageReview`, in the order added (a live read-only view)."""
+        return MappingProxyType(self._images)
 
     def image(self, key: str) -> ImageReview:
         try:
@@ -245,8 +249,9 @@ class ReviewState:
     def rsna_score(self, image: str, *, threshold: float = 0.0) -> float | None:
         """The RSNA challenge metric of this image's predictions vs its ground truth.
 
-        Predictions are the model boxes with ``score >= threshold`` as the model gave them
-        (proposed, accepted or edited); ``None`` when the image has neither (RSNA skips it).
+        Predictions are the model's boxes with ``score >= threshold`` that are not rejected
+        (proposed, accepted or edited, in their current geometry); the ground truth is the
+        active ground-truth boxes. ``None`` when the image has neither (RSNA skips it).
         """
         from detector.metrics import rsna_image_score
 
