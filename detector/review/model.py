@@ -32,6 +32,7 @@ from detector.review.records import (
     XYXY,
     BoxKind,
     BoxStatus,
+    Comparison,
     ImageCounts,
     ImageReview,
     ImageStatus,
@@ -43,6 +44,7 @@ from detector.review.records import (
     either_box,
     greedy_matches,
     iou,
+    match_boxes,
 )
 
 __all__ = [
@@ -53,6 +55,7 @@ __all__ = [
     "BoxKind",
     "BoxStatus",
     "ChangeWriter",
+    "Comparison",
     "ImageCounts",
     "ImageReview",
     "ImageStatus",
@@ -219,6 +222,40 @@ class ReviewState:
         done = sum(1 for im in self._images.values() if im.status in DONE_STATUSES)
         return done, len(self._images)
 
+    def compare(
+        self, image: str, *, threshold: float = 0.0, iou_threshold: float = 0.5
+    ) -> Comparison:
+        """Ground truth vs predictions on one image: matched, missed, false-positive box ids.
+
+        Predictions and ground truth as in :meth:`rsna_score` (which is included); matching is
+        greedy, highest score first, at ``iou_threshold``.
+        """
+        truth, preds = self._truth_and_predictions(image, threshold)
+        pairs = match_boxes(
+            [b.xyxy for b in truth], [(b.score or 0.0, b.xyxy) for b in preds], iou_threshold
+        )
+        used_truth = {t for _p, t in pairs}
+        used_preds = {p for p, _t in pairs}
+        return Comparison(
+            matched=tuple((truth[t].id, preds[p].id) for p, t in pairs),
+            missed=tuple(b.id for i, b in enumerate(truth) if i not in used_truth),
+            false_positives=tuple(b.id for i, b in enumerate(preds) if i not in used_preds),
+            rsna_score=self.rsna_score(image, threshold=threshold),
+        )
+
+    def _truth_and_predictions(
+        self, image: str, threshold: float
+    ) -> tuple[list[ReviewBox], list[ReviewBox]]:
+        self.image(image)
+        active = self.boxes(image, active=True)
+        truth = [b for b in active if b.kind is BoxKind.GROUND_TRUTH]
+        preds = [
+            b
+            for b in active
+            if b.source == "model" and b.score is not None and b.score >= threshold
+        ]
+        return truth, preds
+
     def counts(
         self, image: str, *, threshold: float = 0.0, iou_threshold: float = 0.5
     ) -> ImageCounts:
@@ -227,13 +264,7 @@ class ReviewState:
         Disagreement is the number of active ground-truth boxes plus model boxes (score >=
         threshold) left unmatched by a greedy highest-score-first matching at ``iou_threshold``.
         """
-        self.image(image)
-        preds = [
-            b
-            for b in self.boxes(image, active=True)
-            if b.score is not None and b.source == "model" and b.score >= threshold
-        ]
-        truth = self.boxes(image, kind=BoxKind.GROUND_TRUTH, active=True)
+        truth, preds = self._truth_and_predictions(image, threshold)
         reviewer = self.boxes(image, kind=BoxKind.REVIEWER, active=True)
         matched = greedy_matches(
             [b.xyxy for b in truth], [(b.score or 0.0, b.xyxy) for b in preds], iou_threshold
@@ -255,14 +286,8 @@ class ReviewState:
         """
         from detector.metrics import rsna_image_score
 
-        self.image(image)
-        truth = [b.xywh for b in self.boxes(image, kind=BoxKind.GROUND_TRUTH, active=True)]
-        preds = [
-            (b.score, *b.xywh)
-            for b in self.boxes(image, active=True)
-            if b.source == "model" and b.score is not None and b.score >= threshold
-        ]
-        return rsna_image_score(truth, preds)
+        truth, preds = self._truth_and_predictions(image, threshold)
+        return rsna_image_score([b.xywh for b in truth], [(b.score or 0.0, *b.xywh) for b in preds])
 
     # -- images ----------------------------------------------------------------------------
 
