@@ -13,9 +13,8 @@ labels' pixel scale). Bad data never reaches training and is always reported as
 A file that cannot be used at all (wrong columns, not a CSV) raises
 :class:`~detector.labels.LabelsError` before anything else happens.
 
-Pixels go through the one pipeline: :func:`detector.imaging.display_pixels` for DICOMs (with the
-checkpoint's equalization, as :mod:`detector.inference` does) and
-:func:`detector.preprocess.prepare_gray` for the resize to the model input size.
+Pixels go through the one model input, :func:`detector.preprocess.model_gray` (the same
+function ``detect`` and the viewer use).
 """
 
 from __future__ import annotations
@@ -42,7 +41,7 @@ from detector.image_files import (
     is_png,
     probe_image,
 )
-from detector.imaging import DicomReadError, display_pixels
+from detector.imaging import DicomReadError
 from detector.labels import (
     BOX_SLACK,
     LabelsError,
@@ -51,7 +50,7 @@ from detector.labels import (
     read_class_info,
     read_labels,
 )
-from detector.preprocess import prepare_gray
+from detector.preprocess import model_gray
 from detector.transforms import make_sample
 
 logger = logging.getLogger(__name__)
@@ -436,7 +435,7 @@ def apply_split(
 
 
 def load_gray(path: str, *, input_size: int, equalize: str = "none") -> tuple[np.ndarray, float]:
-    """Read one image through the display pipeline and resize it for the model.
+    """:func:`detector.preprocess.model_gray` without the size (the one model input).
 
     Returns
     -------
@@ -450,9 +449,8 @@ def load_gray(path: str, *, input_size: int, equalize: str = "none") -> tuple[np
     DicomReadError
         The file cannot be read.
     """
-    # PNG/JPEG files too: the imaging core reads them (16-bit PNGs keep their range).
-    display = display_pixels(path, equalize=equalize)
-    return prepare_gray(display, input_size=input_size)
+    gray, scale, _size = model_gray(path, input_size=input_size, equalize=equalize)
+    return gray, scale
 
 
 def _load_gray_job(job: tuple[str, int, str]) -> np.ndarray | str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 
+from detector.identity import patient_id_for
 from detector.imaging import DicomReadError, read_header
 
 DICOM_SUFFIXES = (".dcm", ".dicom", ".dic")
@@ -40,7 +41,7 @@ def find_images(folder: str | os.PathLike[str]) -> dict[str, str]:
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames.sort()
         for name in sorted(filenames):
-            stem, suffix = os.path.splitext(name)
+            stem, suffix = patient_id_for(name), os.path.splitext(name)[1]
             if suffix.lower() in DICOM_SUFFIXES:
                 found.setdefault(stem, os.path.join(dirpath, name))
             elif suffix.lower() in PNG_SUFFIXES:

@@ -20,7 +20,6 @@ import time
 from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 
 from tqdm import tqdm
 
@@ -32,6 +31,7 @@ from detector.fileio import (
     check_output_dir,
     remove_stale_temp_files,
 )
+from detector.identity import patient_id_for
 from detector.imaging import (
     EQUALIZE_CHOICES,
     DicomReadError,
@@ -54,7 +54,6 @@ INDEX_COLUMNS = (
     "source_height",
     "source_width",
 )
-_DICOM_SUFFIXES = {".dcm", ".dicom", ".dic", ".ima", ".png", ".jpg", ".jpeg"}
 
 log = logging.getLogger(__name__)
 
@@ -99,8 +98,8 @@ class Outcome:
 
 
 def output_stem(path: str) -> str:
-    p = Path(path)
-    return p.stem if p.suffix.lower() in _DICOM_SUFFIXES else p.name
+    """The output name: the source's patientId (:func:`detector.identity.patient_id_for`)."""
+    return patient_id_for(path)
 
 
 def unique_names(sources: Iterable[str]) -> list[str]:
