@@ -186,7 +186,7 @@ class ScreenshotJob:
         window.thumbnails_finished.connect(self._check)
         self._timeout = QtCore.QTimer()
         self._timeout.setSingleShot(True)
-        self._timeout.timeout.connect(lambda: self.finish_without_image("timed out"))
+        self._timeout.timeout.connect(self._on_timeout)
         self._timeout.start(int(SCREENSHOT_TIMEOUT_S * 1000))
 
     def _on_window_image_shown(self, _inst: object) -> None:
@@ -194,6 +194,12 @@ class ScreenshotJob:
             self._shown = True
             self._settle.start(int(SCREENSHOT_SETTLE_S * 1000))
         self._check()
+
+    def _on_timeout(self) -> None:
+        if self._shown:
+            self.save()  # an image was drawn: the screenshot is good even if loading goes on
+        else:
+            self.finish_without_image("timed out")
 
     def _check(self) -> None:
         if self.exit_code is not None:
@@ -204,13 +210,14 @@ class ScreenshotJob:
 
             # Let the last thumbnails paint before grabbing.
             QtCore.QTimer.singleShot(50, self.save)
-        elif (
-            not self._shown
-            and not busy
-            and self.window.state.problems
-            and not self.window.state.images()
-        ):
-            self.finish_without_image("no image could be opened")
+        elif not self._shown and not busy and self.window.state.problems:
+            images = self.window.state.images()
+            failed = {p.path for p in self.window.state.problems}
+            if not images:
+                self.finish_without_image("no image could be opened")
+            elif all(i.path in failed for i in images):
+                # Every image was tried (the thumbnails decode them all) and none decodes.
+                self.finish_without_image("no image could be displayed")
 
     def save(self, code: int = 0) -> None:
         if self.exit_code is not None:

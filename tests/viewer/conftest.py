@@ -62,3 +62,12 @@ def open_and_wait(qtbot, window, paths: list[str], *, images: bool = True) -> No
     else:
         with qtbot.waitSignal(window.scan_finished, timeout=15_000):
             window.open_paths(paths)
+
+
+def break_pixels(path: Path) -> Path:
+    """Zero the inside of a JPEG Baseline DICOM's stream: the header reads, the pixels do not."""
+    data = bytearray(path.read_bytes())
+    soi = data.index(b"\xff\xd8\xff")
+    data[soi + 20 : soi + 400] = b"\x00" * 380
+    path.write_bytes(bytes(data))
+    return path
