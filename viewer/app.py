@@ -95,6 +95,11 @@ def create_app() -> Any:
     import pyqtgraph as pg
     from PySide6 import QtWidgets
 
+    from viewer.refcount_guard import guard_singleton_refcounts
+
+    # Before any widget exists: PySide6 6.12 on Python < 3.12 would otherwise abort a long
+    # session with "none_dealloc" / "bool_dealloc" (see viewer/refcount_guard.py).
+    guard_singleton_refcounts()
     app = QtWidgets.QApplication.instance()
     if app is None:
         QtWidgets.QApplication.setApplicationName("pneumoview")

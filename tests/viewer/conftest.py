@@ -8,6 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from viewer.refcount_guard import guard_singleton_refcounts
+
+# The test session is one long Qt session too: protect None/True/False as the app does
+# (viewer.app.create_app) before pytest-qt creates the QApplication.
+guard_singleton_refcounts()
+
 
 @pytest.fixture(autouse=True)
 def _isolated_user_folders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
