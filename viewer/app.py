@@ -18,6 +18,10 @@ logger = logging.getLogger("pneumoview")
 SCREENSHOT_SETTLE_S = 20.0
 #: Seconds ``--screenshot`` waits for a first image at all.
 SCREENSHOT_TIMEOUT_S = 120.0
+#: How often (ms) the Qt event loop hands control to Python, so that a Ctrl+C is seen.
+SIGINT_POLL_MS = 200
+#: Exit code after Ctrl+C (128 + SIGINT, as shells report it).
+EXIT_INTERRUPTED = 130
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -155,6 +159,7 @@ def run(args: Sequence[str]) -> int:
     window.setAttribute(QtCore.Qt.WidgetAttribute.WA_DeleteOnClose)
     if size is not None:
         window.resize(*size)
+    sigint = CloseOnSigint(window)
     if opts.screenshot:
         window.persist_preferences = False
         job = ScreenshotJob(window, opts.screenshot)
@@ -164,13 +169,49 @@ def run(args: Sequence[str]) -> int:
         else:
             job.finish_without_image("no readable PATH given")
         code = int(app.exec())
+        if sigint.received:
+            return EXIT_INTERRUPTED
         return job.exit_code if job.exit_code is not None else code
     window.show()
     if demo_error:
         window.statusBar().showMessage(demo_error)
     if paths:
         window.open_paths(paths, recent=recent)
-    return int(app.exec())
+    logger.debug("viewer running (Ctrl+C in this terminal closes it)")
+    code = int(app.exec())
+    return EXIT_INTERRUPTED if sigint.received else code
+
+
+class CloseOnSigint:
+    """Ctrl+C in the terminal closes the window as File > Quit does (workers stopped,
+    preferences saved); a second Ctrl+C ends the process at once.
+
+    Python runs signal handlers only between bytecodes, and while nothing happens the Qt event
+    loop stays in C++: a timer hands control back to Python every ``SIGINT_POLL_MS``.
+    """
+
+    def __init__(self, window: Any) -> None:
+        import signal
+
+        from PySide6 import QtCore
+
+        self.window = window
+        self.received = False
+        signal.signal(signal.SIGINT, self._on_sigint)
+        self._timer = QtCore.QTimer()
+        self._timer.timeout.connect(lambda: None)
+        self._timer.start(SIGINT_POLL_MS)
+
+    def _on_sigint(self, _signum: int, _frame: object) -> None:
+        import signal
+
+        from PySide6 import QtCore
+
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        self.received = True
+        logger.debug("Ctrl+C: closing the viewer")
+        # Close from the event loop, not from inside whatever Python code was interrupted.
+        QtCore.QTimer.singleShot(0, self.window.close)
 
 
 class ScreenshotJob:

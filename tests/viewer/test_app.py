@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -105,6 +107,37 @@ def test_screenshot_when_no_image_decodes_exits_1(make_dicom, tmp_path):
     assert proc.returncode == 1
     assert "no image could be displayed" in proc.stderr
     assert out.exists()
+
+
+def test_ctrl_c_closes_viewer(make_dicom, tmp_path):
+    """SIGINT (Ctrl+C in the terminal) closes the window as Quit does: settings saved, exit 130."""
+    path = make_dicom()
+    proc = subprocess.Popen(
+        [sys.executable, "main.py", str(path), "--verbose"],
+        cwd=ROOT,
+        env=_env(tmp_path),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    watchdog = threading.Timer(120, proc.kill)  # a viewer that ignores SIGINT fails, not hangs
+    watchdog.start()
+    try:
+        seen = []
+        for line in proc.stderr:
+            seen.append(line)
+            if "viewer running" in line:
+                proc.send_signal(signal.SIGINT)
+                break
+        rest = proc.stderr.read()
+        code = proc.wait()
+    finally:
+        watchdog.cancel()
+        proc.kill()
+    stderr = "".join(seen) + rest
+    assert code == 130, stderr[-2000:]
+    assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr
+    assert (tmp_path / "config" / "pneumoview.ini").exists()  # closeEvent saved the settings
 
 
 def test_subcommand_stays_headless(make_dicom, tmp_path):
