@@ -139,7 +139,17 @@ def run(args: Sequence[str]) -> int:
         sys.stderr.write(f"pneumoview: {path}: no such file or folder (skipped)\n")
     paths = [p for p in opts.paths if os.path.exists(p)]
 
-    app = create_app()
+    from viewer import platform_check
+
+    problem = platform_check.display_problem()
+    if problem:  # Qt would print its own message and abort
+        sys.stderr.write(f"pneumoview: {problem}\n")
+        return 1
+    try:
+        app = create_app()
+    except ImportError as exc:  # e.g. libEGL.so.1 missing: PySide6.QtGui cannot load
+        sys.stderr.write(f"pneumoview: Qt cannot load: {exc}\n{platform_check.install_hint()}\n")
+        return 1
     from PySide6 import QtCore
 
     from viewer.main_window import MainWindow
