@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from tests.viewer.conftest import open_and_wait
+from tests.viewer.conftest import break_pixels, open_and_wait
 
 
 @pytest.fixture
@@ -79,14 +79,75 @@ class TestOpen:
         assert window.state.images() == [] and not window.canvas.has_image
         assert len(window.problems.problems) == 1
 
-    def test_cancel_keeps_found_images(self, qtbot, make_main_window, mixed_folder):
-        """Cancelling a scan ends it; whatever was found stays open."""
+    def test_cancel_keeps_found_images(self, qtbot, make_main_window, make_dicom, tmp_path):
+        """Cancel as soon as the first images arrive: the scan stops early, they stay open."""
+        folder = tmp_path / "many"
+        for i in range(300):
+            make_dicom(f"im{i:03d}.dcm", np.zeros((8, 8), np.uint8), folder=folder)
         window = make_main_window()
+        window.state.images_added.connect(lambda _new: window.cancel_scan())
         with qtbot.waitSignal(window.scan_finished, timeout=15_000):
-            window.open_paths([str(mixed_folder)])
-            window.cancel_scan()
-        assert not window.is_scanning
-        assert len(window.state.images()) <= 3
+            window.open_paths([str(folder)])
+        found = len(window.state.images())
+        assert 0 < found < 300
+        assert not window.is_scanning and not window.progress.isVisible()
+        qtbot.waitUntil(lambda: window.canvas.has_image, timeout=10_000)
+        assert len(window.state.images()) == found and window.state.current is not None
+
+
+@pytest.fixture
+def first_undecodable(make_dicom, tmp_path: Path) -> Path:
+    """A series whose first image (Instance 1) has a readable header but undecodable pixels."""
+    folder = tmp_path / "first_bad"
+    for i in (1, 2, 3):
+        path = make_dicom(
+            f"im{i}.dcm",
+            folder=folder,
+            jpeg=True,
+            InstanceNumber=i,
+            StudyInstanceUID="7.7",
+            SeriesInstanceUID="7.7.1",
+        )
+        if i == 1:
+            break_pixels(path)
+    return folder
+
+
+class TestFirstDisplayable:
+    def test_opens_on_first_image_that_decodes(self, qtbot, make_main_window, first_undecodable):
+        """An undecodable first image is skipped: the viewer shows the next one and lists it."""
+        window = make_main_window()
+        open_and_wait(qtbot, window, [str(first_undecodable)])
+        qtbot.waitUntil(lambda: window.canvas.has_image, timeout=10_000)
+        assert [i.name for i in window.state.images()] == ["im1.dcm", "im2.dcm", "im3.dcm"]
+        assert window.state.current.name == "im2.dcm"
+        assert [Path(p.path).name for p in window.problems.problems] == ["im1.dcm"]
+        assert "JPEG" in window.problems.problems[0].reason
+
+    def test_user_choice_is_not_overridden(self, qtbot, make_main_window, first_undecodable):
+        """Once an image was shown, going back to the broken one stays there and says why."""
+        window = make_main_window()
+        open_and_wait(qtbot, window, [str(first_undecodable)])
+        qtbot.waitUntil(lambda: window.canvas.has_image, timeout=10_000)
+        window.navigate(-(2**31))
+        assert window.state.current.name == "im1.dcm"
+        qtbot.waitUntil(lambda: not window.canvas.has_image, timeout=10_000)
+        assert window.state.current.name == "im1.dcm"
+
+    def test_status_bar_counts_what_problems_panel_lists(
+        self, qtbot, make_main_window, first_undecodable
+    ):
+        """Scan failures and decode failures found later: the status bar and the panel agree."""
+        (first_undecodable / "empty.dcm").write_bytes(b"")
+        break_pixels(first_undecodable / "im3.dcm")
+        window = make_main_window()
+        with qtbot.waitSignal(window.thumbnails_finished, timeout=15_000):
+            open_and_wait(qtbot, window, [str(first_undecodable)])
+        qtbot.waitUntil(lambda: not window.is_scanning and not window.thumbnails_pending)
+        names = sorted(Path(p.path).name for p in window.problems.problems)
+        assert names == ["empty.dcm", "im1.dcm", "im3.dcm"]
+        assert window.statusBar().currentMessage() == "3 images open; 3 problems (see Problems)"
+        assert window.problems_button.text().endswith("3 problems")
 
 
 class TestNavigation:
@@ -264,15 +325,33 @@ class TestCanvasTools:
         assert window.state.image.frame == 1
 
     def test_boxes_overlay_layers(self, qtbot, make_main_window, make_dicom):
-        """Predicted and ground-truth boxes go to separate layers; an empty list clears."""
+        """A box is drawn in its layer's colour over its image pixels, follows a rotation of
+        the view, and an empty list clears it."""
+        path = make_dicom(pixels=np.zeros((100, 100), np.uint8), WindowCenter=128, WindowWidth=256)
         window = make_main_window()
-        open_and_wait(qtbot, window, [str(make_dicom())])
-        boxes = window.canvas.boxes
-        boxes.set_boxes("predicted", [(1, 2, 11, 22)], ["opacity 0.9"])
-        boxes.set_boxes("truth", [])
-        assert boxes.boxes("predicted") == [(1, 2, 11, 22)] and boxes.boxes("truth") == []
+        open_and_wait(qtbot, window, [str(path)])
+        canvas = window.canvas
+
+        def colour_at(x: float, y: float) -> tuple[int, int, int]:
+            """Screen colour at image pixel (x=column, y=row)."""
+            at = canvas.mapFromScene(canvas.image_item.mapToScene(QtCore.QPointF(x, y)))
+            c = canvas.viewport().grab().toImage().pixelColor(at)
+            return c.red(), c.green(), c.blue()
+
+        def is_orange(rgb: tuple[int, int, int]) -> bool:  # "#ffb000", the predicted layer
+            r, g, b = rgb
+            return r > 200 and 130 < g < 220 and b < 80
+
+        assert not is_orange(colour_at(20, 50))
+        canvas.boxes.set_boxes("predicted", [(20, 30, 80, 70)], ["opacity 0.9"])
+        assert is_orange(colour_at(20, 50)) and is_orange(colour_at(50, 70))
+        assert colour_at(50, 50) == (0, 0, 0)  # inside the box: the image
+        canvas.rotate(1)
+        assert is_orange(colour_at(20, 50)) and colour_at(50, 50) == (0, 0, 0)
+        canvas.boxes.set_boxes("predicted", [])
+        assert colour_at(20, 50) == (0, 0, 0)
         with pytest.raises(ValueError, match="unknown box layer 'other'"):
-            boxes.set_boxes("other", [])
+            canvas.boxes.set_boxes("other", [])
 
 
 class TestMetadata:
