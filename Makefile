@@ -53,6 +53,9 @@ real-model: $(STAMP)
 	  --description "$(REAL_DESCRIPTION)"
 	$(PY) main.py calibrate --model $(REAL_DIR)/real.pt --images $(REAL_DATA)/images \
 	  --labels $(REAL_DATA)/labels.csv --split $(REAL_DIR)/real.split.csv --device $(REAL_DEVICE) \
-	  --out $(REAL_DIR)/real.cal.pt --report $(REAL_DIR)/real.report.json
+	  --out $(REAL_DIR)/real.cal.pt --report $(REAL_DIR)/real.report.json \
+	  --data-kind real --data-summary "$(REAL_SUMMARY)" --intended-use "$(REAL_USE)"
 	install -D -m 644 $(REAL_DIR)/real.cal.pt resources/models/real.pt
+REAL_SUMMARY := 957 real chest X-rays (rsna-real-512: RSNA-format DICOMs at 512 px, 225 with opacity boxes), fold 0 of a seeded 5-fold patient split; validated on the other 240
+REAL_USE := Research baseline, not for clinical use
 REAL_DESCRIPTION := Research baseline, not for clinical use: RetinaNet MobileNetV3-FPN trained from scratch on real chest X-rays (rsna-real-512, 512 px RSNA-format DICOMs, fold 0 of 5)

@@ -32,6 +32,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--tta", choices=("auto", "none", "hflip"), default="auto", help="auto: try both"
     )
     parser.add_argument("--report", help="also write every variant's metrics as JSON here")
+    parser.add_argument(
+        "--data-summary", help="what the model was trained on, shown with the model (model card)"
+    )
+    parser.add_argument(
+        "--data-kind", choices=("real", "synthetic"), default=None, help="with --data-summary"
+    )
+    parser.add_argument("--intended-use", help="e.g. 'research baseline, not for clinical use'")
+    parser.add_argument("--description", help="replace the checkpoint's description")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--batch-size", type=int, default=8)
 
@@ -77,6 +85,12 @@ def run(args: argparse.Namespace) -> int:
         {"images": len(ids), "split_file": os.path.basename(args.split) if args.split else None}
     )
     meta.update(update)
+    if args.data_summary:
+        meta["training_data"] = {"kind": args.data_kind or "real", "summary": args.data_summary}
+    if args.intended_use:
+        meta["intended_use"] = args.intended_use
+    if args.description:
+        meta["description"] = args.description
     save_checkpoint(out, state, meta)
     if args.report:
         from detector.fileio import atomic_write_text

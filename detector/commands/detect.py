@@ -24,6 +24,7 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -45,10 +46,12 @@ FORMATS = ("submission", "labels")
 log = logging.getLogger(__name__)
 
 
-def default_model_path() -> Path:
-    """``resources/models/demo.pt`` beside the package (or inside a PyInstaller bundle)."""
-    base = Path(getattr(sys, "_MEIPASS", Path(__file__).resolve().parents[2]))
-    return base / "resources" / "models" / "demo.pt"
+def default_model_path(paths: Sequence[str] = ()) -> Path:
+    """The shipped model for these images (:func:`detector.model_choice.default_model`):
+    ``resources/models/real.pt``, or ``demo.pt`` when every image is a synthetic phantom."""
+    from detector.model_choice import default_model
+
+    return Path(default_model(paths))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -58,7 +61,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--model",
         default=None,
-        help="checkpoint file (default: resources/models/demo.pt when installed)",
+        help="checkpoint file (default: the shipped real-data model resources/models/real.pt; "
+        "demo.pt for synthetic phantoms)",
     )
     parser.add_argument("--out", required=True, help="output CSV file")
     parser.add_argument("--format", choices=FORMATS, default="submission", help="output format")
@@ -150,6 +154,16 @@ def _sharded(indices: list[int], world: int, rank: int) -> list[int]:
     return [indices[i] for k, i in enumerate(shards) if rank + k * world < len(indices)]
 
 
+def _describe_model(meta: dict[str, Any], path: Path, files: Sequence[str]) -> None:
+    """Say which model runs (its card) and warn when the demo model meets real images."""
+    from detector.model_choice import DEMO_WARNING, all_phantoms, is_demo_model, model_card
+
+    for line in model_card(meta, path.name):
+        log.info("%s", line)
+    if is_demo_model(meta) and files and not all_phantoms(files):
+        sys.stderr.write(f"pneumoview detect: warning: {DEMO_WARNING}\n")
+
+
 def run(args: argparse.Namespace) -> int:
     from detector.scan import Skipped, iter_files, skipped_lines
 
@@ -159,15 +173,18 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--batch-size must be >= 1")
     if args.workers < 0:
         raise UsageError("--workers must be >= 0")
-    model_path = Path(args.model) if args.model else default_model_path()
-    if args.model is None and not model_path.is_file():
-        raise UsageError(
-            "no --model given and the demo model (resources/models/demo.pt) is not installed"
-        )
     try:
         out = check_output_file(args.out)
     except OutputError as err:
         raise UsageError(f"--out {err}") from None
+    missing = [p for p in args.paths if not os.path.exists(p)]
+    skipped: list[Skipped] = []
+    files = list(iter_files((p for p in args.paths if os.path.exists(p)), skipped))
+    model_path = Path(args.model) if args.model else default_model_path(files)
+    if args.model is None and not model_path.is_file():
+        raise UsageError(
+            "no --model given and no shipped model is installed (resources/models/real.pt)"
+        )
     world, rank, local_rank = _dist_env()
     if rank == 0:
         remove_stale_temp_files(out.parent)
@@ -199,6 +216,8 @@ def run(args: argparse.Namespace) -> int:
         sys.stderr.write(f"pneumoview detect: {model_path}: {err.reason}\n")
         return 1
     threshold = detector.threshold if args.threshold is None else float(args.threshold)
+    if rank == 0:
+        _describe_model(detector.meta, model_path, files)
     settings = {
         "model": os.path.abspath(model_path),
         "threshold": threshold,
@@ -215,9 +234,6 @@ def run(args: argparse.Namespace) -> int:
         if out.is_file():
             done_ids = _previous_output(out)
 
-    missing = [p for p in args.paths if not os.path.exists(p)]
-    skipped: list[Skipped] = []
-    files = list(iter_files((p for p in args.paths if os.path.exists(p)), skipped))
     ids = [image_id_for(f) for f in files]
     keys = [source_key(f) for f in files]
     dupes = len(ids) - len(set(ids))
@@ -265,7 +281,7 @@ def run(args: argparse.Namespace) -> int:
             for index, result in detector.iter_detect(
                 files,
                 image_ids=ids,
-                threshold=threshold,
+                threshold=args.threshold,
                 frame=args.frame,
                 workers=args.workers,
                 indices=todo,

@@ -15,7 +15,6 @@ import torch
 
 from detector import cli
 from detector.checkpoint import save_checkpoint
-from detector.commands import detect
 from detector.journal import JournalWriter, journal_path, read_journals
 from detector.labels import read_labels, read_predictions
 from detector.models import build_model
@@ -165,11 +164,11 @@ class TestDetectCommand:
     def test_no_model_and_no_demo_is_a_usage_error(
         self, folder, tmp_path, monkeypatch, capsys
     ) -> None:
-        """Without --model and without the demo checkpoint: exit 2 with a clear message."""
-        monkeypatch.setattr(detect, "default_model_path", lambda: tmp_path / "none" / "demo.pt")
+        """Without --model and with no shipped checkpoint: exit 2 with a clear message."""
+        monkeypatch.setattr("detector.resources.resources_root", lambda: tmp_path / "none")
         code = cli.main(["detect", str(folder), "--out", str(tmp_path / "s.csv")])
         assert code == 2
-        assert "demo model" in capsys.readouterr().err
+        assert "no shipped model is installed" in capsys.readouterr().err
 
     @pytest.mark.parametrize(
         ("extra", "message"),
