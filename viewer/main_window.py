@@ -22,6 +22,9 @@ from detector.imaging import DicomImage, DicomReadError, Window
 from detector.scan import Instance, Problem
 from viewer import dialogs
 from viewer.controls import FrameControl, WindowControl
+from viewer.detection_controller import DetectionController, key_of
+from viewer.detection_dock import DetectionDock
+from viewer.detector_worker import DetectionJob
 from viewer.image_canvas import ImageCanvas
 from viewer.metadata_panel import MetadataPanel
 from viewer.overlay_text import corner_texts, cursor_text, format_name
@@ -158,6 +161,11 @@ class MainWindow(QtWidgets.QMainWindow):
         self.addDockWidget(QtCore.Qt.DockWidgetArea.BottomDockWidgetArea, self.problems_dock)
         self.resizeDocks([self.problems_dock], [150], QtCore.Qt.Orientation.Vertical)
         self.problems_dock.hide()
+        self.detection = DetectionController(self)
+        self.detection_panel = DetectionDock()
+        self.detection_panel.auto_check.setChecked(self.prefs.auto_detect)
+        self.detection_dock = self._dock("Detection", "detection_dock", self.detection_panel)
+        self.addDockWidget(QtCore.Qt.DockWidgetArea.RightDockWidgetArea, self.detection_dock)
         self.resizeDocks(
             [self.browser_dock, self.metadata_dock], [300, 430], QtCore.Qt.Orientation.Horizontal
         )
@@ -265,6 +273,19 @@ class MainWindow(QtWidgets.QMainWindow):
             self.tool_actions[tool] = act
         self.tool_actions["pan"].setChecked(True)
 
+        self.act_load_model = a("&Load model...", self.load_model_dialog)
+        self.act_detect = a("&Run on this image", self.detect_current, ["D"])
+        self.act_detect_all = a("Run on &all open images", self.detect_all, ["Shift+D"])
+        self.act_detect_cancel = a("&Cancel detection", self.detection.cancel)
+        self.act_detect_cancel.setEnabled(False)
+        self.act_load_model.setIconText("Load model...")
+        self.act_detect.setIconText("Run (D)")
+        self.act_detect_all.setIconText("Run all (Shift+D)")
+        self.act_detect_cancel.setIconText("Cancel")
+        self.detection_panel.set_actions(
+            self.act_load_model, self.act_detect, self.act_detect_all, self.act_detect_cancel
+        )
+
         self.act_shortcuts = a("&Keyboard shortcuts", self.show_shortcuts, ["F1"])
         self.act_about = a("&About PneumoView", lambda: dialogs.show_about(self))
 
@@ -297,10 +318,20 @@ class MainWindow(QtWidgets.QMainWindow):
         tools.addActions(list(self.tool_actions.values()))
         tools.addAction(self.act_clear_rulers)
 
+        detection = bar.addMenu("&Detection")
+        detection.addActions(
+            [self.act_load_model, self.act_detect, self.act_detect_all, self.act_detect_cancel]
+        )
+
         view = bar.addMenu("&View")
         view.addAction(self.act_overlays)
         view.addSeparator()
-        for dock in (self.browser_dock, self.metadata_dock, self.problems_dock):
+        for dock in (
+            self.browser_dock,
+            self.metadata_dock,
+            self.detection_dock,
+            self.problems_dock,
+        ):
             view.addAction(dock.toggleViewAction())
 
         help_menu = bar.addMenu("&Help")
@@ -362,6 +393,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.frame_control.frame_requested.connect(self.state.set_frame)
         self.window_control.preset_chosen.connect(self.apply_preset)
         self.problems.count_changed.connect(self._on_problems_count_changed)
+        self._connect_detection()
 
     @property
     def is_scanning(self) -> bool:
@@ -506,6 +538,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.scan_finished.emit()
 
     def _on_state_images_added(self, instances: list[Instance]) -> None:
+        if self.prefs.auto_detect and self.detection.has_model:
+            self.detection.run(self._jobs_for(instances))
         if self.state.current is None:
             self.state.go_to(0)  # starts decoding the first image before any thumbnail
         self._thumb_queue.extend(i.path for i in instances)
@@ -719,12 +753,14 @@ class MainWindow(QtWidgets.QMainWindow):
             self._shown_path = image.path
             self._painted_instance = inst
             self.canvas.set_image(display, spacing=spacing)
+            self._draw_predictions()
             # Thumbnails resume once this image is painted (they would compete for the GIL);
             # the timer covers a window that never paints (minimised).
             QtCore.QTimer.singleShot(500, self._foreground.clear)
         else:
             self.canvas.update_pixels(display)
             self._foreground.clear()
+            self._draw_predictions()  # another frame: its own predictions
         self._update_display_controls()
         for message in image.warnings:
             self.statusBar().showMessage(f"{Path(image.path).name}: {message}", 8000)
@@ -855,6 +891,122 @@ class MainWindow(QtWidgets.QMainWindow):
         dialog.setAttribute(QtCore.Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.show()
 
+    # -- detection --------------------------------------------------------------------------
+
+    def _connect_detection(self) -> None:
+        det, panel = self.detection, self.detection_panel
+        det.model_loading.connect(self._on_model_loading)
+        det.model_ready.connect(self._on_model_ready)
+        det.result_ready.connect(self._on_detection_result)
+        det.progress.connect(self._on_detection_progress)
+        det.run_finished.connect(self._on_detection_finished)
+        det.failed.connect(self._on_detection_failed)
+        det.notice.connect(lambda text: self.statusBar().showMessage(text, 10_000))
+        det.threshold_changed.connect(panel.set_threshold)
+        det.threshold_changed.connect(lambda _v: self._draw_predictions())
+        panel.threshold_changed.connect(det.set_threshold)
+        panel.auto_detect_toggled.connect(self._on_auto_detect_toggled)
+
+    def current_key(self) -> str | None:
+        """Review key of the image and frame on screen (``None`` when nothing is shown)."""
+        inst = self.state.current
+        if inst is None:
+            return None
+        return key_of(inst.sop_instance_uid, self.state.frame, inst.path)
+
+    def _jobs_for(self, instances: Sequence[Instance]) -> list[DetectionJob]:
+        return [DetectionJob(key_of(i.sop_instance_uid, 0, i.path), i.path, 0) for i in instances]
+
+    def load_model(self, path: str) -> None:
+        """Use the checkpoint at ``path`` (loaded in the background, shown in the dock)."""
+        self.detection.load_model(path)
+
+    def load_model_dialog(self) -> None:
+        path, _ = QtWidgets.QFileDialog.getOpenFileName(
+            self, "Load detector checkpoint", self.prefs.last_folder, "Checkpoints (*.pt *.pth)"
+        )
+        if path:
+            self.load_model(path)
+
+    def _ensure_model(self) -> bool:
+        if self.detection.has_model:
+            return True
+        from viewer.resources import default_model_path
+
+        default = default_model_path()
+        if default is None:
+            self._on_detection_failed("No model loaded: use Detection \u2192 Load model...")
+            return False
+        self.load_model(str(default))
+        return True
+
+    def detect_current(self) -> None:
+        """Run the detector on the image (and frame) on screen (key D)."""
+        inst = self.state.current
+        if inst is None or not self._ensure_model():
+            return
+        frame = self.state.frame
+        job = DetectionJob(key_of(inst.sop_instance_uid, frame, inst.path), inst.path, frame)
+        self.detection.run([job])
+
+    def detect_all(self) -> None:
+        """Run the detector on every open image (key Shift+D); results stream in."""
+        images = self.state.images()
+        if images and self._ensure_model():
+            self.detection.run(self._jobs_for(images))
+
+    def _on_model_loading(self, path: str) -> None:
+        self.detection_panel.show_model(None, f"loading {Path(path).name}...")
+        self.act_detect_cancel.setEnabled(True)
+
+    def _on_model_ready(self, meta: dict, device: str) -> None:
+        self.detection_panel.show_model(meta, self.detection.model_path)
+        self.detection_panel.show_device(device)
+        self.statusBar().showMessage(
+            f"Model {Path(self.detection.model_path).name} ready on {device}", 5000
+        )
+
+    def _on_detection_progress(self, done: int, total: int, rate: float) -> None:
+        self.detection_panel.show_progress(done, total, rate)
+        self.act_detect_cancel.setEnabled(self.detection.busy or done < total)
+
+    def _on_detection_finished(self, cancelled: bool) -> None:
+        self.act_detect_cancel.setEnabled(False)
+        if cancelled:
+            self.statusBar().showMessage(
+                "Detection cancelled; finished images keep their results", 5000
+            )
+
+    def _on_detection_failed(self, text: str) -> None:
+        self.act_detect_cancel.setEnabled(False)
+        self.detection_panel.show_model_error(text)
+        self.statusBar().showMessage(f"Detection: {text}")
+
+    def _on_detection_result(self, key: str, result: object) -> None:
+        error = getattr(result, "error", None)
+        if error:
+            self.statusBar().showMessage(f"Detection: {error}", 8000)
+        if key == self.current_key():
+            self._draw_predictions()
+
+    def _on_auto_detect_toggled(self, checked: bool) -> None:
+        self.prefs.auto_detect = checked
+
+    def _draw_predictions(self) -> None:
+        """Predictions of the image on screen at or above the threshold, with the counts."""
+        key = self.current_key()
+        result = self.detection.cached(key) if key is not None else None
+        if result is None or not self.canvas.has_image:
+            self.canvas.boxes.clear("predicted")
+            self.detection_panel.show_counts(0, 0)
+            return
+        thr = self.detection.threshold
+        shown = result.above(thr)
+        self.canvas.boxes.set_boxes(
+            "predicted", [d.box_xyxy for d in shown], [f"{d.score:.2f}" for d in shown]
+        )
+        self.detection_panel.show_counts(len(shown), len(result.detections))
+
     # -- drag and drop ----------------------------------------------------------------------
 
     @staticmethod
@@ -887,6 +1039,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._thumb_queue.clear()
         self.frame_control.stop()
         self.canvas.clear_rulers()
+        self.detection.shutdown()
         for worker in (self._scan_worker, self._thumb_worker, self._prefetch_worker):
             if worker is not None:
                 worker.quit()

@@ -33,3 +33,16 @@ def cache_dir() -> Path:
 def demo_study_dir() -> Path:
     """Where ``--demo`` writes the synthetic demo study."""
     return cache_dir() / "demo"
+
+
+def models_dir() -> Path:
+    """The detector checkpoints shipped with PneumoView (``resources/models``)."""
+    base = getattr(sys, "_MEIPASS", None)
+    root = Path(base) if base else Path(__file__).resolve().parent.parent
+    return root / "resources" / "models"
+
+
+def default_model_path() -> Path | None:
+    """The checkpoint used when the reader runs the detector without loading one."""
+    path = models_dir() / "demo.pt"
+    return path if path.is_file() else None
