@@ -1,0 +1,100 @@
+"""Ground truth into a review: an RSNA labels CSV and, optionally, a class-info CSV.
+
+Rows are matched to open images by patientId (:func:`detector.identity.patient_id_for`). Rows
+for images that are not open are kept in the session and counted (they attach when the image
+is opened); malformed rows are skipped and reported with their line numbers (the readers of
+:mod:`detector.labels`); importing the same file twice adds nothing.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from detector.labels import read_class_info, read_labels
+from detector.review.model import XYXY, ReviewState
+
+
+@dataclass
+class ImportReport:
+    """What an import did (``problems``: ``"<file>:<line>: <reason>"`` per skipped row)."""
+
+    path: str
+    rows: int = 0
+    images: int = 0  # open images with rows in the file
+    boxes_added: int = 0
+    not_open: int = 0  # patientIds of the file without an open image
+    kept: int = 0  # boxes newly kept for those
+    skipped: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """One line for the status bar or the terminal."""
+        name = Path(self.path).name
+        text = (
+            f"{name}: {self.boxes_added} box(es) added on {self.images} open image(s)"
+            f"; {self.not_open} patient(s) not open"
+        )
+        if self.kept:
+            text += f" ({self.kept} box(es) kept for when they are opened)"
+        if self.skipped:
+            text += f"; {self.skipped} bad row(s) skipped"
+        return text
+
+
+def import_labels(state: ReviewState, path: str | os.PathLike[str]) -> ImportReport:
+    """Import ground-truth boxes from an RSNA labels CSV (``patientId,x,y,width,height,Target``).
+
+    Raises
+    ------
+    detector.labels.LabelsError
+        A file that cannot be used at all (missing, binary, missing columns...).
+    """
+    spath = os.fspath(path)
+    labels = read_labels(spath)
+    origin = Path(spath).name
+    report = ImportReport(
+        spath, rows=labels.rows, skipped=labels.skipped, problems=list(labels.problems)
+    )
+    open_boxes: dict[str, list[XYXY]] = {}
+    pending: dict[str, list[XYXY]] = {}
+    for pid, boxes in labels.boxes.items():
+        xyxy = [(x, y, x + w, y + h) for x, y, w, h in boxes]
+        keys = state.keys_for_patient(pid)
+        if keys:
+            report.images += 1
+            for key in keys:
+                open_boxes.setdefault(key, []).extend(xyxy)
+        else:
+            report.not_open += 1
+            if xyxy:
+                pending[pid] = xyxy
+    added, kept = state.import_ground_truth(open_boxes, origin, pending)
+    report.boxes_added, report.kept = len(added), kept
+    return report
+
+
+def import_classes(state: ReviewState, path: str | os.PathLike[str]) -> ImportReport:
+    """Import ``patientId,class`` (RSNA detailed class info) onto the open images.
+
+    Raises
+    ------
+    detector.labels.LabelsError
+        A file that cannot be used at all.
+    """
+    spath = os.fspath(path)
+    classes = read_class_info(spath)
+    problems = list(getattr(classes, "problems", []))
+    report = ImportReport(spath, problems=problems, skipped=len(problems))
+    found: dict[str, str] = {}
+    for pid, cls in classes.items():
+        keys = state.keys_for_patient(pid)
+        if not keys:
+            report.not_open += 1
+            continue
+        report.images += 1
+        for key in keys:
+            found[key] = cls
+    state.set_rsna_classes(found)
+    return report

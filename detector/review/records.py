@@ -1,0 +1,208 @@
+"""Values of the review model: box and image records, their enums, box geometry helpers.
+
+Records are frozen dataclasses, so a change is a ``(before, after)`` pair of snapshots.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+XYXY = tuple[float, float, float, float]
+
+#: Predictions of a new model run that overlap a box already decided from the same model at
+#: this IoU or more are dropped, so re-running a model never re-proposes a rejected box.
+DECIDED_IOU = 0.9
+
+
+class BoxKind(str, Enum):
+    GROUND_TRUTH = "ground_truth"
+    PREDICTION = "prediction"
+    REVIEWER = "reviewer"
+
+
+class BoxStatus(str, Enum):
+    PROPOSED = "proposed"  # a model's prediction (or imported ground truth) not yet judged
+    ACCEPTED = "accepted"  # a prediction the reviewer accepted (now a reviewer box)
+    REJECTED = "rejected"  # a prediction the reviewer rejected
+    EDITED = "edited"  # moved/resized by the reviewer
+    ADDED = "added"  # drawn by the reviewer
+    DELETED = "deleted"  # a ground-truth or reviewer box the reviewer deleted
+
+
+class ImageStatus(str, Enum):
+    UNREVIEWED = "unreviewed"
+    IN_PROGRESS = "in_progress"
+    REVIEWED = "reviewed"
+    NO_OPACITY = "no_opacity"
+
+
+#: Statuses of boxes that are part of the image's current findings.
+ACTIVE_STATUSES = frozenset(
+    {BoxStatus.PROPOSED, BoxStatus.ACCEPTED, BoxStatus.EDITED, BoxStatus.ADDED}
+)
+#: Image statuses that count as "reviewed" (exported as labels).
+DONE_STATUSES = frozenset({ImageStatus.REVIEWED, ImageStatus.NO_OPACITY})
+
+
+class ReviewError(ValueError):
+    """An operation that does not apply (unknown image or box, wrong kind, bad geometry)."""
+
+
+def check_xyxy(xyxy: Sequence[float]) -> XYXY:
+    """``(x0, y0, x1, y1)`` as floats; ReviewError unless finite with ``x1 > x0, y1 > y0``."""
+    try:
+        x0, y0, x1, y1 = (float(v) for v in xyxy)
+    except (TypeError, ValueError):
+        raise ReviewError(f"a box is 4 numbers x0, y0, x1, y1, not {xyxy!r}") from None
+    if not all(math.isfinite(v) for v in (x0, y0, x1, y1)):
+        raise ReviewError(f"box coordinates must be finite, not {xyxy!r}")
+    if x1 <= x0 or y1 <= y0:
+        raise ReviewError(f"box must have x1 > x0 and y1 > y0, not {xyxy!r}")
+    return (x0, y0, x1, y1)
+
+
+def iou(a: XYXY, b: XYXY) -> float:
+    """Intersection over union of two XYXY boxes."""
+    iw = min(a[2], b[2]) - max(a[0], b[0])
+    ih = min(a[3], b[3]) - max(a[1], b[1])
+    if iw <= 0 or ih <= 0:
+        return 0.0
+    inter = iw * ih
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class ReviewBox:
+    """One box on one image.
+
+    Attributes
+    ----------
+    id : str
+        Stable id (uuid4 hex), the same after reopening the session.
+    image : str
+        The image's session key (:func:`detector.identity.image_key`).
+    kind : BoxKind
+        Accepting a prediction turns it into a ``REVIEWER`` box that keeps origin and score.
+    xyxy : tuple of 4 float
+        In original image pixels.
+    score : float or None
+        Model confidence (predictions and accepted predictions), else None.
+    status : BoxStatus
+    origin : str
+        The model name or CSV file it came from; ``""`` for a hand-drawn box.
+    author, created, modified : str, float, float
+        Who made the last change, and when (Unix seconds).
+    """
+
+    id: str
+    image: str
+    kind: BoxKind
+    xyxy: XYXY
+    score: float | None = None
+    status: BoxStatus = BoxStatus.PROPOSED
+    origin: str = ""
+    author: str = ""
+    created: float = 0.0
+    modified: float = 0.0
+
+    @property
+    def active(self) -> bool:
+        """Part of the image's findings (not rejected, not deleted)."""
+        return self.status in ACTIVE_STATUSES
+
+    @property
+    def source(self) -> str:
+        """``"ground_truth"``, ``"model"`` (a prediction, accepted or not) or ``"reviewer"``."""
+        if self.kind is BoxKind.GROUND_TRUTH:
+            return "ground_truth"
+        if self.kind is BoxKind.PREDICTION or self.score is not None:
+            return "model"
+        return "reviewer"
+
+    @property
+    def xywh(self) -> tuple[float, float, float, float]:
+        x0, y0, x1, y1 = self.xyxy
+        return (x0, y0, x1 - x0, y1 - y0)
+
+
+@dataclass(frozen=True)
+class ImageReview:
+    """One image (one frame) of the session and its review state.
+
+    ``seconds`` is the time the image was on screen (:meth:`ReviewState.add_seconds`),
+    ``edits`` the number of edit steps applied to it (undo and redo count too).
+    ``predicted_by`` lists the models whose predictions were set on it.
+    """
+
+    key: str
+    patient_id: str
+    path: str = ""
+    sop_instance_uid: str = ""
+    frame: int = 0
+    status: ImageStatus = ImageStatus.UNREVIEWED
+    seconds: float = 0.0
+    edits: int = 0
+    reviewer: str = ""
+    modified: float = 0.0
+    predicted_by: tuple[str, ...] = ()
+    rsna_class: str = ""
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """A model whose predictions are in the session (``meta``: checkpoint metadata)."""
+
+    name: str
+    path: str = ""
+    threshold: float = 0.5
+    meta: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    added: float = 0.0
+
+
+@dataclass(frozen=True)
+class ImageCounts:
+    """Worklist numbers of one image at a score threshold and an IoU."""
+
+    predictions: int  # proposed/accepted/edited model boxes at the threshold
+    max_score: float | None
+    ground_truth: int  # active ground-truth boxes
+    reviewer: int  # active reviewer boxes (accepted, edited, added)
+    disagreement: int  # unmatched ground truth + unmatched predictions at the IoU
+
+
+def either_box(before: ReviewBox | None, after: ReviewBox | None) -> ReviewBox:
+    box = before if before is not None else after
+    if box is None:
+        raise ReviewError("a change needs a box before or after it")
+    return box
+
+
+def as_enum_set(value: Any, enum: type[Enum]) -> set[Any] | None:
+    if value is None:
+        return None
+    if isinstance(value, (str, Enum)):
+        return {enum(value)}
+    return {enum(v) for v in value}
+
+
+def greedy_matches(
+    truth: Sequence[XYXY], preds: Sequence[tuple[float, XYXY]], iou_threshold: float
+) -> int:
+    """Matches of a greedy highest-score-first matching (each truth box used once)."""
+    free = list(truth)
+    n = 0
+    for _score, box in sorted(preds, key=lambda p: -p[0]):
+        best, best_iou = -1, iou_threshold
+        for i, t in enumerate(free):
+            value = iou(box, t)
+            if value >= best_iou and (best < 0 or value > best_iou):
+                best, best_iou = i, value
+        if best >= 0:
+            free.pop(best)
+            n += 1
+    return n

@@ -1,0 +1,215 @@
+"""The SQLite session file: write-through, reopen, SIGKILL, untrusted files."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from detector.review import (
+    SCHEMA_VERSION,
+    BoxStatus,
+    ImageStatus,
+    ModelInfo,
+    SessionError,
+    default_session_path,
+    open_session,
+)
+from detector.review.store import MIGRATIONS
+
+A = "1.2.3/0"
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def full_state(state: object) -> tuple[object, ...]:
+    boxes = tuple(sorted((b.id, b) for b in state.boxes()))  # type: ignore[attr-defined]
+    return boxes, state.images, state.models, state.pending_truth  # type: ignore[attr-defined]
+
+
+class TestOpenSession:
+    def test_reopen_restores_everything(self, tmp_path: Path) -> None:
+        path = tmp_path / "s.sqlite"
+        state, store = open_session(path, reviewer="dr_a")
+        state.add_image(A, "pa", path="/d/pa.dcm", sop_instance_uid="1.2.3")
+        state.add_image("1.2.4/0", "pb")
+        state.add_model(ModelInfo("demo", "/m/demo.pt", 0.35, {"arch": "retinanet", "n": [1, 2]}))
+        p1, p2 = state.set_predictions(A, "demo", [((0, 0, 9, 9), 0.9), ((20, 20, 29, 29), 0.8)])
+        state.import_ground_truth({A: [(40, 40, 50, 50)]}, "labels.csv", {"gone": [(1, 1, 2, 2)]})
+        state.accept(p1.id)
+        state.reject(p2.id)
+        state.add_box(A, (60, 60, 70, 70))
+        state.mark_no_opacity("1.2.4/0")
+        state.add_seconds(A, 12.5)
+        state.set_rsna_class(A, "Lung Opacity")
+        expected = full_state(state)
+        store.close()
+
+        again, store2 = open_session(path, reviewer="dr_b")
+        try:
+            assert full_state(again) == expected
+            assert again.models["demo"].meta == {"arch": "retinanet", "n": [1, 2]}
+            assert again.box(p1.id).author == "dr_a"
+            log = store2.read_log()
+            assert [e["action"] for e in log if e["box"] == p1.id][-1] == "accept"
+            assert {e["author"] for e in log} == {"dr_a"}
+            # Keeps working after reopening, as the new reviewer.
+            assert again.move(p1.id, (1, 1, 9, 9)).author == "dr_b"
+        finally:
+            store2.close()
+
+    def test_pending_truth_attaches_when_image_opens_later(self, tmp_path: Path) -> None:
+        path = tmp_path / "s.sqlite"
+        state, store = open_session(path)
+        state.import_ground_truth({}, "labels.csv", {"pc": [(1, 1, 5, 5)]})
+        store.close()
+        again, store = open_session(path)
+        again.add_image("9.9/0", "pc")
+        assert [b.xyxy for b in again.boxes("9.9/0")] == [(1.0, 1.0, 5.0, 5.0)]
+        store.close()
+        third, store = open_session(path)
+        assert third.pending_truth == {}
+        assert len(third.boxes("9.9/0")) == 1
+        store.close()
+
+    def test_wal_and_schema_version(self, tmp_path: Path) -> None:
+        path = tmp_path / "s.sqlite"
+        _state, store = open_session(path)
+        store.close()
+        db = sqlite3.connect(path)
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        meta = dict(db.execute("SELECT key, value FROM meta"))
+        assert meta["schema_version"] == str(SCHEMA_VERSION)
+        assert [r[0] for r in db.execute("SELECT version FROM migrations")] == sorted(MIGRATIONS)
+        db.close()
+
+    def test_failed_write_changes_nothing(self, tmp_path: Path) -> None:
+        state, store = open_session(tmp_path / "s.sqlite")
+        state.add_image(A, "pa")
+        store.close()  # the next write fails
+        with pytest.raises(SessionError, match="cannot write"):
+            state.add_box(A, (0, 0, 5, 5))
+        assert state.boxes(A) == []
+        assert not state.can_undo
+
+
+class TestUntrustedFiles:
+    @pytest.mark.parametrize(
+        ("content", "reason"),
+        [
+            (b"hello, not a database at all" * 10, "not an SQLite database"),
+            (b"SQLite format 3\x00" + b"\xff" * 200, "not a usable session file"),
+        ],
+    )
+    def test_garbage(self, tmp_path: Path, content: bytes, reason: str) -> None:
+        path = tmp_path / "bad.sqlite"
+        path.write_bytes(content)
+        with pytest.raises(SessionError, match=reason) as info:
+            open_session(path)
+        assert str(path) in str(info.value)
+
+    def test_unrelated_database(self, tmp_path: Path) -> None:
+        path = tmp_path / "other.db"
+        db = sqlite3.connect(path)
+        db.execute("CREATE TABLE t (x)")
+        db.commit()
+        db.close()
+        with pytest.raises(SessionError, match="unrelated SQLite database"):
+            open_session(path)
+
+    def test_newer_schema(self, tmp_path: Path) -> None:
+        path = tmp_path / "s.sqlite"
+        _s, store = open_session(path)
+        store.close()
+        db = sqlite3.connect(path)
+        db.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+        db.commit()
+        db.close()
+        with pytest.raises(SessionError, match="newer PneumoView"):
+            open_session(path)
+
+    def test_corrupt_rows(self, tmp_path: Path) -> None:
+        path = tmp_path / "s.sqlite"
+        state, store = open_session(path)
+        state.add_image(A, "pa")
+        state.add_box(A, (0, 0, 5, 5))
+        store.close()
+        db = sqlite3.connect(path)
+        db.execute("UPDATE boxes SET status = 'bogus'")
+        db.commit()
+        db.close()
+        with pytest.raises(SessionError, match="corrupt session data"):
+            open_session(path)
+
+    def test_folder(self, tmp_path: Path) -> None:
+        with pytest.raises(SessionError, match="is a folder"):
+            open_session(tmp_path)
+
+
+class TestDefaultSessionPath:
+    def test_one_file_per_folder_in_user_data(self, tmp_path: Path) -> None:
+        a = default_session_path(tmp_path / "x" / "study")
+        b = default_session_path(tmp_path / "y" / "study")
+        assert a != b
+        assert a.parent == tmp_path / "data" / "sessions"
+        assert a.name.startswith("study-") and a.suffix == ".sqlite"
+        assert default_session_path(tmp_path / "x" / "study") == a
+
+
+_KILL_SCRIPT = textwrap.dedent(
+    """
+    import sys
+    from detector.review import open_session
+    state, store = open_session(sys.argv[1], reviewer="killed")
+    state.add_image("1.2.3/0", "pa")
+    print("ready", flush=True)
+    i = 0
+    while True:
+        state.add_box("1.2.3/0", (i, i, i + 5, i + 5))
+        print(i, flush=True)
+        i += 1
+    """
+)
+
+
+class TestSigkill:
+    @pytest.mark.skipif(sys.platform.startswith("win"), reason="SIGKILL is POSIX")
+    def test_every_finished_edit_survives_sigkill(self, tmp_path: Path) -> None:
+        path = tmp_path / "killed.sqlite"
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _KILL_SCRIPT, str(path)],
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "ready"
+        done = -1
+        deadline = time.monotonic() + 60
+        while done < 20 and time.monotonic() < deadline:
+            done = int(proc.stdout.readline())
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        # Lines printed after the last one we read are finished edits too.
+        for line in proc.stdout.read().split():
+            done = int(line)
+        proc.stdout.close()
+        assert done >= 20
+
+        state, store = open_session(path)
+        try:
+            starts = sorted(int(b.xyxy[0]) for b in state.boxes("1.2.3/0"))
+            # Every printed (finished) edit is there, in order, and nothing half-written.
+            assert starts[: done + 1] == list(range(done + 1))
+            assert len(starts) in (done + 1, done + 2)
+            assert {b.status for b in state.boxes()} == {BoxStatus.ADDED}
+            assert state.image("1.2.3/0").status is ImageStatus.IN_PROGRESS
+        finally:
+            store.close()
