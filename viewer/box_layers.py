@@ -187,6 +187,10 @@ class BoxLayers(QtCore.QObject):
     def layer_visible(self, kind: str) -> bool:
         return self._visible[kind]
 
+    def visibility(self) -> dict[str, bool]:
+        """Layer kind -> shown."""
+        return dict(self._visible)
+
     def set_layer_visible(self, kind: str, visible: bool) -> None:
         if kind not in self._visible:
             raise ValueError(f"unknown box layer {kind!r}; expected one of {KINDS}")

@@ -37,14 +37,6 @@ from viewer.detector_worker import (
 logger = logging.getLogger(__name__)
 
 
-def key_of(sop_instance_uid: str, frame: int, path: str) -> str:
-    """Session key of one frame: ``"<SOPInstanceUID>/<frame>"`` (``"path:<abs>/<frame>"``)."""
-    uid = (sop_instance_uid or "").strip()
-    if uid and uid != path:
-        return f"{uid}/{int(frame)}"
-    return f"path:{os.path.abspath(path)}/{int(frame)}"
-
-
 def model_id(path: str) -> str:
     """Identity of a checkpoint file for the result cache: path, size and modification time."""
     try:

@@ -139,6 +139,11 @@ class DetectionDock(QtWidgets.QWidget):
         self.counts_label.setObjectName("prediction_counts")
         layout.addWidget(self.counts_label)
 
+        self.legend_label = QtWidgets.QLabel("")
+        self.legend_label.setObjectName("box_legend")
+        self.legend_label.setTextFormat(QtCore.Qt.TextFormat.RichText)
+        layout.addWidget(self.legend_label)
+
         self.auto_check = QtWidgets.QCheckBox("Detect automatically on open")
         self.auto_check.setObjectName("auto_detect")
         self.auto_check.toggled.connect(self.auto_detect_toggled)
@@ -203,6 +208,9 @@ class DetectionDock(QtWidgets.QWidget):
         self.progress.setValue(min(done, max(total, 1)))
         self.progress.setFormat(f"{done} / {total}" if total else "idle")
         self.rate_label.setText(f"{rate:.1f} images/s" if rate else "")
+
+    def set_legend(self, html_text: str) -> None:
+        self.legend_label.setText(html_text)
 
     def show_counts(self, shown: int, total: int) -> None:
         self.counts_label.setText(

@@ -21,8 +21,10 @@ from detector.dicom_info import pixel_spacing
 from detector.imaging import DicomImage, DicomReadError, Window
 from detector.scan import Instance, Problem
 from viewer import dialogs
+from viewer.actions import LEGEND_KEYS, ReviewActions
+from viewer.box_layers import legend_html
 from viewer.controls import FrameControl, WindowControl
-from viewer.detection_controller import DetectionController, key_of
+from viewer.detection_controller import DetectionController
 from viewer.detection_dock import DetectionDock
 from viewer.detector_worker import DetectionJob
 from viewer.image_canvas import ImageCanvas
@@ -31,6 +33,7 @@ from viewer.overlay_text import corner_texts, cursor_text, format_name
 from viewer.pixel_cache import PixelCache
 from viewer.presets import PRESET_NAMES, drag_window, window_text
 from viewer.problems_panel import ProblemsPanel
+from viewer.review_controller import ReviewController, key_for
 from viewer.settings import AppSettings, load_settings, open_qsettings, save_settings
 from viewer.state import ViewerState
 from viewer.study_browser import StudyBrowser
@@ -128,6 +131,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.persist_preferences = True
 
         self._build_widgets()
+        self.review = ReviewController(self)
         self._build_actions()
         self._build_menus_and_toolbar()
         self._connect_state()
@@ -259,16 +263,17 @@ class MainWindow(QtWidgets.QMainWindow):
         self.act_flip_h = a("Flip &horizontal", self.canvas.toggle_flip_h, ["H"])
         self.act_flip_v = a("Flip &vertical", self.canvas.toggle_flip_v, ["V"])
         self.act_overlays = a("Corner &overlays", self._on_overlays_toggled, ["O"], checkable=True)
-        self.act_clear_rulers = a("Delete rulers", self.canvas.clear_rulers, ["Del"])
+        self.act_clear_rulers = a("Delete rulers", self.canvas.clear_rulers, ["Shift+Del"])
 
         self.tool_group = QtGui.QActionGroup(self)
         self.tool_actions: dict[str, QtGui.QAction] = {}
         for tool, text, key in (
-            ("pan", "&Pan tool", "P"),
+            ("pan", "&Pan tool (Esc)", ""),
             ("window", "&Window/level tool", "W"),
             ("measure", "&Measure tool (ruler)", "M"),
         ):
-            act = a(text, lambda _=False, t=tool: self.set_tool(t), [key], checkable=True)
+            keys = [key] if key else []
+            act = a(text, lambda _=False, t=tool: self.set_tool(t), keys, checkable=True)
             self.tool_group.addAction(act)
             self.tool_actions[tool] = act
         self.tool_actions["pan"].setChecked(True)
@@ -285,6 +290,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self.detection_panel.set_actions(
             self.act_load_model, self.act_detect, self.act_detect_all, self.act_detect_cancel
         )
+
+        self.review_actions = ReviewActions(self, a)
+        self.detection_panel.set_legend(legend_html(self.review.layers.visibility(), LEGEND_KEYS))
 
         self.act_shortcuts = a("&Keyboard shortcuts", self.show_shortcuts, ["F1"])
         self.act_about = a("&About PneumoView", lambda: dialogs.show_about(self))
@@ -317,6 +325,9 @@ class MainWindow(QtWidgets.QMainWindow):
         tools = bar.addMenu("&Tools")
         tools.addActions(list(self.tool_actions.values()))
         tools.addAction(self.act_clear_rulers)
+
+        review_menu = bar.addMenu("&Review")
+        self.review_actions.fill_menu(review_menu)
 
         detection = bar.addMenu("&Detection")
         detection.addActions(
@@ -466,6 +477,7 @@ class MainWindow(QtWidgets.QMainWindow):
             return
         for path in reversed(clean if recent is None else [str(p) for p in recent]):
             self.prefs.add_recent(path)
+        self.review.ensure_session([str(p) for p in (recent or clean)])
         self._rebuild_recent_menu()
         if self._scan_worker is not None:
             self._pending_scans.append(clean)
@@ -621,9 +633,7 @@ class MainWindow(QtWidgets.QMainWindow):
             self.state.step(delta)
 
     def toggle_reviewed(self) -> None:
-        inst = self.state.current
-        if inst is not None:
-            self.state.set_reviewed(inst, not self.state.is_reviewed(inst))
+        self.review.toggle_reviewed()
 
     def _on_state_reviewed_changed(self, _uid: str, _reviewed: bool) -> None:
         inst = self.state.current
@@ -646,6 +656,7 @@ class MainWindow(QtWidgets.QMainWindow):
             self.frame_control.set_frames(1)
             self.canvas.clear_image()
             self._shown_path = None
+            self.review.image_shown()
             self.setWindowTitle("PneumoView")
             return
         self.metadata.set_dataset(inst.header, inst.path)
@@ -753,14 +764,14 @@ class MainWindow(QtWidgets.QMainWindow):
             self._shown_path = image.path
             self._painted_instance = inst
             self.canvas.set_image(display, spacing=spacing)
-            self._draw_predictions()
+            self.review.image_shown()
             # Thumbnails resume once this image is painted (they would compete for the GIL);
             # the timer covers a window that never paints (minimised).
             QtCore.QTimer.singleShot(500, self._foreground.clear)
         else:
             self.canvas.update_pixels(display)
             self._foreground.clear()
-            self._draw_predictions()  # another frame: its own predictions
+            self.review.image_shown()  # another frame: its own boxes
         self._update_display_controls()
         for message in image.warnings:
             self.statusBar().showMessage(f"{Path(image.path).name}: {message}", 8000)
@@ -903,19 +914,20 @@ class MainWindow(QtWidgets.QMainWindow):
         det.failed.connect(self._on_detection_failed)
         det.notice.connect(lambda text: self.statusBar().showMessage(text, 10_000))
         det.threshold_changed.connect(panel.set_threshold)
-        det.threshold_changed.connect(lambda _v: self._draw_predictions())
+        det.threshold_changed.connect(lambda _v: self._show_prediction_counts())
+        self.review.changed.connect(self._show_prediction_counts)
+        self.review.message.connect(lambda text: self.statusBar().showMessage(text, 5000))
         panel.threshold_changed.connect(det.set_threshold)
         panel.auto_detect_toggled.connect(self._on_auto_detect_toggled)
 
     def current_key(self) -> str | None:
         """Review key of the image and frame on screen (``None`` when nothing is shown)."""
-        inst = self.state.current
-        if inst is None:
-            return None
-        return key_of(inst.sop_instance_uid, self.state.frame, inst.path)
+        return self.review.current_key
 
     def _jobs_for(self, instances: Sequence[Instance]) -> list[DetectionJob]:
-        return [DetectionJob(key_of(i.sop_instance_uid, 0, i.path), i.path, 0) for i in instances]
+        jobs = [DetectionJob(key_for(i), i.path, 0) for i in instances]
+        # Images this model already ran on in this review session keep their predictions.
+        return [j for j in jobs if not self.review.has_predictions(j.key)]
 
     def load_model(self, path: str) -> None:
         """Use the checkpoint at ``path`` (loaded in the background, shown in the dock)."""
@@ -946,8 +958,7 @@ class MainWindow(QtWidgets.QMainWindow):
         if inst is None or not self._ensure_model():
             return
         frame = self.state.frame
-        job = DetectionJob(key_of(inst.sop_instance_uid, frame, inst.path), inst.path, frame)
-        self.detection.run([job])
+        self.detection.run([DetectionJob(key_for(inst, frame), inst.path, frame)])
 
     def detect_all(self) -> None:
         """Run the detector on every open image (key Shift+D); results stream in."""
@@ -987,25 +998,15 @@ class MainWindow(QtWidgets.QMainWindow):
         if error:
             self.statusBar().showMessage(f"Detection: {error}", 8000)
         if key == self.current_key():
-            self._draw_predictions()
+            self._show_prediction_counts()
 
     def _on_auto_detect_toggled(self, checked: bool) -> None:
         self.prefs.auto_detect = checked
 
-    def _draw_predictions(self) -> None:
-        """Predictions of the image on screen at or above the threshold, with the counts."""
-        key = self.current_key()
-        result = self.detection.cached(key) if key is not None else None
-        if result is None or not self.canvas.has_image:
-            self.canvas.boxes.clear("predicted")
-            self.detection_panel.show_counts(0, 0)
-            return
-        thr = self.detection.threshold
-        shown = result.above(thr)
-        self.canvas.boxes.set_boxes(
-            "predicted", [d.box_xyxy for d in shown], [f"{d.score:.2f}" for d in shown]
-        )
-        self.detection_panel.show_counts(len(shown), len(result.detections))
+    def _show_prediction_counts(self) -> None:
+        key = self.current_key() if self.canvas.has_image else None
+        shown, total = self.review.prediction_counts(key) if key is not None else (0, 0)
+        self.detection_panel.show_counts(shown, total)
 
     # -- drag and drop ----------------------------------------------------------------------
 
@@ -1040,6 +1041,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.frame_control.stop()
         self.canvas.clear_rulers()
         self.detection.shutdown()
+        self.review.close()
         for worker in (self._scan_worker, self._thumb_worker, self._prefetch_worker):
             if worker is not None:
                 worker.quit()

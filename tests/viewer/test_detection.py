@@ -16,9 +16,10 @@ from tests.viewer.detection_models import (
     failing_model,
     make_detector,
 )
-from viewer.detection_controller import DetectionController, key_of
+from viewer.detection_controller import DetectionController
 from viewer.detection_dock import DEMO_WARNING, is_demo_model, model_summary
 from viewer.detector_worker import DetectionJob, JobDone, ModelReady, run_detection
+from viewer.review_controller import key_for
 
 
 def _bright_rows(fraction: float, size: int = 64) -> np.ndarray:
@@ -158,28 +159,24 @@ class TestWindow:
         gate = threading.Event()
         window.detection.use_detector(make_detector(brightness_model(gate=gate), threshold=0.1))
         qtbot.keyClick(window.canvas, QtCore.Qt.Key.Key_D, QtCore.Qt.KeyboardModifier.ShiftModifier)
-        # Move to the third image before any result is back.
+        # Move to another image before any result is back.
         first = window.state.current
+        shown = next(i for i in reversed(window.state.images()) if i is not first)
         with qtbot.waitSignal(window.image_shown, timeout=30_000):
-            window.navigate(2)
-        shown = window.state.current
-        assert shown is not first
+            window.state.set_current(shown)
         with qtbot.waitSignal(window.detection.run_finished, timeout=20_000):
             gate.set()
         images = window.state.images()
-        results = {
-            inst.name: window.detection.cached(key_of(inst.sop_instance_uid, 0, inst.path))
-            for inst in images
-        }
+        results = {inst.name: window.detection.cached(key_for(inst)) for inst in images}
         # Each image got its own box: width = its number of white rows (of 64).
         widths = {name: r.detections[0].box_xyxy[2] for name, r in results.items()}
         assert widths == pytest.approx({"g1.dcm": 16, "g2.dcm": 26, "g3.dcm": 38, "g4.dcm": 51})
         assert window.state.current is shown
-        drawn = window.canvas.boxes.boxes("predicted")
+        drawn = window.review.layers.drawn_xyxy("prediction")
         assert drawn == [pytest.approx(results[shown.name].detections[0].box_xyxy)]
         with qtbot.waitSignal(window.image_shown, timeout=30_000):
             window.state.set_current(first)
-        assert window.canvas.boxes.boxes("predicted") == [
+        assert window.review.layers.drawn_xyxy("prediction") == [
             pytest.approx(results[first.name].detections[0].box_xyxy)
         ]
 
@@ -192,14 +189,14 @@ class TestWindow:
             qtbot.keyClick(window.canvas, QtCore.Qt.Key.Key_D)
         panel = window.detection_panel
         assert panel.threshold == pytest.approx(0.3)  # from the checkpoint metadata
-        assert len(window.canvas.boxes.boxes("predicted")) == 1
+        assert len(window.review.layers.drawn_xyxy("prediction")) == 1
         assert panel.counts_label.text() == "1 of 1 prediction shown"
         score = window.detection.cached(window.current_key()).detections[0].score
         panel.slider.setValue(min(score + 0.05, 1.0))
-        assert window.canvas.boxes.boxes("predicted") == []
+        assert window.review.layers.drawn_xyxy("prediction") == []
         assert panel.counts_label.text() == "0 of 1 prediction shown"
         panel.slider.setValue(max(score - 0.05, 0.0))
-        assert len(window.canvas.boxes.boxes("predicted")) == 1
+        assert len(window.review.layers.drawn_xyxy("prediction")) == 1
 
     def test_model_error_reaches_the_window(self, qtbot, make_main_window, grey_images):
         window = self._open(qtbot, make_main_window, grey_images[:1])
