@@ -81,6 +81,7 @@ class ReviewActions:
         )
         for act in (self.act_show_truth, self.act_show_predictions):
             act.setChecked(True)
+        review.compare_changed.connect(self.act_compare.setChecked)
 
     @staticmethod
     def _toggle(window: MainWindow, kind: str, on: bool) -> None:

@@ -27,6 +27,7 @@ from viewer.controls import FrameControl, WindowControl
 from viewer.detection_controller import DetectionController
 from viewer.detection_dock import DetectionDock
 from viewer.detector_worker import DetectionJob
+from viewer.findings_table import FindingsPanel
 from viewer.image_canvas import ImageCanvas
 from viewer.metadata_panel import MetadataPanel
 from viewer.overlay_text import corner_texts, cursor_text, format_name
@@ -34,10 +35,12 @@ from viewer.pixel_cache import PixelCache
 from viewer.presets import PRESET_NAMES, drag_window, window_text
 from viewer.problems_panel import ProblemsPanel
 from viewer.review_controller import ReviewController, key_for
+from viewer.review_menu import ReviewFileActions
 from viewer.settings import AppSettings, load_settings, open_qsettings, save_settings
 from viewer.state import ViewerState
 from viewer.study_browser import StudyBrowser
 from viewer.workers import ScanBatch, load_frame, scan_batches, thumbnails
+from viewer.worklist import WorklistPanel
 
 logger = logging.getLogger(__name__)
 
@@ -132,6 +135,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
         self._build_widgets()
         self.review = ReviewController(self)
+        self._build_review_docks()
         self._build_actions()
         self._build_menus_and_toolbar()
         self._connect_state()
@@ -168,7 +172,11 @@ class MainWindow(QtWidgets.QMainWindow):
         self.detection = DetectionController(self)
         self.detection_panel = DetectionDock()
         self.detection_panel.auto_check.setChecked(self.prefs.auto_detect)
-        self.detection_dock = self._dock("Detection", "detection_dock", self.detection_panel)
+        scroll = QtWidgets.QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
+        scroll.setWidget(self.detection_panel)  # the window may be short; the dock scrolls
+        self.detection_dock = self._dock("Detection", "detection_dock", scroll)
         self.addDockWidget(QtCore.Qt.DockWidgetArea.RightDockWidgetArea, self.detection_dock)
         self.resizeDocks(
             [self.browser_dock, self.metadata_dock], [300, 430], QtCore.Qt.Orientation.Horizontal
@@ -195,6 +203,29 @@ class MainWindow(QtWidgets.QMainWindow):
         bar.addPermanentWidget(self.progress)
         bar.addPermanentWidget(self.cancel_button)
         bar.addPermanentWidget(self.position_label)
+
+    def _build_review_docks(self) -> None:
+        self.findings = FindingsPanel(self.review)
+        self.findings_dock = self._dock("Findings", "findings_dock", self.findings)
+        self.addDockWidget(QtCore.Qt.DockWidgetArea.RightDockWidgetArea, self.findings_dock)
+        self.worklist = WorklistPanel(self.review)
+        self.worklist_dock = self._dock("Worklist", "worklist_dock", self.worklist)
+        self.addDockWidget(QtCore.Qt.DockWidgetArea.LeftDockWidgetArea, self.worklist_dock)
+        self.tabifyDockWidget(self.browser_dock, self.worklist_dock)
+        self.browser_dock.raise_()
+        self.tabifyDockWidget(self.metadata_dock, self.findings_dock)
+        self.findings_dock.raise_()
+        self.review_label = QtWidgets.QLabel("")
+        self.review_label.setObjectName("review_status")
+        self.statusBar().addPermanentWidget(self.review_label)
+        self.review.changed.connect(self._update_review_label)
+        self.review.session_changed.connect(lambda _p: self._update_review_label())
+
+    def _update_review_label(self) -> None:
+        done, total = self.review.review_progress()
+        session = Path(self.review.session_path).name if self.review.session_path else "not saved"
+        self.review_label.setText(f"{done} of {total} reviewed • session: {session}")
+        self.review_label.setToolTip(self.review.session_path)
 
     def _dock(self, title: str, name: str, widget: QtWidgets.QWidget) -> QtWidgets.QDockWidget:
         dock = QtWidgets.QDockWidget(title, self)
@@ -306,6 +337,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self.recent_menu.aboutToShow.connect(self._rebuild_recent_menu)
         self._rebuild_recent_menu()
         file_menu.addSeparator()
+        self.review_files = ReviewFileActions(self)
+        self.review_files.fill_menu(file_menu)
+        file_menu.addSeparator()
         file_menu.addActions([self.act_close_all, self.act_quit])
 
         nav = bar.addMenu("&Navigate")
@@ -341,6 +375,8 @@ class MainWindow(QtWidgets.QMainWindow):
             self.browser_dock,
             self.metadata_dock,
             self.detection_dock,
+            self.findings_dock,
+            self.worklist_dock,
             self.problems_dock,
         ):
             view.addAction(dock.toggleViewAction())

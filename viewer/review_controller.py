@@ -39,7 +39,7 @@ from detector.review import (
     open_session,
 )
 from detector.review.records import iou
-from detector.scan import Instance
+from detector.scan import Instance, Problem
 from viewer.box_layers import GROUND_TRUTH, PREDICTION, REVIEWER, BoxLayers, BoxView
 
 if TYPE_CHECKING:
@@ -103,9 +103,12 @@ class ReviewController(QtCore.QObject):
         Another session file is in use (its path; ``""`` for an unsaved in-memory review).
     message(str)
         A one-line message for the status bar.
+    compare_changed(bool)
+        The GT-vs-prediction comparison was switched on or off.
     """
 
     changed = QtCore.Signal()
+    compare_changed = QtCore.Signal(bool)
     session_changed = QtCore.Signal(str)
     message = QtCore.Signal(str)
 
@@ -184,6 +187,55 @@ class ReviewController(QtCore.QObject):
             self.store.close()
             self.store = None
 
+    # -- files ------------------------------------------------------------------------------
+
+    def import_labels(self, path: str, classes: str | None = None) -> str:
+        """Import ground truth from an RSNA labels CSV (and a class CSV); returns the summary.
+
+        Rows for images not open are kept in the session; bad rows are skipped and listed in
+        the Problems panel with their line numbers.
+        """
+        from detector.labels import LabelsError
+        from detector.review.importing import import_classes, import_labels
+
+        try:
+            report = import_labels(self.review, path)
+            lines = [report.summary()]
+            problems = list(report.problems)
+            if classes:
+                class_report = import_classes(self.review, classes)
+                lines.append(class_report.summary())
+                problems += class_report.problems
+        except LabelsError as exc:
+            self.message.emit(str(exc))
+            return str(exc)
+        except (OSError, ValueError, SessionError) as exc:
+            text = f"{Path(path).name}: {exc}"
+            self.message.emit(text)
+            return text
+        if problems:
+            found = [Problem(path, problem) for problem in problems]
+            self.window.state.result.problems.extend(found)
+            self.window.state.problems_added.emit(found)
+        self.refresh()
+        text = "; ".join(lines)
+        self.message.emit(text)
+        return text
+
+    def export(self, path: str, fmt: str) -> str:
+        """Write an export (labels / audit / submission at the current threshold) atomically."""
+        from detector.review.export import ExportError, export_review
+
+        threshold = self.threshold if fmt == "submission" else None
+        try:
+            rows = export_review(self.review, path, fmt, threshold=threshold)
+        except (ExportError, ValueError) as exc:
+            self.message.emit(str(exc))
+            return str(exc)
+        text = f"Exported {rows} row(s) ({fmt}) to {path}"
+        self.message.emit(text)
+        return text
+
     # -- images -----------------------------------------------------------------------------
 
     def _register(self, inst: Instance, frame: int = 0) -> str:
@@ -209,6 +261,10 @@ class ReviewController(QtCore.QObject):
         self._shown_key = None
         self.layers.clear()
         self.changed.emit()
+
+    @staticmethod
+    def key_of(inst: Instance, frame: int = 0) -> str:
+        return key_for(inst, frame)
 
     def instance_for(self, key: str) -> Instance | None:
         return self._instances.get(key)
@@ -338,9 +394,13 @@ class ReviewController(QtCore.QObject):
                 self._mark_in_browser(inst, image.status)
 
     def set_compare(self, on: bool, iou_threshold: float | None = None) -> None:
+        """Mark matched / missed / false-positive boxes at ``iou_threshold`` (or stop)."""
+        switched = bool(on) != self.compare
         self.compare = bool(on)
         if iou_threshold is not None:
             self.iou_threshold = float(iou_threshold)
+        if switched:
+            self.compare_changed.emit(self.compare)
         self.refresh()
 
     # -- edits (the keyboard contract) ------------------------------------------------------
@@ -381,10 +441,9 @@ class ReviewController(QtCore.QObject):
     def _on_box_edited(self, box_id: str, xyxy: tuple) -> None:
         self._edit(self.review.move, box_id, xyxy)
 
-    def move_selected(self, xyxy: Sequence[float]) -> None:
-        box = self.selected_box()
-        if box is not None:
-            self._edit(self.review.move, box.id, tuple(xyxy))
+    def move_box(self, box_id: str, xyxy: Sequence[float]) -> None:
+        """Move/resize a box to ``xyxy`` (the findings table's edits; one undo step)."""
+        self._edit(self.review.move, box_id, tuple(xyxy))
 
     def select_next(self, step: int = 1) -> None:
         self.layers.select_step(step)

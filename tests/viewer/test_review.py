@@ -206,3 +206,100 @@ class TestSession:
         restored = sorted((b.kind, b.status, b.xyxy) for b in again.review.review.boxes(key))
         assert restored == expected
         assert len(again.review.layers.drawn_xyxy("reviewer")) == 1
+
+
+class TestPanels:
+    def test_findings_table_follows_selection_and_edits_move_the_box(self, qtbot, window):
+        """Row per box; selecting on the canvas selects the row; editing x moves the box."""
+        key = _predict(window, ((10, 10, 50, 60, 0.9),))
+        findings = window.findings
+        table = findings.table
+        assert table.rowCount() == 1
+        assert [table.item(0, c).text() for c in (0, 1, 6)] == ["prediction", "0.90", "proposed"]
+        _press(qtbot, window, Key.Key_Tab)
+        assert table.selectionModel().selectedRows()[0].row() == 0
+        (box,) = window.review.review.boxes(key)
+        table.item(0, 2).setData(QtCore.Qt.ItemDataRole.EditRole, 25.0)  # x
+        moved = window.review.review.box(box.id)
+        assert moved.xyxy == (25, 10, 65, 60)  # same width
+        assert window.review.layers.drawn_xyxy("reviewer") == [pytest.approx((25, 10, 65, 60))]
+        _press(qtbot, window, Key.Key_Z, Mod.ControlModifier)  # one undo step
+        assert window.review.review.box(box.id).xyxy == (10, 10, 50, 60)
+        assert table.item(0, 2).data(QtCore.Qt.ItemDataRole.EditRole) == 10
+
+    def test_comparison_marks_and_rsna_score(self, qtbot, window):
+        """At IoU 0.5: the overlapping pair is matched, the other truth missed, a stray FP."""
+        key = _predict(window, ((10, 10, 50, 50, 0.9), (90, 90, 120, 120, 0.8)))
+        window.review.review.add_ground_truth(
+            key, [(12, 12, 50, 50), (60, 5, 100, 40)], "labels.csv"
+        )
+        window.findings.compare_check.setChecked(True)
+        assert window.review_actions.act_compare.isChecked()
+        captions = {v.kind + ":" + v.caption for v in window.review.layers.views()}
+        assert captions == {
+            "ground_truth:matched",
+            "ground_truth:missed",
+            "prediction:0.90 matched",
+            "prediction:0.80 false positive",
+        }
+        missed = next(v for v in window.review.layers.views() if v.caption == "missed")
+        assert missed.dashed
+        # RSNA metric on this image: 1 TP, 1 FP, 1 FN at every IoU threshold 0.5..0.75
+        # where the matched pair (IoU 0.9025) counts -> 1 / (1 + 1 + 1) = 1/3.
+        assert window.review.rsna_score(key) == pytest.approx(1 / 3)
+        assert "0.333" in window.findings.score_label.text()
+
+    def test_worklist_sorts_by_disagreement_and_opens_images(self, qtbot, window):
+        images = window.state.images()
+        window.worklist_dock.show()
+        window.worklist_dock.raise_()
+        key2 = key_for(images[1])
+        window.review.review.set_predictions(key2, "m.pt", [((0, 0, 30, 30), 0.95)])
+        window.review.review.add_ground_truth(key2, [(60, 60, 90, 90)], "labels.csv")
+        window.worklist.refresh()
+        table = window.worklist.table
+        table.sortItems(4, QtCore.Qt.SortOrder.DescendingOrder)  # disagreement
+        assert table.item(0, 0).text() == images[1].name
+        assert [table.item(0, c).text() for c in (2, 3, 4)] == ["1", "0.95", "2"]
+        with qtbot.waitSignal(window.image_shown, timeout=20_000):
+            table.itemActivated.emit(table.item(0, 0))
+        assert window.state.current is images[1]
+        assert window.worklist.progress_label.text() == "0 of 3 reviewed"
+
+
+class TestFiles:
+    def test_import_with_bad_rows_then_export_labels(self, qtbot, window, study, tmp_path):
+        """Import: matched by patientId, bad rows reported by line; export reads back."""
+        labels = tmp_path / "labels.csv"
+        labels.write_text(
+            "patientId,x,y,width,height,Target\n"
+            "p1,10,20,30,40,1\n"
+            "p2,,,,,0\n"
+            "p1,abc,20,30,40,1\n"
+            "elsewhere,1,2,3,4,1\n"
+        )
+        text = window.review.import_labels(str(labels))
+        assert "1 box(es) added on 2 open image(s)" in text  # p2 has a Target=0 row
+        assert "1 patient(s) not open" in text and "1 bad row(s) skipped" in text
+        assert any(":4:" in p.reason for p in window.problems.problems)
+        key1 = key_for(next(i for i in window.state.images() if i.name == "p1.dcm"))
+        (gt,) = window.review.review.boxes(key1, kind=BoxKind.GROUND_TRUTH)
+        assert gt.xyxy == (10, 20, 40, 60)
+        window.review.import_labels(str(labels))  # twice: nothing added
+        assert len(window.review.review.boxes(key1)) == 1
+        window.state.set_current(next(i for i in window.state.images() if i.name == "p1.dcm"))
+        qtbot.waitUntil(lambda: window.current_key() == key1, timeout=10_000)
+        _press(qtbot, window, Key.Key_Space)
+        out = tmp_path / "out" / "reviewed.csv"
+        out.parent.mkdir()
+        assert "Exported 1 row(s)" in window.review.export(str(out), "labels")
+        from detector.labels import read_labels
+
+        back = read_labels(out)
+        assert back.rows == 1 and back.skipped == 0
+        assert out.read_text().splitlines()[1] == "p1,10,20,30,40,1"
+
+    def test_export_to_unwritable_place_is_one_line(self, qtbot, window, tmp_path):
+        text = window.review.export(str(tmp_path / "missing" / "x.csv"), "labels")
+        assert "x.csv" in text and "\n" not in text
+        assert not (tmp_path / "missing").exists()
