@@ -173,8 +173,8 @@ class ReviewController(QtCore.QObject):
 
     def ensure_session(self, opened: Sequence[str]) -> None:
         """Without a session yet, open the default one of the first opened folder."""
-        if self.store is not None or not opened:
-            return
+        if self.store is not None or not opened or not self.window.persist_preferences:
+            return  # (--screenshot runs write nothing: their review stays in memory)
         first = os.path.abspath(opened[0])
         folder = first if os.path.isdir(first) else os.path.dirname(first)
         self.open_session(default_session_path(folder))

@@ -303,3 +303,25 @@ class TestFiles:
         text = window.review.export(str(tmp_path / "missing" / "x.csv"), "labels")
         assert "x.csv" in text and "\n" not in text
         assert not (tmp_path / "missing").exists()
+
+
+class TestStartup:
+    def test_demo_opens_with_ground_truth_and_the_demo_model(self, qtbot, make_main_window):
+        """`make run` (--demo): the demo study, its labels imported, the demo model loaded."""
+        from detector.labels import read_labels
+        from viewer.app import demo_inputs, start_review
+
+        paths, recent, labels, classes, model = demo_inputs([], None, None, None)
+        assert labels is not None and model is not None and Path(model).name == "demo.pt"
+        window = make_main_window()
+        with qtbot.waitSignal(window.detection.model_ready, timeout=60_000):
+            open_and_wait(qtbot, window, paths)
+            start_review(window, labels=labels, classes=classes, model=model)
+        assert window.detection_panel.demo_label.isVisible()
+        truth = read_labels(labels).boxes
+        review = window.review.review
+        n_truth = sum(len(v) for v in truth.values())
+        assert len(review.boxes(kind=BoxKind.GROUND_TRUTH)) == n_truth > 0
+        from detector.review import default_session_path
+
+        assert window.review.session_path == str(default_session_path(recent[0]))
