@@ -82,11 +82,22 @@ class FindingsPanel(QtWidgets.QWidget):
     # -- model -> table ---------------------------------------------------------------------
 
     def boxes(self) -> list[ReviewBox]:
-        """What the table lists: the image's current boxes and its rejected predictions."""
+        """What the table lists: the image's boxes (predictions at or above the threshold) and
+        its rejected predictions."""
         key = self.review.current_key if self.review.window.canvas.has_image else None
         if key is None:
             return []
-        return [b for b in self.review.review.boxes(key) if b.status is not BoxStatus.DELETED]
+        hidden = {
+            b.id
+            for b in self.review.review.boxes(
+                key, kind=BoxKind.PREDICTION, status=BoxStatus.PROPOSED
+            )
+        } - {b.id for b in self.review.visible_predictions(key)}
+        return [
+            b
+            for b in self.review.review.boxes(key)
+            if b.status is not BoxStatus.DELETED and b.id not in hidden
+        ]
 
     def refresh(self) -> None:
         boxes = self.boxes()

@@ -349,11 +349,17 @@ class ReviewController(QtCore.QObject):
         truth = self.review.boxes(key, kind=BoxKind.GROUND_TRUTH, active=True)
         preds = self.visible_predictions(key)
         reviewer = self.review.boxes(key, kind=BoxKind.REVIEWER, active=True)
-        marks = comparison_marks(truth, preds, self.iou_threshold) if self.compare else {}
+        marks: dict[str, str] = {}
+        if self.compare:
+            # The model's boxes as the RSNA score sees them: proposed, accepted or edited.
+            model_boxes = [
+                b
+                for b in self.review.boxes(key, active=True)
+                if b.source == "model" and b.score is not None and b.score >= self.threshold
+            ]
+            marks = comparison_marks(truth, model_boxes, self.iou_threshold)
+        # Drawing (and Tab) order: predictions first, the reader's boxes, then ground truth.
         out = []
-        for box in truth:
-            mark = marks.get(box.id, "")
-            out.append(BoxView(box.id, GROUND_TRUTH, box.xyxy, mark, dashed=mark == "missed"))
         for box in preds:
             caption = f"{box.score:.2f}" if box.score is not None else ""
             if box.id in marks:
@@ -361,7 +367,12 @@ class ReviewController(QtCore.QObject):
             out.append(BoxView(box.id, PREDICTION, box.xyxy, caption))
         for box in reviewer:
             caption = f"{box.score:.2f}" if box.score is not None else ""
+            if box.id in marks:
+                caption = f"{caption} {marks[box.id]}".strip()
             out.append(BoxView(box.id, REVIEWER, box.xyxy, caption))
+        for box in truth:
+            mark = marks.get(box.id, "")
+            out.append(BoxView(box.id, GROUND_TRUTH, box.xyxy, mark, dashed=mark == "missed"))
         return out
 
     def refresh(self) -> None:
