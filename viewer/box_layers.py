@@ -71,8 +71,9 @@ class _BoxItem:
                 self.roi.addScaleHandle(pos, centre)
         self.label = pg.TextItem("", anchor=(0, 1))
         self.label.setParentItem(layers.parent_item)
-        self.roi.sigClicked.connect(lambda _roi, _ev, i=view.box_id: layers._on_clicked(i))
-        self.roi.sigRegionChangeFinished.connect(lambda _roi, i=view.box_id: layers._on_finished(i))
+        # The item is reused for other boxes (see BoxLayers._take): look the id up each time.
+        self.roi.sigClicked.connect(lambda _roi, _ev: layers._on_clicked(self.view.box_id))
+        self.roi.sigRegionChangeFinished.connect(lambda _roi: layers._on_finished(self.view.box_id))
         self.roi.sigRegionChanged.connect(lambda _roi: self._place_label())
         self.apply(view, selected=False)
 
@@ -135,6 +136,8 @@ class BoxLayers(QtCore.QObject):
         super().__init__(parent)
         self.parent_item = parent_item
         self._items: dict[str, _BoxItem] = {}
+        #: Hidden items kept for reuse: making an ROI with its handles costs milliseconds.
+        self._spare: list[_BoxItem] = []
         self._order: list[str] = []
         self._visible = dict.fromkeys(KINDS, True)
         self.selected_id: str | None = None
@@ -145,22 +148,38 @@ class BoxLayers(QtCore.QObject):
         """Make the drawn boxes exactly ``views`` (kept items are updated, not re-created)."""
         wanted = {v.box_id: v for v in views}
         for box_id in [i for i in self._items if i not in wanted]:
-            self._items.pop(box_id).remove()
+            self._release(self._items.pop(box_id))
         for box_id, view in wanted.items():
             item = self._items.get(box_id)
             if item is not None and item.view.editable != view.editable:
-                self._items.pop(box_id).remove()
+                self._release(self._items.pop(box_id))
                 item = None
             if item is None:
-                item = self._items[box_id] = _BoxItem(self, view)
+                item = self._items[box_id] = self._take(view)
             item.apply(view, selected=box_id == self.selected_id)
             item.set_visible(self._visible.get(view.kind, True))
         self._order = list(wanted)
         if self.selected_id is not None and self.selected_id not in wanted:
             self.select(None)
 
+    def _take(self, view: BoxView) -> _BoxItem:
+        for i, spare in enumerate(self._spare):
+            if spare.view.editable == view.editable:
+                del self._spare[i]
+                spare.view = view
+                return spare
+        return _BoxItem(self, view)
+
+    def _release(self, item: _BoxItem) -> None:
+        item.set_visible(False)
+        self._spare.append(item)
+
     def clear(self) -> None:
+        """Remove every box (and the spare items: their handle menus are parentless)."""
         self.show_boxes(())
+        for item in self._spare:
+            item.remove()
+        self._spare.clear()
 
     def views(self, kind: str | None = None) -> list[BoxView]:
         """What is drawn (all layers, or one), visible or not."""

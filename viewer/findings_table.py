@@ -35,6 +35,7 @@ class FindingsPanel(QtWidgets.QWidget):
         super().__init__(parent)
         self.review = review
         self._updating = False
+        self._shown: object = None
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
 
@@ -101,6 +102,10 @@ class FindingsPanel(QtWidgets.QWidget):
 
     def refresh(self) -> None:
         boxes = self.boxes()
+        signature = (tuple(boxes), self.review.threshold, self.review.review_progress())
+        if signature == self._shown:
+            return  # another image changed: nothing to redraw here
+        self._shown = signature
         self._updating = True
         try:
             self.table.setRowCount(len(boxes))
@@ -176,11 +181,13 @@ class FindingsPanel(QtWidgets.QWidget):
                 for c in GEOMETRY_COLUMNS
             )
         except (TypeError, ValueError, AttributeError):
+            self._shown = None
             self.refresh()
             return
         box_id = str(item.data(BOX_ID_ROLE))
         self.review.layers.select(box_id)
         self.review.move_box(box_id, (x, y, x + w, y + h))
+        self._shown = None
         self.refresh()  # a refused edit shows the model's geometry again
 
     def _show_compare(self, on: bool) -> None:

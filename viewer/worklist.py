@@ -17,7 +17,15 @@ from detector.review import ReviewError
 if TYPE_CHECKING:
     from viewer.review_controller import ReviewController
 
-COLUMNS = ("image", "status", "predictions", "max score", "disagreement", "ground truth")
+COLUMNS = ("image", "status", "pred.", "max", "disagree", "GT")
+TOOLTIPS = (
+    "patientId (file name)",
+    "review status",
+    "predictions at the threshold",
+    "highest prediction score",
+    "ground-truth and predicted boxes left unmatched at the comparison IoU",
+    "ground-truth boxes",
+)
 KEY_ROLE = QtCore.Qt.ItemDataRole.UserRole + 1
 #: Sort order of the review statuses (unreviewed first).
 STATUS_ORDER = {"unreviewed": 0, "in progress": 1, "reviewed": 2, "no opacity": 3}
@@ -50,6 +58,8 @@ class WorklistPanel(QtWidgets.QWidget):
         self.table = QtWidgets.QTableWidget(0, len(COLUMNS))
         self.table.setObjectName("worklist_table")
         self.table.setHorizontalHeaderLabels(list(COLUMNS))
+        for c, tip in enumerate(TOOLTIPS):
+            self.table.horizontalHeaderItem(c).setToolTip(tip)
         self.table.verticalHeader().hide()
         self.table.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QtWidgets.QAbstractItemView.SelectionBehavior.SelectRows)
@@ -72,7 +82,7 @@ class WorklistPanel(QtWidgets.QWidget):
             self._timer.start()
 
     def rows(self) -> list[tuple[str, str, str, int, float | None, int, int]]:
-        """(key, image name, status, predictions, max score, disagreement, ground truth)."""
+        """(key, patientId, status, predictions, max score, disagreement, ground truth)."""
         from viewer.review_controller import STATUS_TEXT
 
         out = []
@@ -89,7 +99,7 @@ class WorklistPanel(QtWidgets.QWidget):
             out.append(
                 (
                     key,
-                    inst.name,
+                    image.patient_id,
                     STATUS_TEXT[image.status],
                     counts.predictions,
                     counts.max_score,

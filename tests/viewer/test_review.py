@@ -259,7 +259,7 @@ class TestPanels:
         window.worklist.refresh()
         table = window.worklist.table
         table.sortItems(4, QtCore.Qt.SortOrder.DescendingOrder)  # disagreement
-        assert table.item(0, 0).text() == images[1].name
+        assert table.item(0, 0).text() == Path(images[1].name).stem
         assert [table.item(0, c).text() for c in (2, 3, 4)] == ["1", "0.95", "2"]
         with qtbot.waitSignal(window.image_shown, timeout=20_000):
             table.itemActivated.emit(table.item(0, 0))
