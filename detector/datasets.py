@@ -13,9 +13,8 @@ labels' pixel scale). Bad data never reaches training and is always reported as
 A file that cannot be used at all (wrong columns, not a CSV) raises
 :class:`~detector.labels.LabelsError` before anything else happens.
 
-Pixels go through the one pipeline: :func:`detector.imaging.display_pixels` for DICOMs (with the
-checkpoint's equalization, as :mod:`detector.inference` does) and
-:func:`detector.preprocess.prepare_gray` for the resize to the model input size.
+Pixels go through the one model input, :func:`detector.preprocess.model_gray` (the same
+function ``detect`` and the viewer use).
 """
 
 from __future__ import annotations
@@ -35,9 +34,10 @@ import torch
 from torch.utils.data import Dataset
 
 from detector.fileio import atomic_open
-from detector.imaging import DicomReadError, display_pixels, read_header
+from detector.identity import patient_id_for
+from detector.imaging import DicomReadError, read_header
 from detector.labels import LabelsError, read_class_info, read_labels
-from detector.preprocess import prepare_gray
+from detector.preprocess import model_gray
 from detector.transforms import make_sample
 
 logger = logging.getLogger(__name__)
@@ -153,7 +153,7 @@ def find_images(folder: str | os.PathLike[str]) -> dict[str, str]:
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames.sort()
         for name in sorted(filenames):
-            stem, suffix = os.path.splitext(name)
+            stem, suffix = patient_id_for(name), os.path.splitext(name)[1]
             if suffix.lower() in DICOM_SUFFIXES:
                 found.setdefault(stem, os.path.join(dirpath, name))
             elif suffix.lower() in PNG_SUFFIXES:
@@ -440,7 +440,7 @@ def apply_split(
 
 
 def load_gray(path: str, *, input_size: int, equalize: str = "none") -> tuple[np.ndarray, float]:
-    """Read one image through the display pipeline and resize it for the model.
+    """:func:`detector.preprocess.model_gray` without the size (the one model input).
 
     Returns
     -------
@@ -454,17 +454,8 @@ def load_gray(path: str, *, input_size: int, equalize: str = "none") -> tuple[np
     DicomReadError
         The file cannot be read.
     """
-    if is_png(path):
-        from PIL import Image, UnidentifiedImageError
-
-        try:
-            with Image.open(path) as img:
-                display = np.array(img.convert("L"))
-        except (OSError, UnidentifiedImageError) as exc:
-            raise DicomReadError(path, f"not a readable PNG ({exc})") from None
-        return prepare_gray(display, input_size=input_size, equalize=equalize)
-    display = display_pixels(path, equalize=equalize)
-    return prepare_gray(display, input_size=input_size)
+    gray, scale, _size = model_gray(path, input_size=input_size, equalize=equalize)
+    return gray, scale
 
 
 def _load_gray_job(job: tuple[str, int, str]) -> np.ndarray | str:

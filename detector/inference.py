@@ -26,25 +26,23 @@ import torch
 from torch import nn
 
 from detector.checkpoint import DEFAULT_INPUT_SIZE, DEFAULT_THRESHOLD, complete_meta, load_model
-from detector.imaging import DicomReadError, display_pixels
+from detector.identity import patient_id_for
+from detector.imaging import DicomImage, DicomReadError
 from detector.models import build_model
 from detector.postprocess import output_to_result
-from detector.preprocess import gray_to_tensor, prepare_gray
+from detector.preprocess import gray_to_tensor, model_gray, prepare_gray
 from detector.types import DetectionResult
 
 logger = logging.getLogger(__name__)
 
-ImageInput = np.ndarray | str | os.PathLike[str]
+ImageInput = DicomImage | np.ndarray | str | os.PathLike[str]
 ProgressCallback = Callable[[int, int], None]
 CancelCallback = Callable[[], bool]
 
-_DICOM_SUFFIXES = {".dcm", ".dicom", ".dic"}
-
 
 def image_id_for(path: str | os.PathLike[str]) -> str:
-    """RSNA ``patientId`` of a file: its name without a DICOM suffix."""
-    p = Path(path)
-    return p.stem if p.suffix.lower() in _DICOM_SUFFIXES else p.name
+    """RSNA ``patientId`` of a file (kept name; :func:`detector.identity.patient_id_for`)."""
+    return patient_id_for(path)
 
 
 def resolve_device(request: str | torch.device = "auto") -> torch.device:
@@ -108,16 +106,27 @@ def prepare_source(
     equalize: str = "none",
     frame: int = 0,
 ) -> PreparedImage:
-    """Read/prepare one image; never raises for bad input (the reason goes to ``error``)."""
-    label = os.fspath(source) if not isinstance(source, np.ndarray) else image_id
+    """Read/prepare one image; never raises for bad input (the reason goes to ``error``).
+
+    A :class:`~detector.imaging.DicomImage` (the viewer's) or a path goes through
+    :func:`detector.preprocess.model_gray`, the one model input, so the window and the command
+    line feed the model the same pixels. An array is taken as a plain grey/RGB picture (its
+    equalization is applied to it as it is; never pass a rendered, inverted DICOM).
+    """
+    if isinstance(source, DicomImage):
+        label = source.path
+    elif isinstance(source, np.ndarray):
+        label = image_id
+    else:
+        label = os.fspath(source)
     try:
         if isinstance(source, np.ndarray):
-            display = source
-            gray, scale = prepare_gray(display, input_size=input_size, equalize=equalize)
+            gray, scale = prepare_gray(source, input_size=input_size, equalize=equalize)
+            size = (int(source.shape[0]), int(source.shape[1]))
         else:
-            # Equalize inside the display pipeline, as the viewer does (before inversion).
-            display = display_pixels(source, frame=frame, equalize=equalize)
-            gray, scale = prepare_gray(display, input_size=input_size)
+            gray, scale, size = model_gray(
+                source, input_size=input_size, equalize=equalize, frame=frame
+            )
     except DicomReadError as err:
         return PreparedImage(image_id, None, 1.0, (0, 0), label, err.reason)
     except (ValueError, TypeError) as err:
@@ -126,7 +135,6 @@ def prepare_source(
         return PreparedImage(image_id, None, 1.0, (0, 0), label, "out of memory decoding it")
     except Exception as err:  # noqa: BLE001 - one bad file never stops a batch
         return PreparedImage(image_id, None, 1.0, (0, 0), label, f"{type(err).__name__}: {err}")
-    size = (int(display.shape[0]), int(display.shape[1]))
     return PreparedImage(image_id, gray, scale, size, label)
 
 
@@ -342,11 +350,13 @@ class Detector:
 
         Parameters
         ----------
-        images : sequence of ndarray or path
-            uint8 display pixels (grey or RGB, *without* display equalization: the checkpoint's
-            own ``equalize`` is applied) or DICOM file paths (read with the viewer's pipeline).
+        images : sequence of DicomImage, path or ndarray
+            Decoded frames (the viewer's) or files: the one model input
+            (:func:`detector.preprocess.model_gray`). An array is a plain uint8 grey/RGB
+            picture, equalized as it is.
         image_ids : sequence of str, optional
-            One per image; default: file name without ``.dcm`` for paths, the index for arrays.
+            One per image; default: the patientId (:func:`detector.identity.patient_id_for`)
+            for files and DicomImages, the index for arrays.
         threshold : float, optional
             Keep detections with ``score >= threshold``; default :attr:`threshold`.
         progress : callable, optional
@@ -366,7 +376,9 @@ class Detector:
             list(image_ids)
             if image_ids is not None
             else [
-                str(i) if isinstance(img, np.ndarray) else image_id_for(img)
+                str(i)
+                if isinstance(img, np.ndarray)
+                else image_id_for(img.path if isinstance(img, DicomImage) else img)
                 for i, img in enumerate(images)
             ]
         )
@@ -390,9 +402,16 @@ class Detector:
         return results
 
     def predict_steps(
-        self, display: np.ndarray, request_id: object, *, threshold: float | None = None
+        self,
+        display: DicomImage | np.ndarray,
+        request_id: object,
+        *,
+        threshold: float | None = None,
     ) -> Generator[str, None, DetectionResult]:
         """One image, step by step, for a GUI generator worker.
+
+        Pass the viewer's :class:`~detector.imaging.DicomImage` (not its rendered pixels): the
+        model then sees exactly what ``pneumoview detect`` feeds it for that file.
 
         Yields the stage names ``"loading model"`` (first call only), ``"preparing"``,
         ``"running model"``, ``"post-processing"``; returns the :class:`DetectionResult`

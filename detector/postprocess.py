@@ -37,7 +37,7 @@ def to_detections(
         Boxes in model-input pixels.
     scores, labels : (N,)
     scale : float
-        Model pixels per original pixel (from :func:`detector.preprocess.prepare_image`).
+        Model pixels per original pixel (from :func:`detector.preprocess.model_input`).
     image_size : (height, width)
         Of the original image; boxes are clipped to it.
     threshold : float

@@ -1,12 +1,19 @@
-"""Model input preparation, shared by inference and training.
+"""The one model input, shared by the viewer, ``detect`` and training.
 
-display pixels (uint8, from :func:`detector.imaging.display_pixels`, the viewer's own pipeline)
--> grey -> optional histogram equalization -> resize so the longer side is ``input_size``
--> float32 ``[3, H, W]`` in [0, 1].
+:func:`model_gray` / :func:`model_input` take a decoded :class:`~detector.imaging.DicomImage`
+(what the viewer holds) or a file path (what ``detect`` and training read) and always produce
+the same pixels for the same file:
 
-The work is split so that the heavy, numpy/Pillow part (:func:`prepare_gray`) can run in
-DataLoader workers and ship a small uint8 array, while :func:`gray_to_tensor` (the cheap float
-conversion) runs where the model is, e.g. on the GPU.
+DICOM -> :func:`detector.imaging.render` with the image's *default* display (header or automatic
+window, MONOCHROME1 / INVERSE inverted; never the user's current window, zoom or invert) and the
+checkpoint's equalization applied by ``render`` (to the windowed image, before the inversion)
+-> grey -> resize so the longer side is ``input_size`` -> float32 ``[3, H, W]`` in [0, 1].
+
+A plain PNG/JPEG (e.g. written by ``pneumoview convert``) is read as grey, equalized, resized.
+
+The work is split so that the numpy/Pillow part (:func:`model_gray`) can run in DataLoader
+workers and ship a small uint8 array, while :func:`gray_to_tensor` (the cheap float conversion)
+runs where the model is, e.g. on the GPU.
 """
 
 from __future__ import annotations
@@ -18,17 +25,25 @@ import torch
 
 from detector.imaging import (
     EQUALIZE_CHOICES,
-    display_pixels,
+    DicomImage,
+    DicomReadError,
     equalize_display,
+    load_image,
+    render,
     resize_display,
     to_gray,
 )
+
+#: Files read as plain pictures (grey) rather than DICOM.
+PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg")
+
+ModelSource = DicomImage | str | os.PathLike[str]
 
 
 def prepare_gray(
     display: np.ndarray, *, input_size: int, equalize: str = "none"
 ) -> tuple[np.ndarray, float]:
-    """Grey, equalize and resize a display image (the numpy part of :func:`prepare_image`).
+    """Grey, equalize and resize a display image (arrays; files and DicomImages go through :func:`model_gray`).
 
     Parameters
     ----------
@@ -77,42 +92,73 @@ def gray_to_tensor(
     return tensor.to(torch.float32).div_(255.0).unsqueeze(0).expand(3, -1, -1)
 
 
-def prepare_image(
-    display: np.ndarray, *, input_size: int, equalize: str = "none"
-) -> tuple[torch.Tensor, float]:
-    """Display image -> model input.
+def model_gray(
+    source: ModelSource, *, input_size: int, equalize: str = "none", frame: int = 0
+) -> tuple[np.ndarray, float, tuple[int, int]]:
+    """The model input of an image, as uint8 grey (the numpy half of :func:`model_input`).
+
+    Parameters
+    ----------
+    source : DicomImage or path
+        A decoded frame (the viewer's) or a DICOM / PNG / JPEG file.
+    input_size : int
+        Longer side of the output, in pixels.
+    equalize : {"none", "hist", "clahe"}
+        The checkpoint's equalization.
+    frame : int
+        Frame to decode when ``source`` is a path.
 
     Returns
     -------
-    image : torch.Tensor
-        float32 ``[3, h, w]`` in [0, 1] (three identical grey channels), ``max(h, w) ==
-        input_size``.
+    gray : ndarray
+        uint8 ``(h, w)`` with ``max(h, w) == input_size``.
     scale : float
-        ``input_size / max(H, W)``; divide model boxes by it to get original pixels.
-    """
-    gray, scale = prepare_gray(display, input_size=input_size, equalize=equalize)
-    return gray_to_tensor(gray), scale
-
-
-def load_for_model(
-    path: str | os.PathLike[str], *, input_size: int, equalize: str = "none", frame: int = 0
-) -> tuple[torch.Tensor, tuple[int, int], float]:
-    """Read a DICOM file through the viewer's pipeline and prepare it for the model.
-
-    Returns
-    -------
-    image : torch.Tensor
-        As :func:`prepare_image`.
+        ``input_size / max(H, W)``: model pixels per original pixel.
     size : tuple of 2 int
-        ``(height, width)`` of the original image.
-    scale : float
+        ``(H, W)`` of the original image.
 
     Raises
     ------
     detector.imaging.DicomReadError
         The file cannot be read as an image.
+    ValueError
+        Bad ``input_size`` or ``equalize``.
     """
-    display = display_pixels(path, frame=frame, equalize=equalize)
-    size = (int(display.shape[0]), int(display.shape[1]))
-    image, scale = prepare_image(display, input_size=input_size)
-    return image, size, scale
+    if equalize not in EQUALIZE_CHOICES:
+        raise ValueError(f"equalize must be one of {EQUALIZE_CHOICES}, not {equalize!r}")
+    if isinstance(source, DicomImage):
+        display = render(source, None, invert=None, equalize=equalize)
+    elif os.path.splitext(os.fspath(source))[1].lower() in PICTURE_SUFFIXES:
+        display = equalize_display(_read_picture(os.fspath(source)), equalize)
+    else:
+        display = render(load_image(source, frame), None, invert=None, equalize=equalize)
+    gray, scale = prepare_gray(display, input_size=input_size)
+    return gray, scale, (int(display.shape[0]), int(display.shape[1]))
+
+
+def model_input(
+    source: ModelSource,
+    *,
+    input_size: int,
+    equalize: str = "none",
+    frame: int = 0,
+    device: torch.device | str | None = None,
+) -> tuple[torch.Tensor, float, tuple[int, int]]:
+    """The model input of an image: float32 ``[3, h, w]`` in [0, 1], scale and original size.
+
+    See :func:`model_gray`; the three channels are the same grey image.
+    """
+    gray, scale, size = model_gray(source, input_size=input_size, equalize=equalize, frame=frame)
+    return gray_to_tensor(gray, device), scale, size
+
+
+def _read_picture(path: str) -> np.ndarray:
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as img:
+            return np.array(img.convert("L"))
+    except FileNotFoundError:
+        raise DicomReadError(path, "file not found") from None
+    except (OSError, UnidentifiedImageError) as exc:
+        raise DicomReadError(path, f"not a readable picture ({exc})") from None

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from detector.cli import UsageError
 from detector.fileio import atomic_open, atomic_write_bytes
+from detector.identity import patient_id_for
 from detector.imaging import (
     EQUALIZE_CHOICES,
     DicomReadError,
@@ -31,7 +32,6 @@ from detector.scan import iter_files
 NAME = "convert"
 HELP = "convert DICOM images to 8-bit PNG through the display pipeline"
 INDEX_COLUMNS = ("name", "source", "status", "reason", "output")
-_DICOM_SUFFIXES = {".dcm", ".dicom", ".dic", ".ima"}
 
 log = logging.getLogger(__name__)
 
@@ -73,8 +73,8 @@ class Outcome:
 
 
 def output_stem(path: str) -> str:
-    p = Path(path)
-    return p.stem if p.suffix.lower() in _DICOM_SUFFIXES else p.name
+    """The output name: the source's patientId (:func:`detector.identity.patient_id_for`)."""
+    return patient_id_for(path)
 
 
 def unique_names(sources: Iterable[str]) -> list[str]:

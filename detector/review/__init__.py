@@ -13,7 +13,9 @@ Model (:mod:`detector.review.model`)
       ``progress() -> (reviewed, total)``
     - queries: ``box(id)``, ``boxes(image=None, kind=, status=, active=, min_score=)``,
       ``counts(image, threshold=, iou_threshold=) -> ImageCounts`` (worklist: predictions,
-      max_score, ground_truth, reviewer, disagreement), ``rsna_score(image, threshold=)``
+      max_score, ground_truth, reviewer, disagreement), ``rsna_score(image, threshold=)``,
+      ``compare(image, threshold=, iou_threshold=) -> Comparison`` (matched / missed /
+      false-positive box ids and the image's RSNA score)
     - loads (not undo steps): ``add_model(ModelInfo)``, ``models``,
       ``set_predictions(image, origin, [(xyxy, score), ...])``,
       ``add_ground_truth(image, boxes, origin)``,
@@ -55,6 +57,7 @@ from detector.review.history import History, Step
 from detector.review.model import (
     BoxKind,
     BoxStatus,
+    Comparison,
     ImageCounts,
     ImageReview,
     ImageStatus,
@@ -75,6 +78,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "BoxKind",
     "BoxStatus",
+    "Comparison",
     "History",
     "ImageCounts",
     "ImageReview",

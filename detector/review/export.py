@@ -95,9 +95,12 @@ def default_threshold(state: ReviewState) -> float:
     return float(latest.threshold)
 
 
+_FINAL_KINDS = (BoxKind.GROUND_TRUTH, BoxKind.REVIEWER)
+
+
 def final_boxes(state: ReviewState, image: str) -> list[ReviewBox]:
     """The boxes an image's labels consist of (see the module docstring)."""
-    return state.boxes(image, kind=(BoxKind.GROUND_TRUTH, BoxKind.REVIEWER), active=True)
+    return [b for b in state.boxes(image) if b.kind in _FINAL_KINDS and b.active]
 
 
 def export_review(
@@ -183,14 +186,17 @@ def _audit_rows(state: ReviewState) -> Iterator[list[str]]:
             image.sop_instance_uid,
             image.path,
         ]
-        boxes = final_boxes(state, image.key)
+        every = state.boxes(image.key)
+        boxes = [b for b in every if b.kind in _FINAL_KINDS and b.active]
+        rejected = [
+            b for b in every if b.kind is BoxKind.PREDICTION and b.status is BoxStatus.REJECTED
+        ]
         if not boxes:
             # The image-level row of a reviewed image without findings.
             yield [
                 image.patient_id, "", "", "", "", "0", "reviewer", "", image.status.value,
                 image.reviewer, _time(image.modified), *tail, "",
             ]  # fmt: skip
-        rejected = state.boxes(image.key, kind=BoxKind.PREDICTION, status=BoxStatus.REJECTED)
         for box, target in [(b, "1") for b in boxes] + [(b, "0") for b in rejected]:
             x, y, w, h = box.xywh
             yield [

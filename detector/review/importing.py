@@ -64,8 +64,9 @@ def import_labels(state: ReviewState, path: str | os.PathLike[str]) -> ImportRep
         keys = state.keys_for_patient(pid)
         if keys:
             report.images += 1
-            for key in keys:
-                open_boxes.setdefault(key, []).extend(xyxy)
+            if xyxy:
+                for key in keys:
+                    open_boxes.setdefault(key, []).extend(xyxy)
         else:
             report.not_open += 1
             if xyxy:

@@ -4,6 +4,9 @@ Every change goes through :meth:`ReviewState._apply`, which (1) writes it throug
 session store in one transaction when one is attached, (2) updates memory, (3) emits events and
 (4) records an undo step for user edits. Boxes and images are frozen dataclasses, so a change
 is a ``(before, after)`` pair of snapshots and undo/redo simply swap them.
+
+A ``ReviewState`` is used from one thread (the GUI thread); workers hand their results to it
+through signals.
 """
 
 from __future__ import annotations
@@ -15,10 +18,12 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
+from types import MappingProxyType
 from typing import Any, Protocol
 
 from psygnal import Signal, SignalGroup
 
+from detector.identity import ImageIdentity
 from detector.review.history import History, Step
 from detector.review.records import (
     ACTIVE_STATUSES,
@@ -27,6 +32,7 @@ from detector.review.records import (
     XYXY,
     BoxKind,
     BoxStatus,
+    Comparison,
     ImageCounts,
     ImageReview,
     ImageStatus,
@@ -38,6 +44,7 @@ from detector.review.records import (
     either_box,
     greedy_matches,
     iou,
+    match_boxes,
 )
 
 __all__ = [
@@ -48,6 +55,7 @@ __all__ = [
     "BoxKind",
     "BoxStatus",
     "ChangeWriter",
+    "Comparison",
     "ImageCounts",
     "ImageReview",
     "ImageStatus",
@@ -155,9 +163,9 @@ class ReviewState:
     # -- queries ---------------------------------------------------------------------------
 
     @property
-    def images(self) -> dict[str, ImageReview]:
-        """Image key -> :class:`ImageReview` (read-only view; change it through methods)."""
-        return dict(self._images)
+    def images(self) -> Mapping[str, ImageReview]:
+        """Image key -> :class:`ImageReview`, in the order added (a live read-only view)."""
+        return MappingProxyType(self._images)
 
     def image(self, key: str) -> ImageReview:
         try:
@@ -214,6 +222,40 @@ class ReviewState:
         done = sum(1 for im in self._images.values() if im.status in DONE_STATUSES)
         return done, len(self._images)
 
+    def compare(
+        self, image: str, *, threshold: float = 0.0, iou_threshold: float = 0.5
+    ) -> Comparison:
+        """Ground truth vs predictions on one image: matched, missed, false-positive box ids.
+
+        Predictions and ground truth as in :meth:`rsna_score` (which is included); matching is
+        greedy, highest score first, at ``iou_threshold``.
+        """
+        truth, preds = self._truth_and_predictions(image, threshold)
+        pairs = match_boxes(
+            [b.xyxy for b in truth], [(b.score or 0.0, b.xyxy) for b in preds], iou_threshold
+        )
+        used_truth = {t for _p, t in pairs}
+        used_preds = {p for p, _t in pairs}
+        return Comparison(
+            matched=tuple((truth[t].id, preds[p].id) for p, t in pairs),
+            missed=tuple(b.id for i, b in enumerate(truth) if i not in used_truth),
+            false_positives=tuple(b.id for i, b in enumerate(preds) if i not in used_preds),
+            rsna_score=self.rsna_score(image, threshold=threshold),
+        )
+
+    def _truth_and_predictions(
+        self, image: str, threshold: float
+    ) -> tuple[list[ReviewBox], list[ReviewBox]]:
+        self.image(image)
+        active = self.boxes(image, active=True)
+        truth = [b for b in active if b.kind is BoxKind.GROUND_TRUTH]
+        preds = [
+            b
+            for b in active
+            if b.source == "model" and b.score is not None and b.score >= threshold
+        ]
+        return truth, preds
+
     def counts(
         self, image: str, *, threshold: float = 0.0, iou_threshold: float = 0.5
     ) -> ImageCounts:
@@ -222,13 +264,7 @@ class ReviewState:
         Disagreement is the number of active ground-truth boxes plus model boxes (score >=
         threshold) left unmatched by a greedy highest-score-first matching at ``iou_threshold``.
         """
-        self.image(image)
-        preds = [
-            b
-            for b in self.boxes(image, active=True)
-            if b.score is not None and b.source == "model" and b.score >= threshold
-        ]
-        truth = self.boxes(image, kind=BoxKind.GROUND_TRUTH, active=True)
+        truth, preds = self._truth_and_predictions(image, threshold)
         reviewer = self.boxes(image, kind=BoxKind.REVIEWER, active=True)
         matched = greedy_matches(
             [b.xyxy for b in truth], [(b.score or 0.0, b.xyxy) for b in preds], iou_threshold
@@ -244,19 +280,14 @@ class ReviewState:
     def rsna_score(self, image: str, *, threshold: float = 0.0) -> float | None:
         """The RSNA challenge metric of this image's predictions vs its ground truth.
 
-        Predictions are the model boxes with ``score >= threshold`` as the model gave them
-        (proposed, accepted or edited); ``None`` when the image has neither (RSNA skips it).
+        Predictions are the model's boxes with ``score >= threshold`` that are not rejected
+        (proposed, accepted or edited, in their current geometry); the ground truth is the
+        active ground-truth boxes. ``None`` when the image has neither (RSNA skips it).
         """
         from detector.metrics import rsna_image_score
 
-        self.image(image)
-        truth = [b.xywh for b in self.boxes(image, kind=BoxKind.GROUND_TRUTH, active=True)]
-        preds = [
-            (b.score, *b.xywh)
-            for b in self.boxes(image, active=True)
-            if b.source == "model" and b.score is not None and b.score >= threshold
-        ]
-        return rsna_image_score(truth, preds)
+        truth, preds = self._truth_and_predictions(image, threshold)
+        return rsna_image_score([b.xywh for b in truth], [(b.score or 0.0, *b.xywh) for b in preds])
 
     # -- images ----------------------------------------------------------------------------
 
@@ -273,34 +304,45 @@ class ReviewState:
 
         Ground truth imported earlier for its patientId (:attr:`pending_truth`) is attached.
         """
-        old = self._images.get(key)
-        if old is not None:
-            if path and old.path != path:
-                self._apply([], [replace(old, path=path)], "image moved", record=False)
-            return self._images[key]
-        image = ImageReview(key, patient_id, path, sop_instance_uid, int(frame))
-        pending = self.pending_truth.get(patient_id) if int(frame) == 0 else None
-        now = self.clock()
-        boxes: list[tuple[ReviewBox | None, ReviewBox | None]] = []
-        for xyxy, origin in pending or ():
-            boxes.append(
-                (None, self._new_box(key, BoxKind.GROUND_TRUTH, xyxy, origin=origin, now=now))
-            )
-        self._apply(boxes, [image], "open image", record=False, count_edit=False)
-        if pending is not None:
-            del self.pending_truth[patient_id]
-            if self.writer is not None:
-                self.writer.write_pending({patient_id: []})
-        return self._images[key]
+        ident = ImageIdentity(key, patient_id, path, sop_instance_uid, int(frame))
+        return self.add_images([ident])[0]
 
-    def add_images(self, identities: Iterable[Any]) -> list[ImageReview]:
-        """:meth:`add_image` for :class:`detector.identity.ImageIdentity` objects."""
-        return [
-            self.add_image(
-                i.key, i.patient_id, path=i.path, sop_instance_uid=i.sop_instance_uid, frame=i.frame
+    def add_images(self, identities: Iterable[ImageIdentity]) -> list[ImageReview]:
+        """Register many open images in one transaction (e.g. a whole folder once scanned).
+
+        Takes :class:`detector.identity.ImageIdentity` objects; see :meth:`add_image`.
+        """
+        now = self.clock()
+        images: dict[str, ImageReview] = {}
+        boxes: list[tuple[ReviewBox | None, ReviewBox | None]] = []
+        attached: list[str] = []
+        order = []
+        for ident in identities:
+            order.append(ident.key)
+            old = self._images.get(ident.key) or images.get(ident.key)
+            if old is not None:
+                if ident.path and old.path != ident.path:
+                    images[ident.key] = replace(old, path=ident.path)
+                continue
+            images[ident.key] = ImageReview(
+                ident.key, ident.patient_id, ident.path, ident.sop_instance_uid, int(ident.frame)
             )
-            for i in identities
-        ]
+            pending = self.pending_truth.get(ident.patient_id)
+            if pending is not None and ident.patient_id not in attached:
+                attached.append(ident.patient_id)
+                for xyxy, origin in pending:
+                    box = self._new_box(
+                        ident.key, BoxKind.GROUND_TRUTH, xyxy, origin=origin, now=now
+                    )
+                    boxes.append((None, box))
+        if images or boxes:
+            self._apply(boxes, list(images.values()), "open image", record=False, count_edit=False)
+        if attached:
+            if self.writer is not None:
+                self.writer.write_pending({pid: [] for pid in attached})
+            for pid in attached:
+                del self.pending_truth[pid]
+        return [self._images[key] for key in order]
 
     def set_image_status(self, image: str, status: ImageStatus | str) -> None:
         """Set an image's review status (one undo step)."""
@@ -462,6 +504,8 @@ class ReviewState:
         new: list[ReviewBox] = []
         for image, boxes_xyxy in boxes_by_image.items():
             self.image(image)
+            if isinstance(boxes_xyxy, Sequence) and not boxes_xyxy:
+                continue
             existing = {b.xyxy for b in self.boxes(image, kind=BoxKind.GROUND_TRUTH)}
             for xyxy in boxes_xyxy:
                 box_xyxy = check_xyxy(xyxy)

@@ -175,6 +175,16 @@ class ImageCounts:
     disagreement: int  # unmatched ground truth + unmatched predictions at the IoU
 
 
+@dataclass(frozen=True)
+class Comparison:
+    """Ground truth vs predictions on one image (box ids), at a threshold and an IoU."""
+
+    matched: tuple[tuple[str, str], ...]  # (ground-truth id, prediction id)
+    missed: tuple[str, ...]  # ground-truth boxes no prediction matched
+    false_positives: tuple[str, ...]  # predictions that matched no ground truth
+    rsna_score: float | None  # the RSNA metric of this image (None: skipped by the rule)
+
+
 def either_box(before: ReviewBox | None, after: ReviewBox | None) -> ReviewBox:
     box = before if before is not None else after
     if box is None:
@@ -190,19 +200,33 @@ def as_enum_set(value: Any, enum: type[Enum]) -> set[Any] | None:
     return {enum(v) for v in value}
 
 
+def match_boxes(
+    truth: Sequence[XYXY], preds: Sequence[tuple[float, XYXY]], iou_threshold: float
+) -> list[tuple[int, int]]:
+    """Greedy matching, highest score first, each truth box used once (as the RSNA metric).
+
+    Returns
+    -------
+    list of (pred index, truth index)
+        Each prediction matched to the free truth box it overlaps most at ``>= iou_threshold``.
+    """
+    free = dict(enumerate(truth))
+    pairs = []
+    for p_index in sorted(range(len(preds)), key=lambda i: -preds[i][0]):
+        box = preds[p_index][1]
+        best, best_iou = -1, -1.0
+        for t_index, t in free.items():
+            value = iou(box, t)
+            if value >= iou_threshold and value > best_iou:
+                best, best_iou = t_index, value
+        if best >= 0:
+            del free[best]
+            pairs.append((p_index, best))
+    return pairs
+
+
 def greedy_matches(
     truth: Sequence[XYXY], preds: Sequence[tuple[float, XYXY]], iou_threshold: float
 ) -> int:
-    """Matches of a greedy highest-score-first matching (each truth box used once)."""
-    free = list(truth)
-    n = 0
-    for _score, box in sorted(preds, key=lambda p: -p[0]):
-        best, best_iou = -1, iou_threshold
-        for i, t in enumerate(free):
-            value = iou(box, t)
-            if value >= best_iou and (best < 0 or value > best_iou):
-                best, best_iou = i, value
-        if best >= 0:
-            free.pop(best)
-            n += 1
-    return n
+    """Number of matches of :func:`match_boxes`."""
+    return len(match_boxes(truth, preds, iou_threshold))

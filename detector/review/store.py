@@ -216,7 +216,7 @@ class SessionStore:
                 pending.setdefault(str(pid), []).append((_xyxy(x0, y0, x1, y1), str(origin)))
         except sqlite3.Error as exc:
             raise SessionError(self.path, f"unreadable session ({exc})") from None
-        except (TypeError, ValueError, KeyError) as exc:
+        except (TypeError, ValueError, KeyError, IndexError) as exc:
             raise SessionError(self.path, f"corrupt session data ({exc})") from None
         state._load(images, boxes, models, pending)
 

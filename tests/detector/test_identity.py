@@ -60,3 +60,21 @@ class TestIdentify:
         path.write_bytes(b"not dicom")
         ident = identify(str(path))
         assert ident.key.startswith("path:") and ident.patient_id == "junk"
+
+
+class TestOneIdentity:
+    @pytest.mark.parametrize("name", ["p1.dcm", "p2.DICOM", "p3.png", "1.2.840.5", "p4.ima"])
+    def test_detect_train_and_convert_agree(self, tmp_path: Path, name: str) -> None:
+        """detect's image_id_for, train's find_images and convert's names are patient_id_for."""
+        from detector.commands.convert import output_stem
+        from detector.datasets import find_images
+        from detector.inference import image_id_for
+
+        path = tmp_path / name
+        path.write_bytes(b"")
+        expected = patient_id_for(path)
+        assert image_id_for(path) == expected
+        assert output_stem(str(path)) == expected
+        found = find_images(tmp_path)
+        if found:  # find_images lists DICOM and PNG files only
+            assert list(found) == [expected]

@@ -1,4 +1,4 @@
-"""Model input preparation: grey, equalize through the imaging core, resize, scale."""
+"""The one model input: grey, equalize through the imaging core, resize, scale."""
 
 from __future__ import annotations
 
@@ -6,12 +6,26 @@ import numpy as np
 import pytest
 import torch
 
-from detector.imaging import display_pixels, equalize_display, resize_display
-from detector.preprocess import load_for_model, prepare_gray, prepare_image
+from detector.imaging import (
+    DicomReadError,
+    Window,
+    display_pixels,
+    equalize_display,
+    load_image,
+    render,
+    resize_display,
+)
+from detector.inference import prepare_source
+from detector.preprocess import gray_to_tensor, model_gray, model_input, prepare_gray
 from tests.conftest import chest_like
 
 
-class TestPrepareImage:
+def prepare_image(display: np.ndarray, *, input_size: int, **kwargs: str) -> tuple:
+    gray, scale = prepare_gray(display, input_size=input_size, **kwargs)
+    return gray_to_tensor(gray), scale
+
+
+class TestPrepareGray:
     def test_shape_range_and_scale(self) -> None:
         """Longer side becomes input_size, three equal channels of float32 in [0, 1]."""
         display = np.zeros((200, 100), np.uint8)
@@ -58,21 +72,93 @@ class TestPrepareImage:
             prepare_image(display, input_size=64, **kwargs)
 
 
-class TestLoadForModel:
+class TestModelInput:
     def test_same_pixels_as_the_viewer(self, make_dicom) -> None:
-        """A DICOM goes through display_pixels: identical to preparing the viewer's pixels."""
+        """A DICOM gives the viewer's default display, resized: from the path or the image."""
         path = make_dicom("a.dcm", chest_like(96), WindowCenter=100, WindowWidth=120)
-        image, size, scale = load_for_model(path, input_size=48)
+        image, scale, size = model_input(path, input_size=48)
         expected, _ = prepare_image(display_pixels(path), input_size=48)
         assert size == (96, 96)
         assert scale == 0.5
         assert torch.equal(image, expected)
+        assert torch.equal(model_input(load_image(path), input_size=48)[0], expected)
 
     def test_monochrome1_is_inverted(self, make_dicom) -> None:
         """MONOCHROME1 is shown (and fed to the model) inverted, as in the viewer."""
         pixels = chest_like(64)
-        mono1 = load_for_model(
-            make_dicom("m1.dcm", pixels, photometric="MONOCHROME1"), input_size=64
-        )
-        mono2 = load_for_model(make_dicom("m2.dcm", pixels), input_size=64)
+        mono1 = model_input(make_dicom("m1.dcm", pixels, photometric="MONOCHROME1"), input_size=64)
+        mono2 = model_input(make_dicom("m2.dcm", pixels), input_size=64)
         assert float((mono1[0] + mono2[0] - 1.0).abs().max()) < 0.02
+
+    @pytest.mark.parametrize("equalize", ["hist", "clahe"])
+    def test_window_and_command_line_feed_identical_tensors(self, make_dicom, equalize) -> None:
+        """GUI path (the DicomImage the viewer holds) == CLI path (the file), MONOCHROME1."""
+        pixels = (chest_like(128, seed=4) // 3 + 40).astype(np.uint8)
+        path = make_dicom("m1.dcm", pixels, photometric="MONOCHROME1")
+        held = load_image(path)
+        # The viewer has been showing it with another window and inverted back: no effect.
+        render(held, Window(60.0, 40.0), invert=False)
+        gui = prepare_source(held, "m1", input_size=64, equalize=equalize)
+        cli = prepare_source(str(path), "m1", input_size=64, equalize=equalize)
+        assert gui.error is None and cli.error is None
+        assert (gui.scale, gui.image_size) == (cli.scale, cli.image_size)
+        assert torch.equal(gray_to_tensor(gui.gray), gray_to_tensor(cli.gray))
+        # What the GUI fed before: its rendered (inverted) display equalized afterwards.
+        old = prepare_source(render(held), "m1", input_size=64, equalize=equalize)
+        assert not np.array_equal(old.gray, cli.gray)
+
+    def test_picture_files_are_grey_equalized_and_resized(self, tmp_path) -> None:
+        """A PNG (e.g. from `convert`) is read as grey; equalization applies to it."""
+        from PIL import Image
+
+        display = (chest_like(96) // 2).astype(np.uint8)
+        path = tmp_path / "p.png"
+        Image.fromarray(display).save(path)
+        gray, scale, size = model_gray(path, input_size=48, equalize="hist")
+        np.testing.assert_array_equal(gray, resize_display(equalize_display(display, "hist"), 48))
+        assert (scale, size) == (0.5, (96, 96))
+
+    def test_unreadable_file(self, tmp_path) -> None:
+        """A file that is no image raises DicomReadError naming it."""
+        bad = tmp_path / "bad.png"
+        bad.write_bytes(b"nope")
+        with pytest.raises(DicomReadError, match="bad.png"):
+            model_gray(bad, input_size=32)
+        with pytest.raises(ValueError, match="equalize must be"):
+            model_gray(bad, input_size=32, equalize="magic")
+
+
+class _Recorder(torch.nn.Module):
+    """Records the tensors the detector feeds it; finds nothing."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.zeros(1))
+        self.inputs: list[torch.Tensor] = []
+
+    def forward(self, images):
+        self.inputs.extend(im.clone() for im in images)
+        empty = {"boxes": torch.zeros((0, 4)), "scores": torch.zeros(0)}
+        return [{**empty, "labels": torch.zeros(0, dtype=torch.int64)} for _ in images]
+
+
+class TestDetectorInput:
+    def test_gui_worker_and_detect_feed_the_model_the_same_tensor(self, make_dicom) -> None:
+        """predict_steps(DicomImage) (the window) == predict([path]) (detect), hist, MONO1."""
+        from detector.inference import Detector
+
+        pixels = (chest_like(96, seed=2) // 3 + 60).astype(np.uint8)
+        path = make_dicom("m1.dcm", pixels, photometric="MONOCHROME1")
+        model = _Recorder()
+        meta = {"arch": "retinanet", "backbone": "mobilenet_v3", "input_size": 64}
+        det = Detector(model=model, meta={**meta, "equalize": "hist"}, device="cpu")
+        assert det.equalize == "hist"
+        steps = det.predict_steps(load_image(path), "uid/0")
+        with pytest.raises(StopIteration) as done:
+            while True:
+                next(steps)
+        assert done.value.value.error is None
+        det.predict([path])
+        gui, cli = model.inputs
+        assert gui.shape == (3, 64, 64)
+        assert torch.equal(gui, cli)

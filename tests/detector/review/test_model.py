@@ -44,6 +44,21 @@ class TestImages:
         assert state.boxes(A) == []
         assert state.progress() == (0, 2)
 
+    def test_add_images_in_one_call(self, state: ReviewState) -> None:
+        from detector.identity import ImageIdentity
+
+        state.import_ground_truth({}, "labels.csv", {"pc": [(1, 2, 3, 4)]})
+        added = state.add_images(
+            [
+                ImageIdentity("1.2.3/0", "pa", "/moved/pa.dcm", "1.2.3", 0),
+                ImageIdentity("1.2.5/0", "pc", "/d/pc.dcm", "1.2.5", 0),
+            ]
+        )
+        assert [im.key for im in added] == ["1.2.3/0", "1.2.5/0"]
+        assert state.image(A).path == "/moved/pa.dcm"
+        assert [b.xyxy for b in state.boxes("1.2.5/0")] == [(1.0, 2.0, 3.0, 4.0)]
+        assert state.pending_truth == {}
+
     def test_unknown_image_raises(self, state: ReviewState) -> None:
         with pytest.raises(ReviewError, match="no image"):
             state.add_box("nope/0", (0, 0, 1, 1))
@@ -168,6 +183,21 @@ class TestQueries:
         assert (c.predictions, c.max_score, c.ground_truth, c.disagreement) == (2, 0.9, 2, 2)
         empty = state.counts(B)
         assert (empty.predictions, empty.max_score, empty.disagreement) == (0, None, 0)
+
+    def test_compare_marks_matched_missed_and_false_positives(self, state: ReviewState) -> None:
+        hit, miss = state.add_ground_truth(A, [(0, 0, 10, 10), (50, 50, 60, 60)], "labels.csv")
+        good, fp, low = state.set_predictions(
+            A, "demo", [((1, 0, 10, 10), 0.9), ((80, 80, 90, 90), 0.6), ((50, 50, 60, 60), 0.1)]
+        )
+        cmp = state.compare(A, threshold=0.5, iou_threshold=0.5)
+        assert cmp.matched == ((hit.id, good.id),)
+        assert cmp.missed == (miss.id,)
+        assert cmp.false_positives == (fp.id,)
+        # IoU of the match is 0.9: at every RSNA IoU threshold TP=1, FP=1, FN=1 -> 1/3.
+        assert cmp.rsna_score == pytest.approx(1 / 3)
+        # Lowering the threshold lets the low-score box find the missed one.
+        assert state.compare(A, threshold=0.0).missed == ()
+        assert state.compare(B).matched == () and state.compare(B).rsna_score is None
 
     def test_rsna_score_per_image(self, state: ReviewState) -> None:
         state.add_ground_truth(A, [(0, 0, 10, 10)], "labels.csv")

@@ -147,6 +147,19 @@ class TestUntrustedFiles:
         with pytest.raises(SessionError, match="corrupt session data"):
             open_session(path)
 
+    def test_table_with_missing_columns(self, tmp_path: Path) -> None:
+        path = tmp_path / "s.sqlite"
+        _state, store = open_session(path)
+        store.close()
+        db = sqlite3.connect(path)
+        db.execute("DROP TABLE boxes")
+        db.execute("CREATE TABLE boxes (id TEXT)")
+        db.execute("INSERT INTO boxes VALUES ('x')")
+        db.commit()
+        db.close()
+        with pytest.raises(SessionError, match="corrupt session data"):
+            open_session(path)
+
     def test_folder(self, tmp_path: Path) -> None:
         with pytest.raises(SessionError, match="is a folder"):
             open_session(tmp_path)
