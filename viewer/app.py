@@ -18,6 +18,10 @@ logger = logging.getLogger("pneumoview")
 SCREENSHOT_SETTLE_S = 20.0
 #: Seconds ``--screenshot`` waits for a first image at all.
 SCREENSHOT_TIMEOUT_S = 120.0
+#: How often (ms) the Qt event loop hands control to Python, so that a Ctrl+C is seen.
+SIGINT_POLL_MS = 200
+#: Exit code after Ctrl+C (128 + SIGINT, as shells report it).
+EXIT_INTERRUPTED = 130
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -144,6 +148,11 @@ def create_app() -> Any:
     import pyqtgraph as pg
     from PySide6 import QtWidgets
 
+    from viewer.refcount_guard import guard_singleton_refcounts
+
+    # Before any widget exists: PySide6 6.12 on Python < 3.12 would otherwise abort a long
+    # session with "none_dealloc" / "bool_dealloc" (see viewer/refcount_guard.py).
+    guard_singleton_refcounts()
     app = QtWidgets.QApplication.instance()
     if app is None:
         QtWidgets.QApplication.setApplicationName("pneumoview")
@@ -183,7 +192,17 @@ def run(args: Sequence[str]) -> int:
         sys.stderr.write(f"pneumoview: {path}: no such file or folder (skipped)\n")
     paths = [p for p in opts.paths if os.path.exists(p)]
 
-    app = create_app()
+    from viewer import platform_check
+
+    problem = platform_check.display_problem()
+    if problem:  # Qt would print its own message and abort
+        sys.stderr.write(f"pneumoview: {problem}\n")
+        return 1
+    try:
+        app = create_app()
+    except ImportError as exc:  # e.g. libEGL.so.1 missing: PySide6.QtGui cannot load
+        sys.stderr.write(f"pneumoview: Qt cannot load: {exc}\n{platform_check.install_hint()}\n")
+        return 1
     from PySide6 import QtCore
 
     from viewer.main_window import MainWindow
@@ -204,6 +223,7 @@ def run(args: Sequence[str]) -> int:
         return _session_error(window, opts.session)
     if size is not None:
         window.resize(*size)
+    sigint = CloseOnSigint(window)
     if opts.screenshot:
         window.persist_preferences = False
         job = ScreenshotJob(window, opts.screenshot)
@@ -214,6 +234,8 @@ def run(args: Sequence[str]) -> int:
         else:
             job.finish_without_image("no readable PATH given")
         code = int(app.exec())
+        if sigint.received:
+            return EXIT_INTERRUPTED
         return job.exit_code if job.exit_code is not None else code
     window.show()
     if demo_error:
@@ -221,7 +243,41 @@ def run(args: Sequence[str]) -> int:
     if paths:
         window.open_paths(paths, recent=recent)
     start_review(window, labels=labels, classes=classes, model=model)
-    return int(app.exec())
+    logger.debug("viewer running (Ctrl+C in this terminal closes it)")
+    code = int(app.exec())
+    return EXIT_INTERRUPTED if sigint.received else code
+
+
+class CloseOnSigint:
+    """Ctrl+C in the terminal closes the window as File > Quit does (workers stopped,
+    preferences saved); a second Ctrl+C ends the process at once.
+
+    Python runs signal handlers only between bytecodes, and while nothing happens the Qt event
+    loop stays in C++: a timer hands control back to Python every ``SIGINT_POLL_MS``.
+    """
+
+    def __init__(self, window: Any) -> None:
+        import signal
+
+        from PySide6 import QtCore
+
+        self.window = window
+        self.received = False
+        signal.signal(signal.SIGINT, self._on_sigint)
+        self._timer = QtCore.QTimer()
+        self._timer.timeout.connect(lambda: None)
+        self._timer.start(SIGINT_POLL_MS)
+
+    def _on_sigint(self, _signum: int, _frame: object) -> None:
+        import signal
+
+        from PySide6 import QtCore
+
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        self.received = True
+        logger.debug("Ctrl+C: closing the viewer")
+        # Close from the event loop, not from inside whatever Python code was interrupted.
+        QtCore.QTimer.singleShot(0, self.window.close)
 
 
 def start_review(
@@ -260,7 +316,7 @@ class ScreenshotJob:
         window.thumbnails_finished.connect(self._check)
         self._timeout = QtCore.QTimer()
         self._timeout.setSingleShot(True)
-        self._timeout.timeout.connect(lambda: self.finish_without_image("timed out"))
+        self._timeout.timeout.connect(self._on_timeout)
         self._timeout.start(int(SCREENSHOT_TIMEOUT_S * 1000))
 
     def _on_window_image_shown(self, _inst: object) -> None:
@@ -268,6 +324,12 @@ class ScreenshotJob:
             self._shown = True
             self._settle.start(int(SCREENSHOT_SETTLE_S * 1000))
         self._check()
+
+    def _on_timeout(self) -> None:
+        if self._shown:
+            self.save()  # an image was drawn: the screenshot is good even if loading goes on
+        else:
+            self.finish_without_image("timed out")
 
     def _check(self) -> None:
         if self.exit_code is not None:
@@ -278,13 +340,14 @@ class ScreenshotJob:
 
             # Let the last thumbnails paint before grabbing.
             QtCore.QTimer.singleShot(50, self.save)
-        elif (
-            not self._shown
-            and not busy
-            and self.window.state.problems
-            and not self.window.state.images()
-        ):
-            self.finish_without_image("no image could be opened")
+        elif not self._shown and not busy and self.window.state.problems:
+            images = self.window.state.images()
+            failed = {p.path for p in self.window.state.problems}
+            if not images:
+                self.finish_without_image("no image could be opened")
+            elif all(i.path in failed for i in images):
+                # Every image was tried (the thumbnails decode them all) and none decodes.
+                self.finish_without_image("no image could be displayed")
 
     def save(self, code: int = 0) -> None:
         if self.exit_code is not None:

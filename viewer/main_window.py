@@ -130,6 +130,11 @@ class MainWindow(QtWidgets.QMainWindow):
         self._drag_start: Window | None = None
         self._cursor: tuple[int, int] | None = None
         self._painted_instance: Instance | None = None
+        #: The image the viewer picked by itself (not the user) until one is painted: if it
+        #: cannot be decoded, the viewer moves on to the next image it can display.
+        self._auto_pick: Instance | None = None
+        #: The last scan summary shown in the status bar (refreshed when the problem count grows).
+        self._summary = ""
         #: False in ``--screenshot`` runs: nothing is written to the settings file.
         self.persist_preferences = True
 
@@ -574,22 +579,31 @@ class MainWindow(QtWidgets.QMainWindow):
             return
         self.progress.hide()
         self.cancel_button.hide()
-        n_images = len(self.state.images())
-        n_problems = len(self.state.problems)
-        msg = f"{n_images} image{'s' if n_images != 1 else ''} open"
-        if n_problems:
-            msg += f"; {n_problems} file{'s' if n_problems != 1 else ''} could not be opened (see Problems)"
-        if n_images == 0 and n_problems == 0:
-            msg = "No DICOM files found"
-        self.statusBar().showMessage(msg)
+        self._summary = self._scan_summary()
+        self.statusBar().showMessage(self._summary)
         self._update_position_label()
         self.scan_finished.emit()
+
+    def _scan_summary(self) -> str:
+        """The status-bar summary: "N images open; M problems (see Problems)", M being exactly
+        what the Problems panel lists (scan failures and images whose pixels do not decode)."""
+        n_images = len(self.state.images())
+        n_problems = len(self.problems.problems)
+        if n_images == 0 and n_problems == 0:
+            return "No DICOM files found"
+        msg = f"{n_images} image{'s' if n_images != 1 else ''} open"
+        if n_problems:
+            msg += f"; {n_problems} problem{'s' if n_problems != 1 else ''} (see Problems)"
+        return msg
 
     def _on_state_images_added(self, instances: list[Instance]) -> None:
         if self.prefs.auto_detect and self.detection.has_model:
             self.detection.run(self._jobs_for(instances))
         if self.state.current is None:
-            self.state.go_to(0)  # starts decoding the first image before any thumbnail
+            # Starts decoding the first image before any thumbnail.
+            self._auto_pick = self.state.go_to(0)
+        elif self.state.current is self._auto_pick and self._auto_pick.path in self._failed():
+            self._pick_displayable()  # the picked image failed; a newly found one may not
         self._thumb_queue.extend(i.path for i in instances)
         self._ensure_thumbnail_worker()
         self._update_position_label()
@@ -599,6 +613,11 @@ class MainWindow(QtWidgets.QMainWindow):
         self.problems.add_problems(problems)
 
     def _on_problems_count_changed(self, count: int) -> None:
+        if self._summary:
+            showing = self.statusBar().currentMessage() == self._summary
+            self._summary = self._scan_summary()
+            if showing:
+                self.statusBar().showMessage(self._summary)
         self.problems_dock.setWindowTitle(f"Problems ({count})" if count else "Problems")
         self.problems_button.setText(f"\u26a0 {count} problem{'s' if count != 1 else ''}")
         self.problems_button.setVisible(count > 0)
@@ -618,6 +637,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.cache.clear()
         self.problems.clear()
         self._shown_path = None
+        self._auto_pick = None
+        self._summary = ""
         self.state.clear()
         self._update_position_label()
         self.statusBar().showMessage("Closed all images", 3000)
@@ -737,7 +758,8 @@ class MainWindow(QtWidgets.QMainWindow):
         current = self.state.current
         if current is not None and current.path == image.path and self.state.frame == image.frame:
             self.state.set_image(image)
-        self.statusBar().clearMessage()
+        # "Loading ..." gives way to the scan summary (empty while a scan runs).
+        self.statusBar().showMessage(self._summary)
 
     def _on_load_errored(self, request: int, inst: Instance, exc: Exception) -> None:
         if self._closing:
@@ -750,6 +772,22 @@ class MainWindow(QtWidgets.QMainWindow):
             self._shown_path = None
             self.statusBar().showMessage(f"{inst.name}: {reason}")
         self._report_problem(inst.path, reason)
+        if inst is self._auto_pick and inst is self.state.current:
+            self._pick_displayable()
+
+    def _failed(self) -> set[str]:
+        """Paths listed in the Problems panel (their pixels cannot be shown)."""
+        return {p.path for p in self.state.problems}
+
+    def _pick_displayable(self) -> None:
+        """Move from an undecodable first image to the first image not known to fail."""
+        failed = self._failed()
+        nxt = next((i for i in self.state.images() if i.path not in failed), None)
+        if nxt is not None:
+            self._auto_pick = nxt
+            # The failure is in the Problems panel; "Loading ..." or the summary replaces it.
+            self.statusBar().showMessage(self._summary)
+            self.state.set_current(nxt)
 
     def _report_problem(self, path: str, reason: str) -> None:
         """A listed image whose pixels cannot be decoded goes to the Problems panel (once)."""
@@ -816,6 +854,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._foreground.clear()
         inst = self._painted_instance
         if inst is not None:
+            self._auto_pick = None
             self.image_shown.emit(inst)
             QtCore.QTimer.singleShot(0, self._prefetch_next)
 

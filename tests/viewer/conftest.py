@@ -8,6 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from viewer.refcount_guard import guard_singleton_refcounts
+
+# The test session is one long Qt session too: protect None/True/False as the app does
+# (viewer.app.create_app) before pytest-qt creates the QApplication.
+guard_singleton_refcounts()
+
 
 @pytest.fixture(autouse=True)
 def _isolated_user_folders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -63,3 +69,12 @@ def open_and_wait(qtbot, window, paths: list[str], *, images: bool = True) -> No
     else:
         with qtbot.waitSignal(window.scan_finished, timeout=15_000):
             window.open_paths(paths)
+
+
+def break_pixels(path: Path) -> Path:
+    """Zero the inside of a JPEG Baseline DICOM's stream: the header reads, the pixels do not."""
+    data = bytearray(path.read_bytes())
+    soi = data.index(b"\xff\xd8\xff")
+    data[soi + 20 : soi + 400] = b"\x00" * 380
+    path.write_bytes(bytes(data))
+    return path

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
 
+from tests.viewer.conftest import break_pixels
 from viewer.app import _parse_size, build_parser
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -73,6 +76,69 @@ def test_screenshot_without_any_image_exits_1(tmp_path):
     assert proc.returncode == 1
     assert "no image could be opened" in proc.stderr
     assert out.exists()
+
+
+def _screenshot(paths: list[Path], out: Path, tmp_path: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "main.py", *map(str, paths), "--screenshot", str(out)],
+        cwd=ROOT,
+        env=_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=100,  # below the viewer's own 120 s limit: a hang fails here
+    )
+
+
+def test_screenshot_when_first_image_is_undecodable(make_dicom, tmp_path):
+    """The first image cannot be decoded, the second can: the screenshot succeeds (exit 0)."""
+    series = dict(StudyInstanceUID="5.5", SeriesInstanceUID="5.5.1", jpeg=True)
+    bad = break_pixels(make_dicom("a.dcm", InstanceNumber=1, **series))
+    good = make_dicom("b.dcm", InstanceNumber=2, **series)
+    out = tmp_path / "shot.png"
+    proc = _screenshot([bad, good], out, tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_screenshot_when_no_image_decodes_exits_1(make_dicom, tmp_path):
+    """Headers read but no pixels decode: exit 1 with the reason, without waiting for a timeout."""
+    paths = [break_pixels(make_dicom(f"{n}.dcm", jpeg=True)) for n in ("a", "b")]
+    out = tmp_path / "shot.png"
+    proc = _screenshot(paths, out, tmp_path)
+    assert proc.returncode == 1
+    assert "no image could be displayed" in proc.stderr
+    assert out.exists()
+
+
+def test_ctrl_c_closes_viewer(make_dicom, tmp_path):
+    """SIGINT (Ctrl+C in the terminal) closes the window as Quit does: settings saved, exit 130."""
+    path = make_dicom()
+    proc = subprocess.Popen(
+        [sys.executable, "main.py", str(path), "--verbose"],
+        cwd=ROOT,
+        env=_env(tmp_path),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    watchdog = threading.Timer(120, proc.kill)  # a viewer that ignores SIGINT fails, not hangs
+    watchdog.start()
+    try:
+        seen = []
+        for line in proc.stderr:
+            seen.append(line)
+            if "viewer running" in line:
+                proc.send_signal(signal.SIGINT)
+                break
+        rest = proc.stderr.read()
+        code = proc.wait()
+    finally:
+        watchdog.cancel()
+        proc.kill()
+    stderr = "".join(seen) + rest
+    assert code == 130, stderr[-2000:]
+    assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr
+    assert (tmp_path / "config" / "pneumoview.ini").exists()  # closeEvent saved the settings
 
 
 def test_subcommand_stays_headless(make_dicom, tmp_path):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from tests.viewer.conftest import open_and_wait
+from tests.viewer.conftest import break_pixels, open_and_wait
 
 
 @pytest.fixture
@@ -87,6 +87,61 @@ class TestOpen:
             window.cancel_scan()
         assert not window.is_scanning
         assert len(window.state.images()) <= 3
+
+
+@pytest.fixture
+def first_undecodable(make_dicom, tmp_path: Path) -> Path:
+    """A series whose first image (Instance 1) has a readable header but undecodable pixels."""
+    folder = tmp_path / "first_bad"
+    for i in (1, 2, 3):
+        path = make_dicom(
+            f"im{i}.dcm",
+            folder=folder,
+            jpeg=True,
+            InstanceNumber=i,
+            StudyInstanceUID="7.7",
+            SeriesInstanceUID="7.7.1",
+        )
+        if i == 1:
+            break_pixels(path)
+    return folder
+
+
+class TestFirstDisplayable:
+    def test_opens_on_first_image_that_decodes(self, qtbot, make_main_window, first_undecodable):
+        """An undecodable first image is skipped: the viewer shows the next one and lists it."""
+        window = make_main_window()
+        open_and_wait(qtbot, window, [str(first_undecodable)])
+        qtbot.waitUntil(lambda: window.canvas.has_image, timeout=10_000)
+        assert [i.name for i in window.state.images()] == ["im1.dcm", "im2.dcm", "im3.dcm"]
+        assert window.state.current.name == "im2.dcm"
+        assert [Path(p.path).name for p in window.problems.problems] == ["im1.dcm"]
+        assert "JPEG" in window.problems.problems[0].reason
+
+    def test_user_choice_is_not_overridden(self, qtbot, make_main_window, first_undecodable):
+        """Once an image was shown, going back to the broken one stays there and says why."""
+        window = make_main_window()
+        open_and_wait(qtbot, window, [str(first_undecodable)])
+        qtbot.waitUntil(lambda: window.canvas.has_image, timeout=10_000)
+        window.navigate(-(2**31))
+        assert window.state.current.name == "im1.dcm"
+        qtbot.waitUntil(lambda: not window.canvas.has_image, timeout=10_000)
+        assert window.state.current.name == "im1.dcm"
+
+    def test_status_bar_counts_what_problems_panel_lists(
+        self, qtbot, make_main_window, first_undecodable
+    ):
+        """Scan failures and decode failures found later: the status bar and the panel agree."""
+        (first_undecodable / "empty.dcm").write_bytes(b"")
+        break_pixels(first_undecodable / "im3.dcm")
+        window = make_main_window()
+        with qtbot.waitSignal(window.thumbnails_finished, timeout=15_000):
+            open_and_wait(qtbot, window, [str(first_undecodable)])
+        qtbot.waitUntil(lambda: not window.is_scanning and not window.thumbnails_pending)
+        names = sorted(Path(p.path).name for p in window.problems.problems)
+        assert names == ["empty.dcm", "im1.dcm", "im3.dcm"]
+        assert window.statusBar().currentMessage() == "3 images open; 3 problems (see Problems)"
+        assert window.problems_button.text().endswith("3 problems")
 
 
 class TestNavigation:
