@@ -215,3 +215,43 @@ class TestWindow:
         assert panel.demo_label.isVisible() and panel.demo_label.text() == DEMO_WARNING
         assert "retinanet / mobilenet_v3" in panel.model_label.text()
         assert panel.device_label.text() == "Device: CPU"
+
+
+def test_gpu_out_of_memory_falls_back_with_a_notice(grey_images):
+    """A CUDA out-of-memory in the model: the image is re-run on the CPU copy, with a notice."""
+    import torch
+
+    from tests.viewer.detection_models import brightness_model
+    from viewer.detector_worker import Notice
+
+    model = brightness_model()
+    calls = {"n": 0}
+    forward = model.forward
+
+    def first_call_oom(images):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return forward(images)
+
+    model.forward = first_call_oom
+    events = list(
+        run_detection(make_detector(model), deque(_jobs(grey_images[:2])), threading.Event())
+    )
+    notices = [e for e in events if isinstance(e, Notice)]
+    assert len(notices) == 1 and "GPU out of memory" in notices[0].text
+    done = [e for e in events if isinstance(e, JobDone)]
+    assert [len(e.result.detections) for e in done] == [1, 1]
+
+
+def test_detect_automatically_on_open(qtbot, make_main_window, grey_images, settings_path):
+    """With the setting on and a model loaded, newly opened images are detected at once."""
+    window = make_main_window()
+    window.detection_panel.auto_check.setChecked(True)
+    assert window.prefs.auto_detect
+    window.detection.use_detector(make_detector(brightness_model(), threshold=0.1))
+    keys: list[str] = []
+    window.detection.result_ready.connect(lambda k, _r: keys.append(k))
+    open_and_wait(qtbot, window, [str(p) for p in grey_images])
+    qtbot.waitUntil(lambda: len(keys) == len(grey_images), timeout=30_000)
+    assert sorted(keys) == sorted(key_for(i) for i in window.state.images())

@@ -325,3 +325,18 @@ class TestStartup:
         from detector.review import default_session_path
 
         assert window.review.session_path == str(default_session_path(recent[0]))
+
+
+def test_help_shortcuts_lists_the_keyboard_contract(qtbot, window):
+    """Help → Shortcuts shows every review key with its action."""
+    from viewer.dialogs import shortcut_rows
+
+    rows = dict(shortcut_rows(window._all_actions))
+    assert rows["Draw a box (then left-drag)"] == "B"
+    assert rows["Accept selected prediction"].startswith("Return")
+    assert rows["Reject prediction / delete box"] == "Del, Backspace"
+    assert rows["Mark reviewed and go to next unreviewed"] == "Space"
+    assert rows["Redo"] == "Ctrl+Shift+Z, Ctrl+Y"
+    assert rows["Show predictions"] == "P" and rows["Show ground truth"] == "G"
+    assert rows["Delete rulers"] == "Shift+Del"
+    assert [name for name, keys in rows.items() if keys == "P"] == ["Show predictions"]
