@@ -24,9 +24,7 @@ from viewer import dialogs
 from viewer.actions import LEGEND_KEYS, ReviewActions
 from viewer.box_layers import legend_html
 from viewer.controls import FrameControl, WindowControl
-from viewer.detection_controller import DetectionController
-from viewer.detection_dock import DetectionDock
-from viewer.detector_worker import DetectionJob
+from viewer.detection_ui import DetectionUI
 from viewer.findings_table import FindingsPanel
 from viewer.image_canvas import ImageCanvas
 from viewer.metadata_panel import MetadataPanel
@@ -34,7 +32,7 @@ from viewer.overlay_text import corner_texts, cursor_text, format_name
 from viewer.pixel_cache import PixelCache
 from viewer.presets import PRESET_NAMES, drag_window, window_text
 from viewer.problems_panel import ProblemsPanel
-from viewer.review_controller import ReviewController, key_for
+from viewer.review_controller import ReviewController
 from viewer.review_menu import ReviewFileActions
 from viewer.settings import AppSettings, load_settings, open_qsettings, save_settings
 from viewer.state import ViewerState
@@ -174,15 +172,10 @@ class MainWindow(QtWidgets.QMainWindow):
         self.addDockWidget(QtCore.Qt.DockWidgetArea.BottomDockWidgetArea, self.problems_dock)
         self.resizeDocks([self.problems_dock], [150], QtCore.Qt.Orientation.Vertical)
         self.problems_dock.hide()
-        self.detection = DetectionController(self)
-        self.detection_panel = DetectionDock()
-        self.detection_panel.auto_check.setChecked(self.prefs.auto_detect)
-        scroll = QtWidgets.QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
-        scroll.setWidget(self.detection_panel)  # the window may be short; the dock scrolls
-        self.detection_dock = self._dock("Detection", "detection_dock", scroll)
-        self.addDockWidget(QtCore.Qt.DockWidgetArea.RightDockWidgetArea, self.detection_dock)
+        self.detection_ui = DetectionUI(self)
+        self.detection = self.detection_ui.controller
+        self.detection_panel = self.detection_ui.panel
+        self.detection_dock = self.detection_ui.dock
         self.resizeDocks(
             [self.browser_dock, self.metadata_dock], [300, 430], QtCore.Qt.Orientation.Horizontal
         )
@@ -314,18 +307,7 @@ class MainWindow(QtWidgets.QMainWindow):
             self.tool_actions[tool] = act
         self.tool_actions["pan"].setChecked(True)
 
-        self.act_load_model = a("&Load model...", self.load_model_dialog)
-        self.act_detect = a("&Run on this image", self.detect_current, ["D"])
-        self.act_detect_all = a("Run on &all open images", self.detect_all, ["Shift+D"])
-        self.act_detect_cancel = a("&Cancel detection", self.detection.cancel)
-        self.act_detect_cancel.setEnabled(False)
-        self.act_load_model.setIconText("Load model...")
-        self.act_detect.setIconText("Run (D)")
-        self.act_detect_all.setIconText("Run all (Shift+D)")
-        self.act_detect_cancel.setIconText("Cancel")
-        self.detection_panel.set_actions(
-            self.act_load_model, self.act_detect, self.act_detect_all, self.act_detect_cancel
-        )
+        self.detection_ui.build_actions(a)
 
         self.review_actions = ReviewActions(self, a)
         self.detection_panel.set_legend(legend_html(self.review.layers.visibility(), LEGEND_KEYS))
@@ -368,10 +350,7 @@ class MainWindow(QtWidgets.QMainWindow):
         review_menu = bar.addMenu("&Review")
         self.review_actions.fill_menu(review_menu)
 
-        detection = bar.addMenu("&Detection")
-        detection.addActions(
-            [self.act_load_model, self.act_detect, self.act_detect_all, self.act_detect_cancel]
-        )
+        self.detection_ui.fill_menu(bar.addMenu("&Detection"))
 
         view = bar.addMenu("&View")
         view.addAction(self.act_overlays)
@@ -445,7 +424,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.frame_control.frame_requested.connect(self.state.set_frame)
         self.window_control.preset_chosen.connect(self.apply_preset)
         self.problems.count_changed.connect(self._on_problems_count_changed)
-        self._connect_detection()
+        self.detection_ui.connect()
+        self.review.message.connect(lambda text: self.statusBar().showMessage(text, 5000))
 
     @property
     def is_scanning(self) -> bool:
@@ -597,8 +577,7 @@ class MainWindow(QtWidgets.QMainWindow):
         return msg
 
     def _on_state_images_added(self, instances: list[Instance]) -> None:
-        if self.prefs.auto_detect and self.detection.has_model:
-            self.detection.run(self._jobs_for(instances))
+        self.detection_ui.images_added(instances)
         if self.state.current is None:
             # Starts decoding the first image before any thumbnail.
             self._auto_pick = self.state.go_to(0)
@@ -977,111 +956,23 @@ class MainWindow(QtWidgets.QMainWindow):
         dialog.setAttribute(QtCore.Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.show()
 
-    # -- detection --------------------------------------------------------------------------
-
-    def _connect_detection(self) -> None:
-        det, panel = self.detection, self.detection_panel
-        det.model_loading.connect(self._on_model_loading)
-        det.model_ready.connect(self._on_model_ready)
-        det.result_ready.connect(self._on_detection_result)
-        det.progress.connect(self._on_detection_progress)
-        det.run_finished.connect(self._on_detection_finished)
-        det.failed.connect(self._on_detection_failed)
-        det.notice.connect(lambda text: self.statusBar().showMessage(text, 10_000))
-        det.threshold_changed.connect(panel.set_threshold)
-        det.threshold_changed.connect(lambda _v: self._show_prediction_counts())
-        self.review.changed.connect(self._show_prediction_counts)
-        self.review.message.connect(lambda text: self.statusBar().showMessage(text, 5000))
-        panel.threshold_changed.connect(det.set_threshold)
-        panel.auto_detect_toggled.connect(self._on_auto_detect_toggled)
+    # -- detection (see viewer.detection_ui) ------------------------------------------------
 
     def current_key(self) -> str | None:
         """Review key of the image and frame on screen (``None`` when nothing is shown)."""
         return self.review.current_key
 
-    def _jobs_for(self, instances: Sequence[Instance]) -> list[DetectionJob]:
-        jobs = [DetectionJob(key_for(i), i.path, 0) for i in instances]
-        # Images this model already ran on in this review session keep their predictions.
-        return [j for j in jobs if not self.review.has_predictions(j.key)]
-
     def load_model(self, path: str) -> None:
         """Use the checkpoint at ``path`` (loaded in the background, shown in the dock)."""
         self.detection.load_model(path)
 
-    def load_model_dialog(self) -> None:
-        path, _ = QtWidgets.QFileDialog.getOpenFileName(
-            self, "Load detector checkpoint", self.prefs.last_folder, "Checkpoints (*.pt *.pth)"
-        )
-        if path:
-            self.load_model(path)
-
-    def _ensure_model(self) -> bool:
-        if self.detection.has_model:
-            return True
-        from viewer.resources import default_model_path
-
-        default = default_model_path()
-        if default is None:
-            self._on_detection_failed("No model loaded: use Detection \u2192 Load model...")
-            return False
-        self.load_model(str(default))
-        return True
-
     def detect_current(self) -> None:
         """Run the detector on the image (and frame) on screen (key D)."""
-        inst = self.state.current
-        if inst is None or not self._ensure_model():
-            return
-        frame = self.state.frame
-        self.detection.run([DetectionJob(key_for(inst, frame), inst.path, frame)])
+        self.detection_ui.detect_current()
 
     def detect_all(self) -> None:
         """Run the detector on every open image (key Shift+D); results stream in."""
-        images = self.state.images()
-        if images and self._ensure_model():
-            self.detection.run(self._jobs_for(images))
-
-    def _on_model_loading(self, path: str) -> None:
-        self.detection_panel.show_model(None, f"loading {Path(path).name}...")
-        self.act_detect_cancel.setEnabled(True)
-
-    def _on_model_ready(self, meta: dict, device: str) -> None:
-        self.detection_panel.show_model(meta, self.detection.model_path)
-        self.detection_panel.show_device(device)
-        self.statusBar().showMessage(
-            f"Model {Path(self.detection.model_path).name} ready on {device}", 5000
-        )
-
-    def _on_detection_progress(self, done: int, total: int, rate: float) -> None:
-        self.detection_panel.show_progress(done, total, rate)
-        self.act_detect_cancel.setEnabled(self.detection.busy or done < total)
-
-    def _on_detection_finished(self, cancelled: bool) -> None:
-        self.act_detect_cancel.setEnabled(False)
-        if cancelled:
-            self.statusBar().showMessage(
-                "Detection cancelled; finished images keep their results", 5000
-            )
-
-    def _on_detection_failed(self, text: str) -> None:
-        self.act_detect_cancel.setEnabled(False)
-        self.detection_panel.show_model_error(text)
-        self.statusBar().showMessage(f"Detection: {text}")
-
-    def _on_detection_result(self, key: str, result: object) -> None:
-        error = getattr(result, "error", None)
-        if error:
-            self.statusBar().showMessage(f"Detection: {error}", 8000)
-        if key == self.current_key():
-            self._show_prediction_counts()
-
-    def _on_auto_detect_toggled(self, checked: bool) -> None:
-        self.prefs.auto_detect = checked
-
-    def _show_prediction_counts(self) -> None:
-        key = self.current_key() if self.canvas.has_image else None
-        shown, total = self.review.prediction_counts(key) if key is not None else (0, 0)
-        self.detection_panel.show_counts(shown, total)
+        self.detection_ui.detect_all()
 
     # -- drag and drop ----------------------------------------------------------------------
 
