@@ -9,13 +9,11 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections import deque
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
-from superqt.utils import WorkerBase, create_worker
+from superqt.utils import WorkerBase
 
 from detector.dicom_info import pixel_spacing
 from detector.imaging import DicomImage, DicomReadError, Window
@@ -34,40 +32,14 @@ from viewer.presets import PRESET_NAMES, drag_window, window_text
 from viewer.problems_panel import ProblemsPanel
 from viewer.review_controller import ReviewController
 from viewer.review_menu import ReviewFileActions
+from viewer.scan_controller import ScanController, start_worker
 from viewer.settings import AppSettings, load_settings, open_qsettings, save_settings
 from viewer.state import ViewerState
 from viewer.study_browser import StudyBrowser
-from viewer.workers import ScanBatch, load_frame, scan_batches, thumbnails
+from viewer.workers import load_frame
 from viewer.worklist import WorklistPanel
 
 logger = logging.getLogger(__name__)
-
-
-def array_to_qimage(pixels: np.ndarray) -> QtGui.QImage:
-    """uint8 grey (H, W) or RGB (H, W, 3) -> a QImage that owns a copy of the pixels."""
-    arr = np.ascontiguousarray(pixels)
-    h, w = arr.shape[:2]
-    if arr.ndim == 2:
-        image = QtGui.QImage(arr.data, w, h, arr.strides[0], QtGui.QImage.Format.Format_Grayscale8)
-    else:
-        image = QtGui.QImage(arr.data, w, h, arr.strides[0], QtGui.QImage.Format.Format_RGB888)
-    return image.copy()
-
-
-def start_worker(
-    func: Callable[..., object],
-    *args: object,
-    connect: dict[str, Callable[..., object]],
-    **kwargs: object,
-) -> WorkerBase:
-    """Run ``func(*args, **kwargs)`` in a superqt thread worker with signal ``connect``ions.
-
-    Every worker gets an ``errored`` handler (logging when none is given), so a failure in a
-    background job is reported, never re-raised into the event loop.
-    """
-    handlers = dict(connect)
-    handlers.setdefault("errored", lambda exc: logger.warning("background job failed: %s", exc))
-    return create_worker(func, *args, _connect=handlers, _start_thread=True, **kwargs)
 
 
 class MainWindow(QtWidgets.QMainWindow):
@@ -110,11 +82,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._store = settings if settings is not None else open_qsettings()
         self.prefs: AppSettings = load_settings(self._store)
         self._closing = False
-        self._scan_worker: WorkerBase | None = None
-        self._scan_cancel = threading.Event()
-        self._pending_scans: list[list[str]] = []
-        self._thumb_queue: deque[str] = deque()
-        self._thumb_worker: WorkerBase | None = None
+        self.scan = ScanController(self)
         #: Set while the displayed image is decoding: thumbnails wait (see workers.thumbnails).
         self._foreground = threading.Event()
         # Scan, thumbnails, the displayed image and a prefetch may run at once; the default
@@ -189,7 +157,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.cancel_button = QtWidgets.QToolButton()
         self.cancel_button.setText("Cancel")
         self.cancel_button.setToolTip("Stop scanning (Esc)")
-        self.cancel_button.clicked.connect(self.cancel_scan)
+        self.cancel_button.clicked.connect(self.scan.cancel)
         self.cancel_button.hide()
         self.position_label = QtWidgets.QLabel("")
         self.problems_button = QtWidgets.QToolButton()
@@ -424,16 +392,18 @@ class MainWindow(QtWidgets.QMainWindow):
         self.frame_control.frame_requested.connect(self.state.set_frame)
         self.window_control.preset_chosen.connect(self.apply_preset)
         self.problems.count_changed.connect(self._on_problems_count_changed)
+        self.scan.finished.connect(self._on_scan_finished)
+        self.scan.thumbnails_finished.connect(self.thumbnails_finished)
         self.detection_ui.connect()
         self.review.message.connect(lambda text: self.statusBar().showMessage(text, 5000))
 
     @property
     def is_scanning(self) -> bool:
-        return self._scan_worker is not None or bool(self._pending_scans)
+        return self.scan.is_scanning
 
     @property
     def thumbnails_pending(self) -> bool:
-        return self._thumb_worker is not None or bool(self._thumb_queue)
+        return self.scan.thumbnails_pending
 
     # -- settings ---------------------------------------------------------------------------
 
@@ -491,72 +461,16 @@ class MainWindow(QtWidgets.QMainWindow):
     ) -> None:
         """Scan files and folders in the background; images appear in the browser as found.
 
-        ``recent`` is what File > Recent remembers (``paths`` by default).
+        ``recent`` is what File > Recent remembers (``paths`` by default). The review session
+        of the first folder is opened (see :class:`viewer.review_controller.ReviewController`).
         """
-        clean = [os.path.abspath(str(p)) for p in paths]
-        if not clean:
-            return
-        for path in reversed(clean if recent is None else [str(p) for p in recent]):
-            self.prefs.add_recent(path)
-        self.review.ensure_session([str(p) for p in (recent or clean)])
-        self._rebuild_recent_menu()
-        if self._scan_worker is not None:
-            self._pending_scans.append(clean)
-            return
-        self._start_scan(clean)
-
-    def _start_scan(self, paths: list[str]) -> None:
-        self._scan_cancel = threading.Event()
-        self._scan_worker = start_worker(
-            scan_batches,
-            paths,
-            self._scan_cancel,
-            decode_first=self.state.current is None,
-            connect={
-                "yielded": self._on_scan_yielded,
-                "errored": self._on_scan_errored,
-                "finished": self._on_scan_worker_finished,
-            },
-        )
-        self.progress.setRange(0, 0)
-        self.progress.setFormat("Scanning...")
-        self.progress.show()
-        self.cancel_button.show()
-        names = ", ".join(Path(p).name or p for p in paths[:3]) + (" ..." if len(paths) > 3 else "")
-        self.statusBar().showMessage(f"Scanning {names}")
+        self.scan.open_paths(paths, recent=recent)
 
     def cancel_scan(self) -> None:
         """Stop the running scan (images found so far stay open) and drop queued scans."""
-        self._pending_scans.clear()
-        if self._scan_worker is not None:
-            self._scan_cancel.set()
-            self._scan_worker.quit()
-            self.statusBar().showMessage("Scan cancelled; images found so far stay open", 5000)
+        self.scan.cancel()
 
-    def _on_scan_yielded(self, batch: ScanBatch) -> None:
-        if self._closing:
-            return
-        if batch.total:
-            self.progress.setRange(0, batch.total)
-            self.progress.setValue(batch.done)
-            self.progress.setFormat("%v / %m files")
-        if batch.first_image is not None:
-            self.cache.put(batch.first_image)
-        if batch.items:
-            self.state.add_scan_items(batch.items)
-
-    def _on_scan_errored(self, exc: Exception) -> None:
-        logger.error("scan failed: %s", exc)
-        if not self._closing:
-            QtWidgets.QMessageBox.warning(self, "Scan failed", f"The folder scan stopped: {exc}")
-
-    def _on_scan_worker_finished(self) -> None:
-        self._scan_worker = None
-        if self._closing:
-            return
-        if self._pending_scans:
-            self._start_scan(self._pending_scans.pop(0))
-            return
+    def _on_scan_finished(self) -> None:
         self.progress.hide()
         self.cancel_button.hide()
         self._summary = self._scan_summary()
@@ -583,8 +497,7 @@ class MainWindow(QtWidgets.QMainWindow):
             self._auto_pick = self.state.go_to(0)
         elif self.state.current is self._auto_pick and self._auto_pick.path in self._failed():
             self._pick_displayable()  # the picked image failed; a newly found one may not
-        self._thumb_queue.extend(i.path for i in instances)
-        self._ensure_thumbnail_worker()
+        self.scan.add_thumbnails(instances)
         self._update_position_label()
         self._update_overlays()  # "image i / n" grows while the scan runs
 
@@ -611,8 +524,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.problems_dock.raise_()
 
     def close_all(self) -> None:
-        self.cancel_scan()
-        self._thumb_queue.clear()
+        self.scan.cancel()
+        self.scan.clear_thumbnails()
         self.cache.clear()
         self.problems.clear()
         self._shown_path = None
@@ -621,41 +534,6 @@ class MainWindow(QtWidgets.QMainWindow):
         self.state.clear()
         self._update_position_label()
         self.statusBar().showMessage("Closed all images", 3000)
-
-    # -- thumbnails -------------------------------------------------------------------------
-
-    def _ensure_thumbnail_worker(self) -> None:
-        if self._thumb_worker is not None or not self._thumb_queue or self._closing:
-            return
-        self._thumb_worker = start_worker(
-            thumbnails,
-            self._thumb_queue,
-            foreground=self._foreground,
-            connect={
-                "yielded": self._on_thumbnail_yielded,
-                "finished": self._on_thumbnail_worker_finished,
-            },
-        )
-
-    def _on_thumbnail_yielded(self, result: tuple[str, np.ndarray | None, str]) -> None:
-        if self._closing:
-            return
-        path, pixels, error = result
-        if pixels is None:
-            self.browser.set_thumbnail_failed(path, error)
-            self._report_problem(path, error)
-            return
-        icon = QtGui.QIcon(QtGui.QPixmap.fromImage(array_to_qimage(pixels)))
-        self.browser.set_thumbnail(path, icon)
-
-    def _on_thumbnail_worker_finished(self) -> None:
-        self._thumb_worker = None
-        if self._closing:
-            return
-        if self._thumb_queue:
-            self._ensure_thumbnail_worker()
-        else:
-            self.thumbnails_finished.emit()
 
     # -- navigation -------------------------------------------------------------------------
 
@@ -924,8 +802,8 @@ class MainWindow(QtWidgets.QMainWindow):
         )
 
     def _on_escape(self) -> None:
-        if self._scan_worker is not None:
-            self.cancel_scan()
+        if self.scan.is_scanning:
+            self.scan.cancel()
         else:
             self.set_tool("pan")
 
@@ -1001,16 +879,13 @@ class MainWindow(QtWidgets.QMainWindow):
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:  # noqa: N802 - Qt override
         self._closing = True
         self._foreground.clear()
-        self._pending_scans.clear()
-        self._scan_cancel.set()
-        self._thumb_queue.clear()
+        self.scan.shutdown()  # stops the scan and thumbnail workers
         self.frame_control.stop()
         self.canvas.clear_rulers()
         self.detection.shutdown()
         self.review.close()
-        for worker in (self._scan_worker, self._thumb_worker, self._prefetch_worker):
-            if worker is not None:
-                worker.quit()
+        if self._prefetch_worker is not None:
+            self._prefetch_worker.quit()
         try:
             WorkerBase.await_workers(msecs=10_000)
         except RuntimeError:
