@@ -256,10 +256,17 @@ class ReviewController(QtCore.QObject):
         self.changed.emit()
 
     def _on_cleared(self) -> None:
+        """Close all: the session file is closed; the next opened folder gets its own."""
         self._flush_time()
         self._instances.clear()
         self._shown_key = None
         self.layers.clear()
+        if self.store is not None:
+            self.store.close()
+            self.store, self.session_path = None, ""
+            self.review = ReviewState()
+            self._connect_review()
+            self.session_changed.emit("")
         self.changed.emit()
 
     @staticmethod

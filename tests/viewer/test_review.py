@@ -340,3 +340,19 @@ def test_help_shortcuts_lists_the_keyboard_contract(qtbot, window):
     assert rows["Show predictions"] == "P" and rows["Show ground truth"] == "G"
     assert rows["Delete rulers"] == "Shift+Del"
     assert [name for name, keys in rows.items() if keys == "P"] == ["Show predictions"]
+
+
+def test_close_all_then_another_folder_gets_its_own_session(
+    qtbot, make_main_window, study, make_dicom, tmp_path
+):
+    win = make_main_window()
+    open_and_wait(qtbot, win, [str(study)])
+    first = win.review.session_path
+    _predict(win)
+    win.close_all()
+    assert win.review.session_path == "" and win.review.review.images == {}
+    other = tmp_path / "other"
+    make_dicom("o1.dcm", folder=other)
+    open_and_wait(qtbot, win, [str(other)])
+    assert win.review.session_path not in ("", first)
+    assert [im.patient_id for im in win.review.review.images.values()] == ["o1"]
