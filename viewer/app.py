@@ -233,7 +233,7 @@ def run(args: Sequence[str]) -> int:
             start_review(window, labels=labels, classes=classes, model=model)
         else:
             job.finish_without_image("no readable PATH given")
-        code = int(app.exec())
+        code = _exec(app)
         if sigint.received:
             return EXIT_INTERRUPTED
         return job.exit_code if job.exit_code is not None else code
@@ -244,8 +244,19 @@ def run(args: Sequence[str]) -> int:
         window.open_paths(paths, recent=recent)
     start_review(window, labels=labels, classes=classes, model=model)
     logger.debug("viewer running (Ctrl+C in this terminal closes it)")
-    code = int(app.exec())
+    code = _exec(app)
     return EXIT_INTERRUPTED if sigint.received else code
+
+
+def _exec(app: Any) -> int:
+    """Run the event loop; then let workers queued in its last moments finish, before Python
+    tears down the objects they signal through (else "Signal source has been deleted")."""
+    from PySide6 import QtCore
+
+    code = int(app.exec())
+    if not QtCore.QThreadPool.globalInstance().waitForDone(10_000):
+        logger.warning("background work did not stop within 10 s")
+    return code
 
 
 class CloseOnSigint:

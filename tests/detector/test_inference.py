@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 from pathlib import Path
 
@@ -165,19 +166,29 @@ class TestPredictSteps:
 
 
 class TestOutOfMemory:
-    def test_gpu_oom_reruns_the_batch_on_cpu(self, monkeypatch, caplog) -> None:
-        """A CUDA out-of-memory error falls back to a CPU model with a warning."""
+    def test_gpu_oom_reruns_the_batch_on_cpu(self, caplog) -> None:
+        """A CUDA out-of-memory error re-runs the batch on a CPU model rebuilt from the same
+        weights, with a warning: the detections are those of the model run normally."""
+        torch.manual_seed(0)
+        model = build_model("retinanet", backbone="mobilenet_v3", min_size=64)
+        with torch.no_grad():  # a confident head, so that there are boxes to compare
+            model.head.classification_head.cls_logits.bias.fill_(2.0)
+        meta = {"arch": "retinanet", "backbone": "mobilenet_v3", "input_size": 64}
+        image = chest_like(64)
+        on_gpu = copy.deepcopy(model)
 
-        class Oom(FakeModel):
-            def forward(self, images):
-                raise torch.cuda.OutOfMemoryError("CUDA out of memory")
+        def out_of_memory(*_args, **_kwargs):
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
 
-        det = fake_detector(model=Oom())
-        monkeypatch.setattr(det, "_cpu_fallback", lambda: FakeModel())
+        on_gpu.forward = out_of_memory  # the model's run on the GPU fails
+        [expected] = Detector(model=model, meta=dict(meta), device="cpu").predict([image])
+        det = Detector(model=on_gpu, meta=dict(meta), device="cpu")
         with caplog.at_level(logging.WARNING, logger="detector.inference"):
-            [result] = det.predict([np.zeros((64, 64), np.uint8)])
-        assert result.ok and len(result.detections) == 1
+            [result] = det.predict([image])
         assert "out of memory" in caplog.text
+        assert result.ok and len(expected.detections) > 0
+        assert [d.box_xyxy for d in result.detections] == [d.box_xyxy for d in expected.detections]
+        assert [d.score for d in result.detections] == [d.score for d in expected.detections]
 
 
 class TestDevices:

@@ -37,12 +37,20 @@ class TestPrepareGray:
         assert float(image.min()) == 0.0 and float(image.max()) == 1.0
         assert torch.equal(image[0], image[1]) and torch.equal(image[1], image[2])
 
-    def test_values_follow_the_imaging_resize(self) -> None:
-        """Pixels are the imaging core's resize of the display, divided by 255."""
-        display = chest_like(128)
+    def test_values_are_resized_display_over_255(self) -> None:
+        """Four flat quadrants (0, 51, 204, 255) halve to flat quadrants of 0, 0.2, 0.8, 1.0."""
+        display = np.zeros((128, 128), np.uint8)
+        display[:64, 64:] = 51
+        display[64:, :64] = 204
+        display[64:, 64:] = 255
         image, _ = prepare_image(display, input_size=64)
-        expected = resize_display(display, 64).astype(np.float32) / 255.0
-        np.testing.assert_allclose(image[0].numpy(), expected)
+        grey = image[0].numpy()
+        # Away from the seams (the filter reaches 2 source pixels = 1 output pixel).
+        np.testing.assert_allclose(grey[:30, :30], 0.0, atol=1e-6)
+        np.testing.assert_allclose(grey[:30, 34:], 0.2, atol=1e-6)
+        np.testing.assert_allclose(grey[34:, :30], 0.8, atol=1e-6)
+        np.testing.assert_allclose(grey[34:, 34:], 1.0, atol=1e-6)
+        assert 0.0 < float(grey[10, 32]) < 0.2  # the seam blends its neighbours
 
     def test_rgb_becomes_grey(self) -> None:
         """An RGB display image is converted to one grey channel (BT.601 luma)."""
@@ -51,12 +59,16 @@ class TestPrepareGray:
         image, _ = prepare_image(rgb, input_size=64)
         assert float(image[0, 0, 0]) == pytest.approx(round(200 * 0.587) / 255.0)
 
-    def test_equalize_uses_the_imaging_core(self) -> None:
-        """equalize="hist" is the imaging core's equalization at full size, then resize."""
-        display = (chest_like(128) // 2).astype(np.uint8)
-        gray, _ = prepare_gray(display, input_size=64, equalize="hist")
-        expected = resize_display(equalize_display(display, "hist"), 64)
-        np.testing.assert_array_equal(gray, expected)
+    def test_equalize_at_full_size_then_resize(self) -> None:
+        """A 100/110 checkerboard equalizes to 0/255 at full size, then halves to mid-grey
+        (resizing first would leave one grey level, which equalizes to black)."""
+        display = np.where(np.indices((128, 128)).sum(axis=0) % 2 == 0, 100, 110).astype(np.uint8)
+        gray, scale = prepare_gray(display, input_size=64, equalize="hist")
+        assert gray.shape == (64, 64) and scale == 0.5
+        inner = gray[2:-2, 2:-2].astype(int)
+        assert inner.min() >= 126 and inner.max() <= 129
+        plain, _ = prepare_gray(display, input_size=64)
+        assert 100 <= int(plain[2:-2, 2:-2].min()) and int(plain[2:-2, 2:-2].max()) <= 110
 
     @pytest.mark.parametrize(
         ("display", "kwargs", "error", "message"),
@@ -82,6 +94,18 @@ class TestModelInput:
         assert scale == 0.5
         assert torch.equal(image, expected)
         assert torch.equal(model_input(load_image(path), input_size=48)[0], expected)
+
+    def test_header_window_is_applied(self, make_dicom) -> None:
+        """The viewer's pipeline (header window) feeds the model: stored 20 and 100 under
+        C=100 W=120 are 0 and ((100 - 99.5) / 119 + 0.5) * 255 = 128.6 (PS3.3 C.11.2.1.2)."""
+        pixels = np.full((96, 96), 20, np.uint8)
+        pixels[:, 48:] = 100
+        path = make_dicom("a.dcm", pixels, WindowCenter=100, WindowWidth=120)
+        image, scale, size = model_input(path, input_size=48)
+        assert size == (96, 96) and scale == 0.5 and tuple(image.shape) == (3, 48, 48)
+        assert torch.equal(image[0], image[1]) and torch.equal(image[1], image[2])
+        np.testing.assert_allclose(image[0, :, :22].numpy(), 0.0, atol=1e-6)
+        np.testing.assert_allclose(image[0, :, 26:].numpy(), 128.57 / 255, atol=1.0 / 255)
 
     def test_monochrome1_is_inverted(self, make_dicom) -> None:
         """MONOCHROME1 is shown (and fed to the model) inverted, as in the viewer."""

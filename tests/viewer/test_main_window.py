@@ -79,14 +79,20 @@ class TestOpen:
         assert window.state.images() == [] and not window.canvas.has_image
         assert len(window.problems.problems) == 1
 
-    def test_cancel_keeps_found_images(self, qtbot, make_main_window, mixed_folder):
-        """Cancelling a scan ends it; whatever was found stays open."""
+    def test_cancel_keeps_found_images(self, qtbot, make_main_window, make_dicom, tmp_path):
+        """Cancel as soon as the first images arrive: the scan stops early, they stay open."""
+        folder = tmp_path / "many"
+        for i in range(300):
+            make_dicom(f"im{i:03d}.dcm", np.zeros((8, 8), np.uint8), folder=folder)
         window = make_main_window()
+        window.state.images_added.connect(lambda _new: window.cancel_scan())
         with qtbot.waitSignal(window.scan_finished, timeout=15_000):
-            window.open_paths([str(mixed_folder)])
-            window.cancel_scan()
-        assert not window.is_scanning
-        assert len(window.state.images()) <= 3
+            window.open_paths([str(folder)])
+        found = len(window.state.images())
+        assert 0 < found < 300
+        assert not window.is_scanning and not window.progress.isVisible()
+        qtbot.waitUntil(lambda: window.canvas.has_image, timeout=10_000)
+        assert len(window.state.images()) == found and window.state.current is not None
 
 
 @pytest.fixture
@@ -319,15 +325,33 @@ class TestCanvasTools:
         assert window.state.image.frame == 1
 
     def test_boxes_overlay_layers(self, qtbot, make_main_window, make_dicom):
-        """Predicted and ground-truth boxes go to separate layers; an empty list clears."""
+        """A box is drawn in its layer's colour over its image pixels, follows a rotation of
+        the view, and an empty list clears it."""
+        path = make_dicom(pixels=np.zeros((100, 100), np.uint8), WindowCenter=128, WindowWidth=256)
         window = make_main_window()
-        open_and_wait(qtbot, window, [str(make_dicom())])
-        boxes = window.canvas.boxes
-        boxes.set_boxes("predicted", [(1, 2, 11, 22)], ["opacity 0.9"])
-        boxes.set_boxes("truth", [])
-        assert boxes.boxes("predicted") == [(1, 2, 11, 22)] and boxes.boxes("truth") == []
+        open_and_wait(qtbot, window, [str(path)])
+        canvas = window.canvas
+
+        def colour_at(x: float, y: float) -> tuple[int, int, int]:
+            """Screen colour at image pixel (x=column, y=row)."""
+            at = canvas.mapFromScene(canvas.image_item.mapToScene(QtCore.QPointF(x, y)))
+            c = canvas.viewport().grab().toImage().pixelColor(at)
+            return c.red(), c.green(), c.blue()
+
+        def is_orange(rgb: tuple[int, int, int]) -> bool:  # "#ffb000", the predicted layer
+            r, g, b = rgb
+            return r > 200 and 130 < g < 220 and b < 80
+
+        assert not is_orange(colour_at(20, 50))
+        canvas.boxes.set_boxes("predicted", [(20, 30, 80, 70)], ["opacity 0.9"])
+        assert is_orange(colour_at(20, 50)) and is_orange(colour_at(50, 70))
+        assert colour_at(50, 50) == (0, 0, 0)  # inside the box: the image
+        canvas.rotate(1)
+        assert is_orange(colour_at(20, 50)) and colour_at(50, 50) == (0, 0, 0)
+        canvas.boxes.set_boxes("predicted", [])
+        assert colour_at(20, 50) == (0, 0, 0)
         with pytest.raises(ValueError, match="unknown box layer 'other'"):
-            boxes.set_boxes("other", [])
+            canvas.boxes.set_boxes("other", [])
 
 
 class TestMetadata:
