@@ -329,7 +329,7 @@ class ReviewController(QtCore.QObject):
             return
         detections = [(d.box_xyxy, d.score) for d in result.detections]
         valid = [(b, s) for b, s in detections if b[2] > b[0] and b[3] > b[1]]
-        self.review.set_predictions(key, self.model_name, valid)
+        self._edit(self.review.set_predictions, key, self.model_name, valid)
 
     # -- drawing ----------------------------------------------------------------------------
 
