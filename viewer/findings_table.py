@@ -83,21 +83,17 @@ class FindingsPanel(QtWidgets.QWidget):
     # -- model -> table ---------------------------------------------------------------------
 
     def boxes(self) -> list[ReviewBox]:
-        """What the table lists: the image's boxes (predictions at or above the threshold) and
-        its rejected predictions."""
+        """What the table lists: the image's boxes, its predictions (proposed or rejected) at or
+        above the threshold."""
         key = self.review.current_key if self.review.window.canvas.has_image else None
         if key is None:
             return []
-        hidden = {
-            b.id
-            for b in self.review.review.boxes(
-                key, kind=BoxKind.PREDICTION, status=BoxStatus.PROPOSED
-            )
-        } - {b.id for b in self.review.visible_predictions(key)}
+        thr = self.review.threshold
         return [
             b
             for b in self.review.review.boxes(key)
-            if b.status is not BoxStatus.DELETED and b.id not in hidden
+            if b.status is not BoxStatus.DELETED
+            and not (b.kind is BoxKind.PREDICTION and b.score is not None and b.score < thr)
         ]
 
     def refresh(self) -> None:

@@ -117,6 +117,9 @@ class TestKeyboardContract:
         assert len(window.review.layers.drawn_xyxy("prediction")) == 1
         _press(qtbot, window, Key.Key_Return, Mod.ShiftModifier)
         assert _kinds(window, key) == [("prediction", "proposed"), ("reviewer", "accepted")]
+        # The findings table lists what is shown: the 0.6 proposal is under the threshold.
+        table = window.findings.table
+        assert [table.item(r, 6).text() for r in range(table.rowCount())] == ["accepted"]
         _press(qtbot, window, Key.Key_Z, Mod.ControlModifier)
         assert _kinds(window, key) == [("prediction", "proposed")] * 2
 
