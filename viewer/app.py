@@ -52,6 +52,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--demo", action="store_true", help="generate (once) and open the synthetic demo study"
     )
     parser.add_argument(
+        "--labels", metavar="labels.csv", help="ground truth to import (RSNA labels CSV)"
+    )
+    parser.add_argument(
+        "--classes", metavar="class_info.csv", help="RSNA classes to import (patientId,class)"
+    )
+    parser.add_argument(
+        "--model", metavar="CKPT", help="detector checkpoint to load (default with --demo: demo)"
+    )
+    parser.add_argument(
+        "--session",
+        metavar="FILE",
+        help="review session file (default: one per opened folder in the user data folder)",
+    )
+    parser.add_argument(
         "--size", metavar="WxH", help="window size in pixels, e.g. 1400x900 (default: last size)"
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -75,6 +89,20 @@ def _parse_size(text: str | None) -> tuple[int, int] | None:
     return w, h
 
 
+def _check_review_inputs(opts: argparse.Namespace) -> str | None:
+    """The first unusable --labels/--classes/--model/--session path, as one line (or None)."""
+    for flag, path in (
+        ("--labels", opts.labels),
+        ("--classes", opts.classes),
+        ("--model", opts.model),
+    ):
+        if path and not os.path.isfile(path):
+            return f"{flag} {path}: no such file"
+    if opts.session and os.path.isdir(opts.session):
+        return f"--session {opts.session}: is a folder, not a session file"
+    return None
+
+
 def demo_study() -> tuple[str, list[str]]:
     """Generate the demo study into the per-user cache folder (once).
 
@@ -92,6 +120,27 @@ def demo_study() -> tuple[str, list[str]]:
         raise RuntimeError(f"the demo study generator is not available ({exc})") from None
     folder = make_demo_study(demo_study_dir())
     return str(folder), sorted(str(p) for p in folder.glob("*.dcm"))
+
+
+def demo_inputs(
+    paths: list[str], labels: str | None, classes: str | None, model: str | None
+) -> tuple[list[str], list[str], str | None, str | None, str | None]:
+    """``--demo``: the demo study's files first, its ground truth and the demo model.
+
+    Returns ``(paths, recent, labels, classes, model)``; explicit ``--labels``/``--classes``/
+    ``--model`` win over the demo's.
+    """
+    folder, files = demo_study()
+    demo_labels = os.path.join(folder, "labels.csv")
+    demo_classes = os.path.join(folder, "class_info.csv")
+    labels = labels or (demo_labels if os.path.isfile(demo_labels) else None)
+    classes = classes or (demo_classes if os.path.isfile(demo_classes) else None)
+    if model is None:
+        from viewer.resources import default_model_path
+
+        default = default_model_path(files)  # phantoms: the demo model
+        model = str(default) if default is not None else None
+    return files + paths, [folder, *paths], labels, classes, model
 
 
 def create_app() -> Any:
@@ -134,6 +183,10 @@ def run(args: Sequence[str]) -> int:
 
         quiet_pydicom()
 
+    problem = _check_review_inputs(opts)
+    if problem:
+        sys.stderr.write(f"pneumoview: error: {problem}\n")
+        return 2
     missing = [p for p in opts.paths if not os.path.exists(p)]
     for path in missing:
         sys.stderr.write(f"pneumoview: {path}: no such file or folder (skipped)\n")
@@ -156,17 +209,18 @@ def run(args: Sequence[str]) -> int:
 
     demo_error = ""
     recent: list[str] | None = None
+    labels, classes, model = opts.labels, opts.classes, opts.model
     if opts.demo:
         try:
-            folder, files = demo_study()
-            recent = [folder, *paths]
-            paths = files + paths
+            paths, recent, labels, classes, model = demo_inputs(paths, labels, classes, model)
         except Exception as exc:  # noqa: BLE001 - report, still open the viewer
             demo_error = f"Demo study not available: {exc}"
             sys.stderr.write(f"pneumoview: {demo_error}\n")
 
     window = MainWindow()
     window.setAttribute(QtCore.Qt.WidgetAttribute.WA_DeleteOnClose)
+    if opts.session and not window.review.open_session(opts.session):
+        return _session_error(window, opts.session)
     if size is not None:
         window.resize(*size)
     sigint = CloseOnSigint(window)
@@ -176,6 +230,7 @@ def run(args: Sequence[str]) -> int:
         window.show()
         if paths:
             window.open_paths(paths, recent=recent)
+            start_review(window, labels=labels, classes=classes, model=model)
         else:
             job.finish_without_image("no readable PATH given")
         code = _exec(app)
@@ -187,6 +242,7 @@ def run(args: Sequence[str]) -> int:
         window.statusBar().showMessage(demo_error)
     if paths:
         window.open_paths(paths, recent=recent)
+    start_review(window, labels=labels, classes=classes, model=model)
     logger.debug("viewer running (Ctrl+C in this terminal closes it)")
     code = _exec(app)
     return EXIT_INTERRUPTED if sigint.received else code
@@ -233,6 +289,24 @@ class CloseOnSigint:
         logger.debug("Ctrl+C: closing the viewer")
         # Close from the event loop, not from inside whatever Python code was interrupted.
         QtCore.QTimer.singleShot(0, self.window.close)
+
+
+def start_review(
+    window: Any, *, labels: str | None, classes: str | None, model: str | None
+) -> None:
+    """Import the ground truth (kept for images still being scanned) and load the model."""
+    if labels:
+        window.review.import_labels(labels, classes)
+    if model:
+        window.load_model(model)
+
+
+def _session_error(window: Any, path: str) -> int:
+    """A session file that cannot be opened: one line on stderr, exit 2."""
+    message = window.statusBar().currentMessage() or f"{path}: cannot be opened"
+    sys.stderr.write(f"pneumoview: error: {message}\n")
+    window.close()
+    return 2
 
 
 class ScreenshotJob:

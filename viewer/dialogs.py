@@ -16,6 +16,9 @@ MOUSE_AND_KEYS: tuple[tuple[str, str], ...] = (
     ("Previous / next image", "Up / Down (image or study list focused)"),
     ("Previous / next frame", "Left / Right (image focused)"),
     ("Copy tag value", "Ctrl+C in the metadata panel"),
+    ("Select a box", "Click it (or Tab / Shift+Tab)"),
+    ("Move / resize a box", "Drag it / drag a corner handle (one undo step)"),
+    ("Edit a box's numbers", "Double-click x, y, w or h in the Findings table"),
 )
 
 

@@ -15,7 +15,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-TOOLS = ("pan", "window", "measure")
+TOOLS = ("pan", "window", "measure", "box")
 DROP_HINT = "Drop DICOM files or folders here\nor use File \u2192 Open (Ctrl+O)"
 
 #: Pen colours of the box layers (predicted vs ground truth), readable on grey images.
@@ -43,6 +43,10 @@ class CanvasViewBox(pg.ViewBox):
         if left and canvas.tool == "measure":
             ev.accept()
             canvas._measure_drag(ev)
+            return
+        if left and canvas.tool == "box":
+            ev.accept()
+            canvas._box_drag(ev)
             return
         super().mouseDragEvent(ev, axis)
 
@@ -200,6 +204,9 @@ class ImageCanvas(pg.GraphicsView):
         Up (-1) / Down (+1) pressed while the canvas has focus.
     frame_step_requested(int)
         Left (-1) / Right (+1) pressed while the canvas has focus.
+    box_drawn(tuple)
+        A left-drag in the box tool ended: ``(x0, y0, x1, y1)`` in image pixels, clipped to
+        the image. The tool then goes back to the one before it (one box per **B**).
     """
 
     window_drag_started = QtCore.Signal()
@@ -210,6 +217,7 @@ class ImageCanvas(pg.GraphicsView):
     painted = QtCore.Signal()
     navigate_requested = QtCore.Signal(int)
     frame_step_requested = QtCore.Signal(int)
+    box_drawn = QtCore.Signal(tuple)
 
     def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent, background="k")
@@ -227,6 +235,8 @@ class ImageCanvas(pg.GraphicsView):
         self._active_ruler: Ruler | None = None
         self.spacing: tuple[float, float, str] | None = None
         self.tool = "pan"
+        self._tool_before_box = "pan"
+        self._box_preview: QtWidgets.QGraphicsRectItem | None = None
         self.rotation = 0  # quarter turns clockwise
         self.flip_h = False
         self.flip_v = False
@@ -386,11 +396,14 @@ class ImageCanvas(pg.GraphicsView):
     def set_tool(self, tool: str) -> None:
         if tool not in TOOLS:
             raise ValueError(f"unknown tool {tool!r}; expected one of {TOOLS}")
+        if tool == "box" and self.tool != "box":
+            self._tool_before_box = self.tool
         self.tool = tool
         cursor = {
             "pan": QtCore.Qt.CursorShape.OpenHandCursor,
             "window": QtCore.Qt.CursorShape.SizeAllCursor,
             "measure": QtCore.Qt.CursorShape.CrossCursor,
+            "box": QtCore.Qt.CursorShape.CrossCursor,
         }[tool]
         self.viewport().setCursor(cursor)
 
@@ -414,6 +427,33 @@ class ImageCanvas(pg.GraphicsView):
             self._active_ruler.set_end(point)
         if ev.isFinish():
             self._active_ruler = None
+
+    def _box_drag(self, ev) -> None:
+        if self._shape is None:
+            return
+        start = self.image_item.mapFromScene(ev.buttonDownScenePos())
+        point = self.image_item.mapFromScene(ev.scenePos())
+        rows, cols = self._shape
+        x0, x1 = sorted((min(max(start.x(), 0.0), cols), min(max(point.x(), 0.0), cols)))
+        y0, y1 = sorted((min(max(start.y(), 0.0), rows), min(max(point.y(), 0.0), rows)))
+        if self._box_preview is None:
+            self._box_preview = QtWidgets.QGraphicsRectItem()
+            self._box_preview.setPen(pg.mkPen("#34c759", width=2, cosmetic=True))
+            self._box_preview.setParentItem(self.image_item)
+        self._box_preview.setRect(QtCore.QRectF(x0, y0, x1 - x0, y1 - y0))
+        if ev.isFinish():
+            self._end_box_preview()
+            self.set_tool(self._tool_before_box)
+            if x1 - x0 >= 2 and y1 - y0 >= 2:
+                self.box_drawn.emit((float(x0), float(y0), float(x1), float(y1)))
+
+    def _end_box_preview(self) -> None:
+        if self._box_preview is not None:
+            scene = self._box_preview.scene()
+            self._box_preview.setParentItem(None)
+            if scene is not None:
+                scene.removeItem(self._box_preview)
+            self._box_preview = None
 
     def add_ruler(self, start: tuple[float, float], end: tuple[float, float]) -> Ruler:
         """Add a ruler between two image points given as (x = column, y = row)."""

@@ -9,58 +9,37 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections import deque
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
-from superqt.utils import WorkerBase, create_worker
+from superqt.utils import WorkerBase
 
 from detector.dicom_info import pixel_spacing
 from detector.imaging import DicomImage, DicomReadError, Window
 from detector.scan import Instance, Problem
 from viewer import dialogs
+from viewer.actions import LEGEND_KEYS, ReviewActions
+from viewer.box_layers import legend_html
 from viewer.controls import FrameControl, WindowControl
+from viewer.detection_ui import DetectionUI
+from viewer.findings_table import FindingsPanel
 from viewer.image_canvas import ImageCanvas
 from viewer.metadata_panel import MetadataPanel
 from viewer.overlay_text import corner_texts, cursor_text, format_name
 from viewer.pixel_cache import PixelCache
 from viewer.presets import PRESET_NAMES, drag_window, window_text
 from viewer.problems_panel import ProblemsPanel
+from viewer.review_controller import ReviewController
+from viewer.review_menu import ReviewFileActions
+from viewer.scan_controller import ScanController, start_worker
 from viewer.settings import AppSettings, load_settings, open_qsettings, save_settings
 from viewer.state import ViewerState
 from viewer.study_browser import StudyBrowser
-from viewer.workers import ScanBatch, load_frame, scan_batches, thumbnails
+from viewer.workers import load_frame
+from viewer.worklist import WorklistPanel
 
 logger = logging.getLogger(__name__)
-
-
-def array_to_qimage(pixels: np.ndarray) -> QtGui.QImage:
-    """uint8 grey (H, W) or RGB (H, W, 3) -> a QImage that owns a copy of the pixels."""
-    arr = np.ascontiguousarray(pixels)
-    h, w = arr.shape[:2]
-    if arr.ndim == 2:
-        image = QtGui.QImage(arr.data, w, h, arr.strides[0], QtGui.QImage.Format.Format_Grayscale8)
-    else:
-        image = QtGui.QImage(arr.data, w, h, arr.strides[0], QtGui.QImage.Format.Format_RGB888)
-    return image.copy()
-
-
-def start_worker(
-    func: Callable[..., object],
-    *args: object,
-    connect: dict[str, Callable[..., object]],
-    **kwargs: object,
-) -> WorkerBase:
-    """Run ``func(*args, **kwargs)`` in a superqt thread worker with signal ``connect``ions.
-
-    Every worker gets an ``errored`` handler (logging when none is given), so a failure in a
-    background job is reported, never re-raised into the event loop.
-    """
-    handlers = dict(connect)
-    handlers.setdefault("errored", lambda exc: logger.warning("background job failed: %s", exc))
-    return create_worker(func, *args, _connect=handlers, _start_thread=True, **kwargs)
 
 
 class MainWindow(QtWidgets.QMainWindow):
@@ -103,11 +82,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._store = settings if settings is not None else open_qsettings()
         self.prefs: AppSettings = load_settings(self._store)
         self._closing = False
-        self._scan_worker: WorkerBase | None = None
-        self._scan_cancel = threading.Event()
-        self._pending_scans: list[list[str]] = []
-        self._thumb_queue: deque[str] = deque()
-        self._thumb_worker: WorkerBase | None = None
+        self.scan = ScanController(self)
         #: Set while the displayed image is decoding: thumbnails wait (see workers.thumbnails).
         self._foreground = threading.Event()
         # Scan, thumbnails, the displayed image and a prefetch may run at once; the default
@@ -130,6 +105,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.persist_preferences = True
 
         self._build_widgets()
+        self.review = ReviewController(self)
+        self._build_review_docks()
         self._build_actions()
         self._build_menus_and_toolbar()
         self._connect_state()
@@ -163,6 +140,10 @@ class MainWindow(QtWidgets.QMainWindow):
         self.addDockWidget(QtCore.Qt.DockWidgetArea.BottomDockWidgetArea, self.problems_dock)
         self.resizeDocks([self.problems_dock], [150], QtCore.Qt.Orientation.Vertical)
         self.problems_dock.hide()
+        self.detection_ui = DetectionUI(self)
+        self.detection = self.detection_ui.controller
+        self.detection_panel = self.detection_ui.panel
+        self.detection_dock = self.detection_ui.dock
         self.resizeDocks(
             [self.browser_dock, self.metadata_dock], [300, 430], QtCore.Qt.Orientation.Horizontal
         )
@@ -176,7 +157,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.cancel_button = QtWidgets.QToolButton()
         self.cancel_button.setText("Cancel")
         self.cancel_button.setToolTip("Stop scanning (Esc)")
-        self.cancel_button.clicked.connect(self.cancel_scan)
+        self.cancel_button.clicked.connect(self.scan.cancel)
         self.cancel_button.hide()
         self.position_label = QtWidgets.QLabel("")
         self.problems_button = QtWidgets.QToolButton()
@@ -188,6 +169,29 @@ class MainWindow(QtWidgets.QMainWindow):
         bar.addPermanentWidget(self.progress)
         bar.addPermanentWidget(self.cancel_button)
         bar.addPermanentWidget(self.position_label)
+
+    def _build_review_docks(self) -> None:
+        self.findings = FindingsPanel(self.review)
+        self.findings_dock = self._dock("Findings", "findings_dock", self.findings)
+        self.addDockWidget(QtCore.Qt.DockWidgetArea.RightDockWidgetArea, self.findings_dock)
+        self.worklist = WorklistPanel(self.review)
+        self.worklist_dock = self._dock("Worklist", "worklist_dock", self.worklist)
+        self.addDockWidget(QtCore.Qt.DockWidgetArea.LeftDockWidgetArea, self.worklist_dock)
+        self.tabifyDockWidget(self.browser_dock, self.worklist_dock)
+        self.browser_dock.raise_()
+        self.tabifyDockWidget(self.metadata_dock, self.findings_dock)
+        self.findings_dock.raise_()
+        self.review_label = QtWidgets.QLabel("")
+        self.review_label.setObjectName("review_status")
+        self.statusBar().addPermanentWidget(self.review_label)
+        self.review.changed.connect(self._update_review_label)
+        self.review.session_changed.connect(lambda _p: self._update_review_label())
+
+    def _update_review_label(self) -> None:
+        done, total = self.review.review_progress()
+        session = Path(self.review.session_path).name if self.review.session_path else "not saved"
+        self.review_label.setText(f"{done} of {total} reviewed • session: {session}")
+        self.review_label.setToolTip(self.review.session_path)
 
     def _dock(self, title: str, name: str, widget: QtWidgets.QWidget) -> QtWidgets.QDockWidget:
         dock = QtWidgets.QDockWidget(title, self)
@@ -256,19 +260,25 @@ class MainWindow(QtWidgets.QMainWindow):
         self.act_flip_h = a("Flip &horizontal", self.canvas.toggle_flip_h, ["H"])
         self.act_flip_v = a("Flip &vertical", self.canvas.toggle_flip_v, ["V"])
         self.act_overlays = a("Corner &overlays", self._on_overlays_toggled, ["O"], checkable=True)
-        self.act_clear_rulers = a("Delete rulers", self.canvas.clear_rulers, ["Del"])
+        self.act_clear_rulers = a("Delete rulers", self.canvas.clear_rulers, ["Shift+Del"])
 
         self.tool_group = QtGui.QActionGroup(self)
         self.tool_actions: dict[str, QtGui.QAction] = {}
         for tool, text, key in (
-            ("pan", "&Pan tool", "P"),
+            ("pan", "&Pan tool (Esc)", ""),
             ("window", "&Window/level tool", "W"),
             ("measure", "&Measure tool (ruler)", "M"),
         ):
-            act = a(text, lambda _=False, t=tool: self.set_tool(t), [key], checkable=True)
+            keys = [key] if key else []
+            act = a(text, lambda _=False, t=tool: self.set_tool(t), keys, checkable=True)
             self.tool_group.addAction(act)
             self.tool_actions[tool] = act
         self.tool_actions["pan"].setChecked(True)
+
+        self.detection_ui.build_actions(a)
+
+        self.review_actions = ReviewActions(self, a)
+        self.detection_panel.set_legend(legend_html(self.review.layers.visibility(), LEGEND_KEYS))
 
         self.act_shortcuts = a("&Keyboard shortcuts", self.show_shortcuts, ["F1"])
         self.act_about = a("&About PneumoView", lambda: dialogs.show_about(self))
@@ -281,6 +291,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self.recent_menu.setObjectName("recent_menu")
         self.recent_menu.aboutToShow.connect(self._rebuild_recent_menu)
         self._rebuild_recent_menu()
+        file_menu.addSeparator()
+        self.review_files = ReviewFileActions(self)
+        self.review_files.fill_menu(file_menu)
         file_menu.addSeparator()
         file_menu.addActions([self.act_close_all, self.act_quit])
 
@@ -302,10 +315,22 @@ class MainWindow(QtWidgets.QMainWindow):
         tools.addActions(list(self.tool_actions.values()))
         tools.addAction(self.act_clear_rulers)
 
+        review_menu = bar.addMenu("&Review")
+        self.review_actions.fill_menu(review_menu)
+
+        self.detection_ui.fill_menu(bar.addMenu("&Detection"))
+
         view = bar.addMenu("&View")
         view.addAction(self.act_overlays)
         view.addSeparator()
-        for dock in (self.browser_dock, self.metadata_dock, self.problems_dock):
+        for dock in (
+            self.browser_dock,
+            self.metadata_dock,
+            self.detection_dock,
+            self.findings_dock,
+            self.worklist_dock,
+            self.problems_dock,
+        ):
             view.addAction(dock.toggleViewAction())
 
         help_menu = bar.addMenu("&Help")
@@ -367,14 +392,18 @@ class MainWindow(QtWidgets.QMainWindow):
         self.frame_control.frame_requested.connect(self.state.set_frame)
         self.window_control.preset_chosen.connect(self.apply_preset)
         self.problems.count_changed.connect(self._on_problems_count_changed)
+        self.scan.finished.connect(self._on_scan_finished)
+        self.scan.thumbnails_finished.connect(self.thumbnails_finished)
+        self.detection_ui.connect()
+        self.review.message.connect(lambda text: self.statusBar().showMessage(text, 5000))
 
     @property
     def is_scanning(self) -> bool:
-        return self._scan_worker is not None or bool(self._pending_scans)
+        return self.scan.is_scanning
 
     @property
     def thumbnails_pending(self) -> bool:
-        return self._thumb_worker is not None or bool(self._thumb_queue)
+        return self.scan.thumbnails_pending
 
     # -- settings ---------------------------------------------------------------------------
 
@@ -432,71 +461,16 @@ class MainWindow(QtWidgets.QMainWindow):
     ) -> None:
         """Scan files and folders in the background; images appear in the browser as found.
 
-        ``recent`` is what File > Recent remembers (``paths`` by default).
+        ``recent`` is what File > Recent remembers (``paths`` by default). The review session
+        of the first folder is opened (see :class:`viewer.review_controller.ReviewController`).
         """
-        clean = [os.path.abspath(str(p)) for p in paths]
-        if not clean:
-            return
-        for path in reversed(clean if recent is None else [str(p) for p in recent]):
-            self.prefs.add_recent(path)
-        self._rebuild_recent_menu()
-        if self._scan_worker is not None:
-            self._pending_scans.append(clean)
-            return
-        self._start_scan(clean)
-
-    def _start_scan(self, paths: list[str]) -> None:
-        self._scan_cancel = threading.Event()
-        self._scan_worker = start_worker(
-            scan_batches,
-            paths,
-            self._scan_cancel,
-            decode_first=self.state.current is None,
-            connect={
-                "yielded": self._on_scan_yielded,
-                "errored": self._on_scan_errored,
-                "finished": self._on_scan_worker_finished,
-            },
-        )
-        self.progress.setRange(0, 0)
-        self.progress.setFormat("Scanning...")
-        self.progress.show()
-        self.cancel_button.show()
-        names = ", ".join(Path(p).name or p for p in paths[:3]) + (" ..." if len(paths) > 3 else "")
-        self.statusBar().showMessage(f"Scanning {names}")
+        self.scan.open_paths(paths, recent=recent)
 
     def cancel_scan(self) -> None:
         """Stop the running scan (images found so far stay open) and drop queued scans."""
-        self._pending_scans.clear()
-        if self._scan_worker is not None:
-            self._scan_cancel.set()
-            self._scan_worker.quit()
-            self.statusBar().showMessage("Scan cancelled; images found so far stay open", 5000)
+        self.scan.cancel()
 
-    def _on_scan_yielded(self, batch: ScanBatch) -> None:
-        if self._closing:
-            return
-        if batch.total:
-            self.progress.setRange(0, batch.total)
-            self.progress.setValue(batch.done)
-            self.progress.setFormat("%v / %m files")
-        if batch.first_image is not None:
-            self.cache.put(batch.first_image)
-        if batch.items:
-            self.state.add_scan_items(batch.items)
-
-    def _on_scan_errored(self, exc: Exception) -> None:
-        logger.error("scan failed: %s", exc)
-        if not self._closing:
-            QtWidgets.QMessageBox.warning(self, "Scan failed", f"The folder scan stopped: {exc}")
-
-    def _on_scan_worker_finished(self) -> None:
-        self._scan_worker = None
-        if self._closing:
-            return
-        if self._pending_scans:
-            self._start_scan(self._pending_scans.pop(0))
-            return
+    def _on_scan_finished(self) -> None:
         self.progress.hide()
         self.cancel_button.hide()
         self._summary = self._scan_summary()
@@ -517,13 +491,13 @@ class MainWindow(QtWidgets.QMainWindow):
         return msg
 
     def _on_state_images_added(self, instances: list[Instance]) -> None:
+        self.detection_ui.images_added(instances)
         if self.state.current is None:
             # Starts decoding the first image before any thumbnail.
             self._auto_pick = self.state.go_to(0)
         elif self.state.current is self._auto_pick and self._auto_pick.path in self._failed():
             self._pick_displayable()  # the picked image failed; a newly found one may not
-        self._thumb_queue.extend(i.path for i in instances)
-        self._ensure_thumbnail_worker()
+        self.scan.add_thumbnails(instances)
         self._update_position_label()
         self._update_overlays()  # "image i / n" grows while the scan runs
 
@@ -550,8 +524,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.problems_dock.raise_()
 
     def close_all(self) -> None:
-        self.cancel_scan()
-        self._thumb_queue.clear()
+        self.scan.cancel()
+        self.scan.clear_thumbnails()
         self.cache.clear()
         self.problems.clear()
         self._shown_path = None
@@ -560,41 +534,6 @@ class MainWindow(QtWidgets.QMainWindow):
         self.state.clear()
         self._update_position_label()
         self.statusBar().showMessage("Closed all images", 3000)
-
-    # -- thumbnails -------------------------------------------------------------------------
-
-    def _ensure_thumbnail_worker(self) -> None:
-        if self._thumb_worker is not None or not self._thumb_queue or self._closing:
-            return
-        self._thumb_worker = start_worker(
-            thumbnails,
-            self._thumb_queue,
-            foreground=self._foreground,
-            connect={
-                "yielded": self._on_thumbnail_yielded,
-                "finished": self._on_thumbnail_worker_finished,
-            },
-        )
-
-    def _on_thumbnail_yielded(self, result: tuple[str, np.ndarray | None, str]) -> None:
-        if self._closing:
-            return
-        path, pixels, error = result
-        if pixels is None:
-            self.browser.set_thumbnail_failed(path, error)
-            self._report_problem(path, error)
-            return
-        icon = QtGui.QIcon(QtGui.QPixmap.fromImage(array_to_qimage(pixels)))
-        self.browser.set_thumbnail(path, icon)
-
-    def _on_thumbnail_worker_finished(self) -> None:
-        self._thumb_worker = None
-        if self._closing:
-            return
-        if self._thumb_queue:
-            self._ensure_thumbnail_worker()
-        else:
-            self.thumbnails_finished.emit()
 
     # -- navigation -------------------------------------------------------------------------
 
@@ -608,9 +547,7 @@ class MainWindow(QtWidgets.QMainWindow):
             self.state.step(delta)
 
     def toggle_reviewed(self) -> None:
-        inst = self.state.current
-        if inst is not None:
-            self.state.set_reviewed(inst, not self.state.is_reviewed(inst))
+        self.review.toggle_reviewed()
 
     def _on_state_reviewed_changed(self, _uid: str, _reviewed: bool) -> None:
         inst = self.state.current
@@ -633,6 +570,7 @@ class MainWindow(QtWidgets.QMainWindow):
             self.frame_control.set_frames(1)
             self.canvas.clear_image()
             self._shown_path = None
+            self.review.image_shown()
             self.setWindowTitle("PneumoView")
             return
         self.metadata.set_dataset(inst.header, inst.path)
@@ -757,12 +695,14 @@ class MainWindow(QtWidgets.QMainWindow):
             self._shown_path = image.path
             self._painted_instance = inst
             self.canvas.set_image(display, spacing=spacing)
+            self.review.image_shown()
             # Thumbnails resume once this image is painted (they would compete for the GIL);
             # the timer covers a window that never paints (minimised).
             QtCore.QTimer.singleShot(500, self._foreground.clear)
         else:
             self.canvas.update_pixels(display)
             self._foreground.clear()
+            self.review.image_shown()  # another frame: its own boxes
         self._update_display_controls()
         for message in image.warnings:
             self.statusBar().showMessage(f"{Path(image.path).name}: {message}", 8000)
@@ -862,8 +802,8 @@ class MainWindow(QtWidgets.QMainWindow):
         )
 
     def _on_escape(self) -> None:
-        if self._scan_worker is not None:
-            self.cancel_scan()
+        if self.scan.is_scanning:
+            self.scan.cancel()
         else:
             self.set_tool("pan")
 
@@ -894,6 +834,24 @@ class MainWindow(QtWidgets.QMainWindow):
         dialog.setAttribute(QtCore.Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.show()
 
+    # -- detection (see viewer.detection_ui) ------------------------------------------------
+
+    def current_key(self) -> str | None:
+        """Review key of the image and frame on screen (``None`` when nothing is shown)."""
+        return self.review.current_key
+
+    def load_model(self, path: str) -> None:
+        """Use the checkpoint at ``path`` (loaded in the background, shown in the dock)."""
+        self.detection.load_model(path)
+
+    def detect_current(self) -> None:
+        """Run the detector on the image (and frame) on screen (key D)."""
+        self.detection_ui.detect_current()
+
+    def detect_all(self) -> None:
+        """Run the detector on every open image (key Shift+D); results stream in."""
+        self.detection_ui.detect_all()
+
     # -- drag and drop ----------------------------------------------------------------------
 
     @staticmethod
@@ -921,14 +879,13 @@ class MainWindow(QtWidgets.QMainWindow):
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:  # noqa: N802 - Qt override
         self._closing = True
         self._foreground.clear()
-        self._pending_scans.clear()
-        self._scan_cancel.set()
-        self._thumb_queue.clear()
+        self.scan.shutdown()  # stops the scan and thumbnail workers
         self.frame_control.stop()
         self.canvas.clear_rulers()
-        for worker in (self._scan_worker, self._thumb_worker, self._prefetch_worker):
-            if worker is not None:
-                worker.quit()
+        self.detection.shutdown()
+        self.review.close()
+        if self._prefetch_worker is not None:
+            self._prefetch_worker.quit()
         try:
             WorkerBase.await_workers(msecs=10_000)
         except RuntimeError:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 
@@ -33,3 +34,20 @@ def cache_dir() -> Path:
 def demo_study_dir() -> Path:
     """Where ``--demo`` writes the synthetic demo study."""
     return cache_dir() / "demo"
+
+
+def models_dir() -> Path:
+    """The detector checkpoints shipped with PneumoView (``resources/models``)."""
+    from detector.resources import resource_path
+
+    return resource_path("models")
+
+
+def default_model_path(paths: Sequence[str] = ()) -> Path | None:
+    """The checkpoint used when the reader runs the detector without loading one: the
+    real-data model, or the demo model when every open image is a synthetic phantom
+    (:func:`detector.model_choice.default_model`)."""
+    from detector.model_choice import default_model
+
+    path = Path(default_model(paths))
+    return path if path.is_file() else None

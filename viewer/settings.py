@@ -29,6 +29,8 @@ class AppSettings:
     recent: list[str] = field(default_factory=list)
     last_folder: str = ""
     show_overlays: bool = True
+    #: Run the detector on every image as soon as it is opened.
+    auto_detect: bool = False
     geometry: bytes = b""
     window_state: bytes = b""
     schema_version: int = SCHEMA_VERSION
@@ -88,6 +90,7 @@ def load_settings(store: QtCore.QSettings) -> AppSettings:
         logger.warning("%s: 'recent' is not a JSON list; ignored", store.fileName())
     out.last_folder = str(store.value("last_folder", "") or "")
     out.show_overlays = str(store.value("show_overlays", "true")).lower() in ("true", "1")
+    out.auto_detect = str(store.value("auto_detect", "false")).lower() in ("true", "1")
     out.geometry = _bytes(store.value("geometry"))
     out.window_state = _bytes(store.value("window_state"))
     return out
@@ -98,6 +101,7 @@ def save_settings(settings: AppSettings, store: QtCore.QSettings) -> None:
     store.setValue("recent", json.dumps(settings.recent))
     store.setValue("last_folder", settings.last_folder)
     store.setValue("show_overlays", "true" if settings.show_overlays else "false")
+    store.setValue("auto_detect", "true" if settings.auto_detect else "false")
     store.setValue("geometry", QtCore.QByteArray(settings.geometry))
     store.setValue("window_state", QtCore.QByteArray(settings.window_state))
     store.sync()

@@ -20,6 +20,7 @@ def _isolated_user_folders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     """Never read or write the developer's settings or cache."""
     monkeypatch.setenv("PNEUMOVIEW_CONFIG_DIR", str(tmp_path / "config"))
     monkeypatch.setenv("PNEUMOVIEW_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("PNEUMOVIEW_DATA_DIR", str(tmp_path / "data"))
 
 
 @pytest.fixture

@@ -23,6 +23,7 @@ def _env(tmp_path: Path) -> dict[str, str]:
         QT_QPA_PLATFORM="offscreen",
         PNEUMOVIEW_CONFIG_DIR=str(tmp_path / "config"),
         PNEUMOVIEW_CACHE_DIR=str(tmp_path / "cache"),
+        PNEUMOVIEW_DATA_DIR=str(tmp_path / "data"),
     )
     return env
 
@@ -174,3 +175,25 @@ def test_parser_accepts_paths_and_options():
     """Paths, --screenshot and --demo parse together."""
     opts = build_parser().parse_args(["a.dcm", "folder", "--screenshot", "o.png", "--demo"])
     assert opts.paths == ["a.dcm", "folder"] and opts.screenshot == "o.png" and opts.demo
+
+
+def test_bad_session_and_missing_labels_are_one_line(make_dicom, tmp_path):
+    """--session on a file that is not a session / --labels missing: one line, exit 2."""
+    good = make_dicom("good.dcm")
+    garbage = tmp_path / "session.sqlite"
+    garbage.write_bytes(b"this is not sqlite" * 20)
+    for extra, needle in (
+        (["--session", str(garbage)], "session.sqlite"),
+        (["--labels", str(tmp_path / "nope.csv")], "--labels"),
+    ):
+        proc = subprocess.run(
+            [sys.executable, "main.py", str(good), *extra],
+            cwd=ROOT,
+            env=_env(tmp_path),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert proc.returncode == 2, proc.stderr
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and needle in lines[0] and "Traceback" not in proc.stderr
