@@ -17,25 +17,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from detector.engine import METRIC_KEYS as TRAIN_METRIC_KEYS
 from detector.gating import Gate, choose_gate
 from detector.tta import TTA_CHOICES
 
 #: Predictions below this score are not kept while calibrating (the sweep starts at 0.10).
 FLOOR = 0.05
-#: Metric keys stored in the checkpoint.
-METRIC_KEYS = (
-    "rsna_map",
-    "map50",
-    "precision",
-    "recall",
-    "f1",
-    "sensitivity",
-    "specificity",
-    "images",
-    "positive_images",
-    "truth_boxes",
-    "predictions",
-)
+#: Metric keys stored in the checkpoint: training's, less the threshold (the gate holds it).
+METRIC_KEYS = tuple(k for k in TRAIN_METRIC_KEYS if k != "threshold")
 
 Rows = list[tuple[float, float, float, float, float]]
 

@@ -308,6 +308,21 @@ def load_records(
 # Split
 
 
+def _patient_strata(
+    records: Sequence[ImageRecord],
+) -> tuple[dict[str, list[ImageRecord]], dict[int, list[str]]]:
+    """Records grouped by patient, and the patients by their most severe class."""
+    groups: dict[str, list[ImageRecord]] = {}
+    for rec in records:
+        groups.setdefault(rec.group, []).append(rec)
+    strata: dict[int, list[str]] = {}
+    for key, recs in groups.items():
+        # The most severe class of the patient's images (boxes always mean Lung Opacity).
+        rank = max(2 if r.positive else _CLASS_RANK.get(r.klass, 0) for r in recs)
+        strata.setdefault(rank, []).append(key)
+    return groups, strata
+
+
 def split_records(
     records: Sequence[ImageRecord], val_fraction: float, seed: int
 ) -> tuple[list[ImageRecord], list[ImageRecord]]:
@@ -323,14 +338,7 @@ def split_records(
     """
     if not 0.0 <= val_fraction < 1.0:
         raise ValueError(f"val_fraction must be in [0, 1), not {val_fraction}")
-    groups: dict[str, list[ImageRecord]] = {}
-    for rec in records:
-        groups.setdefault(rec.group, []).append(rec)
-    strata: dict[int, list[str]] = {}
-    for key, recs in groups.items():
-        # The most severe class of the patient's images (boxes always mean Lung Opacity).
-        rank = max(2 if r.positive else _CLASS_RANK.get(r.klass, 0) for r in recs)
-        strata.setdefault(rank, []).append(key)
+    groups, strata = _patient_strata(records)
     rng = np.random.default_rng(seed)
     val_groups: set[str] = set()
     for rank in sorted(strata):
@@ -363,13 +371,7 @@ def kfold_records(
         raise ValueError(f"folds must be >= 2, not {folds}")
     if not 0 <= fold < folds:
         raise ValueError(f"fold must be in 0..{folds - 1}, not {fold}")
-    groups: dict[str, list[ImageRecord]] = {}
-    for rec in records:
-        groups.setdefault(rec.group, []).append(rec)
-    strata: dict[int, list[str]] = {}
-    for key, recs in groups.items():
-        rank = max(2 if r.positive else _CLASS_RANK.get(r.klass, 0) for r in recs)
-        strata.setdefault(rank, []).append(key)
+    groups, strata = _patient_strata(records)
     rng = np.random.default_rng(seed)
     val_groups: set[str] = set()
     offset = 0
