@@ -91,7 +91,9 @@ class Ruler:
     def text(self) -> str:
         value, unit = self.length()
         spacing = self.canvas.spacing
-        suffix = " (imager)" if spacing is not None and spacing[2] == "ImagerPixelSpacing" else ""
+        if spacing is None:
+            return f"{value:.1f} {unit} ({self.canvas.no_spacing_note})"
+        suffix = " (imager)" if spacing[2] == "ImagerPixelSpacing" else ""
         return f"{value:.1f} {unit}{suffix}"
 
     def update_label(self) -> None:
@@ -234,6 +236,8 @@ class ImageCanvas(pg.GraphicsView):
         self.rulers: list[Ruler] = []
         self._active_ruler: Ruler | None = None
         self.spacing: tuple[float, float, str] | None = None
+        #: What a ruler says when there is no spacing (plain PNG/JPEG: "not DICOM: ...").
+        self.no_spacing_note = "no pixel spacing"
         self.tool = "pan"
         self._tool_before_box = "pan"
         self._box_preview: QtWidgets.QGraphicsRectItem | None = None
@@ -275,11 +279,18 @@ class ImageCanvas(pg.GraphicsView):
     def has_image(self) -> bool:
         return self._shape is not None
 
-    def set_image(self, display: np.ndarray, *, spacing: tuple[float, float, str] | None) -> None:
+    def set_image(
+        self,
+        display: np.ndarray,
+        *,
+        spacing: tuple[float, float, str] | None,
+        no_spacing_note: str = "no pixel spacing",
+    ) -> None:
         """Show a new image: view reset to fit, rulers and boxes cleared."""
         self.clear_rulers()
         self.boxes.clear()
         self.spacing = spacing
+        self.no_spacing_note = no_spacing_note
         self.rotation = 0
         self.flip_h = self.flip_v = False
         self._shape = (int(display.shape[0]), int(display.shape[1]))

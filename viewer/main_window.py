@@ -17,6 +17,7 @@ from superqt.utils import WorkerBase
 
 from detector.dicom_info import pixel_spacing
 from detector.imaging import DicomImage, DicomReadError, Window
+from detector.plain_image import NO_SPACING
 from detector.scan import Instance, Problem
 from viewer import dialogs
 from viewer.actions import LEGEND_KEYS, ReviewActions
@@ -488,6 +489,9 @@ class MainWindow(QtWidgets.QMainWindow):
         msg = f"{n_images} image{'s' if n_images != 1 else ''} open"
         if n_problems:
             msg += f"; {n_problems} problem{'s' if n_problems != 1 else ''} (see Problems)"
+        side = sum(1 for s in self.state.result.skipped if s.side_file)
+        if side:
+            msg += f"; {side} file{'s' if side != 1 else ''} skipped (not images)"
         return msg
 
     def _on_state_images_added(self, instances: list[Instance]) -> None:
@@ -694,7 +698,8 @@ class MainWindow(QtWidgets.QMainWindow):
             spacing = pixel_spacing(inst.header if inst is not None else image.header)
             self._shown_path = image.path
             self._painted_instance = inst
-            self.canvas.set_image(display, spacing=spacing)
+            note = "no pixel spacing" if image.is_dicom else NO_SPACING
+            self.canvas.set_image(display, spacing=spacing, no_spacing_note=note)
             self.review.image_shown()
             # Thumbnails resume once this image is painted (they would compete for the GIL);
             # the timer covers a window that never paints (minimised).
