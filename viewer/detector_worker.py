@@ -129,6 +129,7 @@ def run_detection(
     stats = stats if stats is not None else RunStats()
     if cancel.is_set():
         return stats
+    _leave_a_core_for_the_window()
     try:
         detector.load()
         ready = ModelReady(dict(detector.meta), device_name(detector.device))
@@ -176,3 +177,15 @@ def _apply_gate(result: Any, gate: Any) -> None:
     if gate.max_boxes:
         dets = dets[: gate.max_boxes]
     result.detections = dets
+
+
+def _leave_a_core_for_the_window() -> None:
+    """Run the model's CPU kernels on all cores but one, so the GUI thread keeps one and the
+    window stays responsive while the detector runs (it is the only torch user in the viewer);
+    an explicit ``OMP_NUM_THREADS`` wins."""
+    import os
+
+    import torch
+
+    if "OMP_NUM_THREADS" not in os.environ:
+        torch.set_num_threads(max(1, (os.cpu_count() or 2) - 1))
