@@ -146,9 +146,10 @@ def demo_inputs(
 def create_app() -> Any:
     """The QApplication (created once) with pyqtgraph configured for row-major images."""
     import pyqtgraph as pg
-    from PySide6 import QtWidgets
+    from PySide6 import QtGui, QtWidgets
 
     from viewer.refcount_guard import guard_singleton_refcounts
+    from viewer.resources import app_icon_path
 
     # Before any widget exists: PySide6 6.12 on Python < 3.12 would otherwise abort a long
     # session with "none_dealloc" / "bool_dealloc" (see viewer/refcount_guard.py).
@@ -158,6 +159,9 @@ def create_app() -> Any:
         QtWidgets.QApplication.setApplicationName("pneumoview")
         QtWidgets.QApplication.setApplicationDisplayName("PneumoView")
         app = QtWidgets.QApplication([sys.argv[0]])
+    icon = app_icon_path()
+    if icon.is_file() and app.windowIcon().isNull():
+        app.setWindowIcon(QtGui.QIcon(str(icon)))
     pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
     return app
 
