@@ -68,6 +68,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--size", metavar="WxH", help="window size in pixels, e.g. 1400x900 (default: last size)"
     )
+    parser.add_argument(
+        "--selftest",
+        action="store_true",
+        help="check this installation offscreen (decoders, window, models, review export), "
+        "print one line per check and a summary; exit 0 when all pass",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     return parser
 
@@ -187,6 +193,9 @@ def run(args: Sequence[str]) -> int:
 
         quiet_pydicom()
 
+    if opts.selftest:
+        return run_selftest()
+
     problem = _check_review_inputs(opts)
     if problem:
         sys.stderr.write(f"pneumoview: error: {problem}\n")
@@ -250,6 +259,15 @@ def run(args: Sequence[str]) -> int:
     logger.debug("viewer running (Ctrl+C in this terminal closes it)")
     code = _exec(app)
     return EXIT_INTERRUPTED if sigint.received else code
+
+
+def run_selftest() -> int:
+    """``--selftest``: offscreen unless ``QT_QPA_PLATFORM`` asks for a display."""
+    if not os.environ.get("QT_QPA_PLATFORM"):
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    from viewer.selftest import run_selftest as _run
+
+    return _run()
 
 
 def _exec(app: Any) -> int:
