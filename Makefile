@@ -28,14 +28,16 @@ clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache
 
 # The desktop build (one folder, no Python needed): dist/PneumoView/PneumoView. PyInstaller is
-# installed only here (`.[dist]`), never for `make test`. ~4 min and ~2.4 GB on Linux (docs/PERFORMANCE.md).
+# installed only here (`.[dist]`), never for `make test`. ~3 min, 4.4 GB on Linux (docs/PERFORMANCE.md);
+# `make dist VARIANT=cpu` leaves out the CUDA libraries torch loads only on a GPU.
 DIST_STAMP := $(VENV)/.dist-installed
 $(DIST_STAMP): $(STAMP)
 	$(PY) -m pip install --quiet -c constraints.txt -e '.[dist]'
 	touch $(DIST_STAMP)
 
+VARIANT ?= cuda
 dist: $(DIST_STAMP)
-	nice $(PY) -m PyInstaller --noconfirm --log-level WARN build.spec
+	PNEUMOVIEW_VARIANT=$(VARIANT) nice $(PY) -m PyInstaller --noconfirm --log-level WARN build.spec
 	@du -sh dist/PneumoView
 
 # Build, then run the frozen app's self-test offscreen (exit 1 on any failed check).
