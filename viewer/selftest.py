@@ -299,7 +299,8 @@ def run_selftest(out: TextIO | None = None) -> int:
         try:
             samples = write_codec_samples(root)
         except Exception as exc:  # noqa: BLE001 - reported as a failed check
-            stream.write(f"FAIL write test images: {type(exc).__name__}: {exc}\n")
+            first = (str(exc).strip().splitlines() or [""])[0]
+            stream.write(f"FAIL write test images: {type(exc).__name__}: {first}\n")
             failed += 1
         for name, (path, expected) in samples.items():
             report(f"decode {name}", lambda p=path, e=expected: check_decode(p, e))
