@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint bench demo-model real-model clean
+.PHONY: run test lint bench demo-model real-model clean dist dist-check
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,23 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache
+
+# The desktop build (one folder, no Python needed): dist/PneumoView/PneumoView. PyInstaller is
+# installed only here (`.[dist]`), never for `make test`. ~3 min, 4.4 GB on Linux (docs/PERFORMANCE.md);
+# `make dist VARIANT=cpu` leaves out the CUDA libraries torch loads only on a GPU.
+DIST_STAMP := $(VENV)/.dist-installed
+$(DIST_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[dist]'
+	touch $(DIST_STAMP)
+
+VARIANT ?= cuda
+dist: $(DIST_STAMP)
+	PNEUMOVIEW_VARIANT=$(VARIANT) nice $(PY) -m PyInstaller --noconfirm --log-level WARN build.spec
+	@du -sh dist/PneumoView
+
+# Build, then run the frozen app's self-test offscreen (exit 1 on any failed check).
+dist-check: dist
+	env -u DISPLAY QT_QPA_PLATFORM=offscreen dist/PneumoView/PneumoView --selftest
 
 # The shipped demo checkpoint: phantoms (fixed seed) -> light RetinaNet on CPU (~20 min on 2 CPU cores).
 DEMO_DIR := build/demo-model

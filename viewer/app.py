@@ -68,6 +68,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--size", metavar="WxH", help="window size in pixels, e.g. 1400x900 (default: last size)"
     )
+    parser.add_argument(
+        "--selftest",
+        action="store_true",
+        help="check this installation offscreen (decoders, window, models, review export), "
+        "print one line per check and a summary; exit 0 when all pass",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     return parser
 
@@ -146,9 +152,10 @@ def demo_inputs(
 def create_app() -> Any:
     """The QApplication (created once) with pyqtgraph configured for row-major images."""
     import pyqtgraph as pg
-    from PySide6 import QtWidgets
+    from PySide6 import QtGui, QtWidgets
 
     from viewer.refcount_guard import guard_singleton_refcounts
+    from viewer.resources import app_icon_path
 
     # Before any widget exists: PySide6 6.12 on Python < 3.12 would otherwise abort a long
     # session with "none_dealloc" / "bool_dealloc" (see viewer/refcount_guard.py).
@@ -158,6 +165,9 @@ def create_app() -> Any:
         QtWidgets.QApplication.setApplicationName("pneumoview")
         QtWidgets.QApplication.setApplicationDisplayName("PneumoView")
         app = QtWidgets.QApplication([sys.argv[0]])
+    icon = app_icon_path()
+    if icon.is_file() and app.windowIcon().isNull():
+        app.setWindowIcon(QtGui.QIcon(str(icon)))
     pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
     return app
 
@@ -182,6 +192,9 @@ def run(args: Sequence[str]) -> int:
         from detector.imaging import quiet_pydicom
 
         quiet_pydicom()
+
+    if opts.selftest:
+        return run_selftest()
 
     problem = _check_review_inputs(opts)
     if problem:
@@ -246,6 +259,15 @@ def run(args: Sequence[str]) -> int:
     logger.debug("viewer running (Ctrl+C in this terminal closes it)")
     code = _exec(app)
     return EXIT_INTERRUPTED if sigint.received else code
+
+
+def run_selftest() -> int:
+    """``--selftest``: offscreen unless ``QT_QPA_PLATFORM`` asks for a display."""
+    if not os.environ.get("QT_QPA_PLATFORM"):
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    from viewer.selftest import run_selftest as _run
+
+    return _run()
 
 
 def _exec(app: Any) -> int:

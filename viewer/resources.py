@@ -1,18 +1,16 @@
-"""Files shipped with the viewer and per-user folders, also inside a PyInstaller bundle."""
+"""Per-user folders and the viewer's view of shipped files.
+
+Shipped files (models, the app icon) are found only through :func:`detector.resources.resource_path`,
+which works from a source checkout and inside a PyInstaller bundle (``sys._MEIPASS``).
+"""
 
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-
-def resource_path(name: str) -> Path:
-    """Path of a file shipped in the ``viewer`` package (``sys._MEIPASS`` when frozen)."""
-    base = getattr(sys, "_MEIPASS", None)
-    root = Path(base) / "viewer" if base else Path(__file__).resolve().parent
-    return root / name
+from detector.resources import resource_path
 
 
 def user_dir(env: str, location: str, fallback: Path) -> Path:
@@ -38,9 +36,12 @@ def demo_study_dir() -> Path:
 
 def models_dir() -> Path:
     """The detector checkpoints shipped with PneumoView (``resources/models``)."""
-    from detector.resources import resource_path
-
     return resource_path("models")
+
+
+def app_icon_path() -> Path:
+    """The application icon (``resources/icons/pneumoview.png``)."""
+    return resource_path("icons", "pneumoview.png")
 
 
 def default_model_path(paths: Sequence[str] = ()) -> Path | None:
