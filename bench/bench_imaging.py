@@ -25,7 +25,7 @@ from pydicom.pixels import apply_voi_lut
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import chest_field, median_seconds  # noqa: E402
+from bench.common import chest_field, median_seconds, print_table  # noqa: E402
 from detector.dicom_write import (  # noqa: E402
     DX_IMAGE_STORAGE,
     compress_jpeg_baseline,
@@ -175,10 +175,7 @@ def main() -> int:
                 ">= 700 files/s",
             )
         )
-    print("| measurement | baseline | PneumoView | ratio | goal |")
-    print("|---|---|---|---|---|")
-    for row in rows:
-        print("| " + " | ".join(row) + " |")
+    print_table(("measurement", "baseline", "PneumoView", "ratio", "goal"), rows)
     return 0
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import machine_line  # noqa: E402
+from bench.common import machine_line, print_table  # noqa: E402
 
 
 def spin_until(app, done, timeout_s: float = 600.0) -> None:
@@ -158,10 +158,7 @@ def main() -> int:
     )
     window.close()
 
-    print("| measurement | PneumoView | baseline (same run) | goal |")
-    print("|---|---|---|---|")
-    for row in rows:
-        print("| " + " | ".join(row) + " |")
+    print_table(("measurement", "PneumoView", "baseline (same run)", "goal"), rows)
     return 0
 
 

@@ -27,7 +27,7 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import chest_field, machine_line  # noqa: E402
+from bench.common import chest_field, machine_line, print_table  # noqa: E402
 from detector.dicom_write import (  # noqa: E402
     compress_jpeg_baseline,
     new_image_dataset,
@@ -204,10 +204,7 @@ def main() -> int:
     window.close()
     app.processEvents()
 
-    print("| Measure | Viewer | Baseline (same run) | Ratio / note | Goal |")
-    print("|---|---|---|---|---|")
-    for row in rows:
-        print("| " + " | ".join(row) + " |")
+    print_table(("Measure", "Viewer", "Baseline (same run)", "Ratio / note", "Goal"), rows)
     return 0
 
 

@@ -6,7 +6,7 @@ import os
 import platform
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -57,3 +57,11 @@ def machine_line() -> str:
         f"{platform.system()} {platform.machine()}, {cpu_name()}, {os.cpu_count()} CPUs, "
         f"Python {platform.python_version()}"
     )
+
+
+def print_table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
+    """Print a Markdown table (the form docs/PERFORMANCE.md takes its rows in)."""
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
