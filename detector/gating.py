@@ -15,11 +15,13 @@ the same gate.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from detector.metrics import evaluate
+
+T = TypeVar("T")
 
 #: One image's predictions: ``(score, x, y, w, h)`` rows.
 Rows = Sequence[Sequence[float]]
@@ -38,13 +40,17 @@ class Gate:
     image_threshold: float = 0.0
     max_boxes: int | None = None
 
+    def select(self, items: Sequence[T], score: Callable[[T], float]) -> list[T]:
+        """Gate one image's boxes given best first (``score(item)`` reads an item's score)."""
+        if not items or score(items[0]) < self.image_threshold:
+            return []
+        kept = [item for item in items if score(item) >= self.box_threshold]
+        return kept if self.max_boxes is None else kept[: self.max_boxes]
+
     def apply(self, rows: Rows) -> list[tuple[float, ...]]:
         """Gate one image's ``(score, x, y, w, h)`` rows; returns them best first."""
         ordered = sorted((tuple(float(v) for v in r) for r in rows), key=lambda r: -r[0])
-        if not ordered or ordered[0][0] < self.image_threshold:
-            return []
-        kept = [r for r in ordered if r[0] >= self.box_threshold]
-        return kept if self.max_boxes is None else kept[: self.max_boxes]
+        return self.select(ordered, lambda r: r[0])
 
     def as_meta(self) -> dict[str, Any]:
         """The checkpoint metadata keys this gate is stored under."""

@@ -38,7 +38,7 @@ from detector.models import build_model
 from detector.postprocess import output_to_result
 from detector.preprocess import gray_to_tensor, model_gray, prepare_gray
 from detector.tta import TTA_CHOICES, merge_hflip
-from detector.types import DetectionResult
+from detector.types import Detection, DetectionResult
 
 logger = logging.getLogger(__name__)
 
@@ -407,10 +407,7 @@ class Detector:
             image_size=item.image_size,
             threshold=gate.box_threshold,
         )
-        if gate.image_threshold > 0 or gate.max_boxes is not None:
-            best = result.detections[0].score if result.detections else 0.0
-            keep = [] if best < gate.image_threshold else result.detections
-            result.detections = keep[: gate.max_boxes] if gate.max_boxes else keep
+        result.detections = gate.select(result.detections, _score)
         return result
 
     def predict_prepared(
@@ -604,3 +601,7 @@ class Detector:
         output = self.run_model([item.gray])[0]
         yield "post-processing"
         return self.finish(output, item, threshold)
+
+
+def _score(detection: Detection) -> float:
+    return detection.score

@@ -23,7 +23,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Generator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from detector.types import DetectionResult
@@ -152,7 +152,11 @@ def run_detection(
         )
         try:
             result = detector.predict_prepared([prepared], threshold=SCORE_FLOOR)[0]
-            _apply_gate(result, detector.gate)
+            # The checkpoint's image gate and box cap, as `detect` applies them; the box
+            # threshold stays with the slider (predictions down to SCORE_FLOOR are kept).
+            result.detections = replace(detector.gate, box_threshold=0.0).select(
+                result.detections, lambda d: d.score
+            )
         except Exception as exc:  # noqa: BLE001 - reported in the window, never a crash
             raise DetectionFailed(error_text(exc)) from exc
         seconds = time.perf_counter() - start
@@ -166,17 +170,6 @@ def run_detection(
             yield Notice(text)
         yield JobDone(job, result, seconds)
     return stats
-
-
-def _apply_gate(result: Any, gate: Any) -> None:
-    """The checkpoint's image gate and box cap, as ``detect`` applies them; the box threshold
-    stays with the slider (predictions down to :data:`SCORE_FLOOR` are kept)."""
-    dets = list(result.detections)
-    if dets and dets[0].score < gate.image_threshold:
-        dets = []
-    if gate.max_boxes:
-        dets = dets[: gate.max_boxes]
-    result.detections = dets
 
 
 def _leave_a_core_for_the_window() -> None:
