@@ -136,6 +136,12 @@ class DicomImage:
     _stored_max: int = 0
     _auto_window: Window | None = field(default=None, repr=False)
 
+    def __post_init__(self) -> None:
+        # The stored range sizes the composed LUT; every loader gets it here.
+        if not self.is_color and self.stored.dtype.kind in "ui":
+            self._stored_min = int(self.stored.min())
+            self._stored_max = int(self.stored.max())
+
     @property
     def auto_window(self) -> Window:
         """Robust window from this frame's histogram (computed on first use, then cached)."""
@@ -489,9 +495,6 @@ def load_image(
     )
     if is_color:
         return image
-    if stored.dtype.kind in "ui":
-        image._stored_min = int(stored.min())
-        image._stored_max = int(stored.max())
     image.windows = header_windows(header)
     shape = str(header.get("PresentationLUTShape", "")).strip().upper()
     image.invert_default = photometric == "MONOCHROME1" or shape == "INVERSE"
@@ -521,9 +524,6 @@ def _load_plain(path: str, fmt: str, frame: int) -> DicomImage:
     )
     if is_color:
         return image
-    if stored.dtype.kind in "ui":
-        image._stored_min = int(stored.min())
-        image._stored_max = int(stored.max())
     if stored.dtype == np.uint8:
         # An 8-bit PNG/JPEG is already display pixels (a windowed export, NIH, CheXpert): shown
         # as stored, so detect sees the very pixels training read from `convert`'s PNGs.
