@@ -94,6 +94,7 @@ class FindingsPanel(QtWidgets.QWidget):
             for b in self.review.review.boxes(key)
             if b.status is not BoxStatus.DELETED
             and not (b.kind is BoxKind.PREDICTION and b.score is not None and b.score < thr)
+            and not self.review.review.superseded(b)
         ]
 
     def refresh(self) -> None:

@@ -318,6 +318,7 @@ class ReviewController(QtCore.QObject):
                 self.model_name, det.model_path, float(meta.get("threshold", 0.5)), dict(meta)
             )
         )
+        self.refresh()  # the previous model's proposals are superseded (ReviewState.current_model)
 
     def has_predictions(self, key: str) -> bool:
         """The current model already ran on this image in this session."""
@@ -338,16 +339,19 @@ class ReviewController(QtCore.QObject):
         return self.window.detection.threshold
 
     def visible_predictions(self, key: str) -> list[ReviewBox]:
+        return [b for b in self.proposals(key) if b.score is None or b.score >= self.threshold]
+
+    def proposals(self, key: str) -> list[ReviewBox]:
+        """The current model's undecided predictions on an image (any score)."""
         return [
             b
             for b in self.review.boxes(key, kind=BoxKind.PREDICTION, status=BoxStatus.PROPOSED)
-            if b.score is None or b.score >= self.threshold
+            if not self.review.superseded(b)
         ]
 
     def prediction_counts(self, key: str) -> tuple[int, int]:
         """(shown at the threshold, all) proposed predictions of an image."""
-        proposed = self.review.boxes(key, kind=BoxKind.PREDICTION, status=BoxStatus.PROPOSED)
-        return len(self.visible_predictions(key)), len(proposed)
+        return len(self.visible_predictions(key)), len(self.proposals(key))
 
     def rsna_score(self, key: str) -> float | None:
         return self.review.rsna_score(key, threshold=self.threshold)
@@ -362,7 +366,10 @@ class ReviewController(QtCore.QObject):
             model_boxes = [
                 b
                 for b in self.review.boxes(key, active=True)
-                if b.source == "model" and b.score is not None and b.score >= self.threshold
+                if b.source == "model"
+                and b.score is not None
+                and b.score >= self.threshold
+                and not self.review.superseded(b)
             ]
             marks = comparison_marks(truth, model_boxes, self.iou_threshold)
         # Drawing (and Tab) order: predictions first, the reader's boxes, then ground truth.

@@ -213,7 +213,10 @@ def _submission_rows(state: ReviewState, threshold: float) -> Iterator[list[str]
         boxes = [
             b
             for b in state.boxes(image.key, active=True)
-            if b.source == "model" and b.score is not None and b.score >= threshold
+            if b.source == "model"
+            and b.score is not None
+            and b.score >= threshold
+            and not state.superseded(b)
         ]
         boxes.sort(key=lambda b: -(b.score or 0.0))
         parts = []

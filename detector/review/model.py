@@ -217,6 +217,23 @@ class ReviewState:
             out.append(box)
         return out
 
+    @property
+    def current_model(self) -> str | None:
+        """The model added last (see :meth:`add_model`); ``None`` before any model ran.
+
+        Only its proposals are shown, scored and exported: loading another checkpoint
+        supersedes the previous model's undecided proposals (they stay in the session and come
+        back when that model is loaded again). Boxes the reader decided on are never affected.
+        """
+        if not self.models:
+            return None
+        return max(self.models.values(), key=lambda m: m.added).name
+
+    def superseded(self, box: ReviewBox) -> bool:
+        """A prediction of a model other than :attr:`current_model` (not shown or scored)."""
+        current = self.current_model
+        return box.kind is BoxKind.PREDICTION and current is not None and box.origin != current
+
     def progress(self) -> tuple[int, int]:
         """``(reviewed, total)`` images (reviewed includes "no opacity")."""
         done = sum(1 for im in self._images.values() if im.status in DONE_STATUSES)
@@ -252,7 +269,10 @@ class ReviewState:
         preds = [
             b
             for b in active
-            if b.source == "model" and b.score is not None and b.score >= threshold
+            if b.source == "model"
+            and b.score is not None
+            and b.score >= threshold
+            and not self.superseded(b)
         ]
         return truth, preds
 

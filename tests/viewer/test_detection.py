@@ -212,6 +212,24 @@ class TestWindow:
         panel.slider.setValue(max(score - 0.05, 0.0))
         assert len(window.review.layers.drawn_xyxy("prediction")) == 1
 
+    def test_a_second_model_replaces_the_first_ones_boxes(
+        self, qtbot, make_main_window, make_dicom
+    ):
+        """Loading another checkpoint and pressing D shows its boxes only, not both models'."""
+        path = make_dicom("bright.dcm", pixels=_bright_rows(0.7))
+        window = self._open(qtbot, make_main_window, [path])
+        panel = window.detection_panel
+        for name in ("first.pt", "second.pt"):
+            window.detection.use_detector(
+                make_detector(brightness_model(), threshold=0.3), name=name
+            )
+            with qtbot.waitSignal(window.detection.result_ready, timeout=20_000):
+                qtbot.keyClick(window.canvas, QtCore.Qt.Key.Key_D)
+            assert len(window.review.layers.drawn_xyxy("prediction")) == 1, name
+            assert panel.counts_label.text() == "1 of 1 prediction shown"
+        origins = sorted(b.origin for b in window.review.review.boxes(window.current_key()))
+        assert origins == ["first.pt", "second.pt"]  # the first model's run is kept, not shown
+
     def test_model_error_reaches_the_window(self, qtbot, make_main_window, grey_images):
         window = self._open(qtbot, make_main_window, grey_images[:1])
         window.detection.use_detector(make_detector(failing_model("weights are NaN")))

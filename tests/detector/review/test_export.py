@@ -145,6 +145,17 @@ class TestSubmission:
         export_review(state, out, "submission", threshold=0.2)
         assert [p[0] for p in read_predictions(out)["pa"]] == [0.91, 0.3]
 
+    def test_only_the_current_models_proposals(self, state: ReviewState, tmp_path: Path) -> None:
+        key = "9/0"
+        state.add_image(key, "pc")
+        state.add_model(ModelInfo("old.pt", "/m/old.pt", 0.4))
+        state.set_predictions(key, "old.pt", [((0, 0, 10, 10), 0.9)])
+        state.add_model(ModelInfo("new.pt", "/m/new.pt", 0.4))
+        state.set_predictions(key, "new.pt", [((20, 20, 40, 30), 0.8)])
+        out = tmp_path / "sub.csv"
+        export_review(state, out, "submission")
+        assert read_predictions(out)["pc"] == [(0.8, 20.0, 20.0, 20.0, 10.0)]
+
 
 class TestChecks:
     def test_unwritable_output_is_refused_before_writing(

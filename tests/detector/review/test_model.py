@@ -302,3 +302,32 @@ class TestModels:
         state.add_model(ModelInfo("demo", "/m/demo.pt", 0.4, {"arch": "retinanet"}))
         assert state.models["demo"].threshold == 0.4
         assert state.models["demo"].added > 0
+
+    def test_a_second_model_supersedes_the_first_ones_proposals(self, state: ReviewState) -> None:
+        state.add_ground_truth(A, [(0, 0, 10, 10)], "labels.csv")
+        state.add_model(ModelInfo("first.pt", "/m/first.pt", 0.5))
+        state.set_predictions(A, "first.pt", [((0, 0, 10, 10), 0.9), ((50, 50, 60, 60), 0.8)])
+        kept = state.set_predictions(A, "first.pt", [((0, 0, 10, 10), 0.9)])[0]
+        state.accept(kept.id)  # a decision: it must outlive the model switch
+        state.set_predictions(A, "first.pt", [((70, 70, 80, 80), 0.7)])
+        assert state.current_model == "first.pt"
+        # first.pt: accepted match + one false positive -> 1/2 at every IoU threshold.
+        assert state.rsna_score(A, threshold=0.5) == pytest.approx(0.5)
+
+        state.add_model(ModelInfo("second.pt", "/m/second.pt", 0.5))
+        state.set_predictions(A, "second.pt", [((30, 30, 40, 40), 0.6)])
+        assert state.current_model == "second.pt"
+        superseded = [b for b in state.boxes(A) if state.superseded(b)]
+        assert [(b.origin, b.xyxy) for b in superseded] == [("first.pt", (70.0, 70.0, 80.0, 80.0))]
+        # Scored: the accepted box (a decision, kind REVIEWER) and second.pt's false positive.
+        assert state.rsna_score(A, threshold=0.5) == pytest.approx(0.5)
+        assert state.counts(A, threshold=0.5).predictions == 2
+        assert state.compare(A, threshold=0.5).false_positives == (
+            next(b.id for b in state.boxes(A) if b.origin == "second.pt"),
+        )
+
+        # Loading the first model again brings its proposals back (nothing was deleted).
+        state.add_model(ModelInfo("first.pt", "/m/first.pt", 0.5))
+        assert state.current_model == "first.pt"
+        assert not any(state.superseded(b) for b in state.boxes(A) if b.origin == "first.pt")
+        assert [b.origin for b in state.boxes(A) if state.superseded(b)] == ["second.pt"]
