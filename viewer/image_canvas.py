@@ -9,7 +9,6 @@ follows zoom, pan, rotation and flips for free.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 
 import numpy as np
 import pyqtgraph as pg
@@ -17,12 +16,6 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 TOOLS = ("pan", "window", "measure", "box")
 DROP_HINT = "Drop DICOM files or folders here\nor use File \u2192 Open (Ctrl+O)"
-
-#: Pen colours of the box layers (predicted vs ground truth), readable on grey images.
-BOX_STYLES: dict[str, tuple[str, QtCore.Qt.PenStyle]] = {
-    "predicted": ("#ffb000", QtCore.Qt.PenStyle.SolidLine),
-    "truth": ("#3ddc84", QtCore.Qt.PenStyle.DashLine),
-}
 
 
 class CanvasViewBox(pg.ViewBox):
@@ -114,79 +107,6 @@ class Ruler:
                 scene.removeItem(item)
 
 
-class BoxOverlay:
-    """Layers of boxes over the image (``"predicted"``, ``"truth"``), in image pixels (XYXY).
-
-    The detection feature calls :meth:`set_boxes`; the viewer itself only clears them when the
-    image changes.
-    """
-
-    def __init__(self, parent: pg.ImageItem) -> None:
-        self._parent = parent
-        self._items: dict[str, list[QtWidgets.QGraphicsItem]] = {}
-        self.visible = True
-
-    def set_boxes(
-        self,
-        kind: str,
-        boxes_xyxy: Sequence[Sequence[float]],
-        labels: Sequence[str] | None = None,
-    ) -> None:
-        """Replace the boxes of one layer.
-
-        Parameters
-        ----------
-        kind : {"predicted", "truth"}
-            The layer; each has its own colour and line style.
-        boxes_xyxy : sequence of (x0, y0, x1, y1)
-            Floats in original-image pixels.
-        labels : sequence of str, optional
-            A caption per box (e.g. ``"opacity 0.87"``).
-        """
-        if kind not in BOX_STYLES:
-            raise ValueError(f"unknown box layer {kind!r}; expected one of {tuple(BOX_STYLES)}")
-        self.clear(kind)
-        colour, style = BOX_STYLES[kind]
-        pen = pg.mkPen(colour, width=2, style=style, cosmetic=True)
-        items: list[QtWidgets.QGraphicsItem] = []
-        for i, (x0, y0, x1, y1) in enumerate(boxes_xyxy):
-            rect = QtWidgets.QGraphicsRectItem(QtCore.QRectF(x0, y0, x1 - x0, y1 - y0))
-            rect.setPen(pen)
-            rect.setParentItem(self._parent)
-            rect.setVisible(self.visible)
-            items.append(rect)
-            if labels is not None and i < len(labels) and labels[i]:
-                text = pg.TextItem(labels[i], color=colour, anchor=(0, 1))
-                text.setParentItem(self._parent)
-                text.setPos(x0, y0)
-                text.setVisible(self.visible)
-                items.append(text)
-        self._items[kind] = items
-
-    def boxes(self, kind: str) -> list[tuple[float, float, float, float]]:
-        """The boxes currently drawn in one layer (XYXY image pixels)."""
-        out = []
-        for item in self._items.get(kind, []):
-            if isinstance(item, QtWidgets.QGraphicsRectItem):
-                r = item.rect()
-                out.append((r.left(), r.top(), r.right(), r.bottom()))
-        return out
-
-    def clear(self, kind: str | None = None) -> None:
-        for layer in [kind] if kind else list(self._items):
-            for item in self._items.pop(layer, []):
-                scene = item.scene()
-                item.setParentItem(None)
-                if scene is not None:
-                    scene.removeItem(item)
-
-    def set_visible(self, visible: bool) -> None:
-        self.visible = visible
-        for items in self._items.values():
-            for item in items:
-                item.setVisible(visible)
-
-
 class ImageCanvas(pg.GraphicsView):
     """Displays one 8-bit image with zoom, pan, rotation, flips, rulers, boxes and overlays.
 
@@ -232,7 +152,6 @@ class ImageCanvas(pg.GraphicsView):
         self.image_item = pg.ImageItem(axisOrder="row-major")
         self.image_item.setAutoDownsample(False)
         self.vb.addItem(self.image_item)
-        self.boxes = BoxOverlay(self.image_item)
         self.rulers: list[Ruler] = []
         self._active_ruler: Ruler | None = None
         self.spacing: tuple[float, float, str] | None = None
@@ -286,9 +205,8 @@ class ImageCanvas(pg.GraphicsView):
         spacing: tuple[float, float, str] | None,
         no_spacing_note: str = "no pixel spacing",
     ) -> None:
-        """Show a new image: view reset to fit, rulers and boxes cleared."""
+        """Show a new image: view reset to fit, rulers cleared."""
         self.clear_rulers()
-        self.boxes.clear()
         self.spacing = spacing
         self.no_spacing_note = no_spacing_note
         self.rotation = 0
@@ -310,7 +228,6 @@ class ImageCanvas(pg.GraphicsView):
     def clear_image(self, message: str | None = None) -> None:
         """Show no image, only ``message`` (the drop hint by default)."""
         self.clear_rulers()
-        self.boxes.clear()
         self.image_item.clear()
         self._shape = None
         self._placeholder.setText(message or DROP_HINT)

@@ -324,13 +324,14 @@ class TestCanvasTools:
         assert int(window.canvas.image_item.image[0, 0]) > first
         assert window.state.image.frame == 1
 
-    def test_boxes_overlay_layers(self, qtbot, make_main_window, make_dicom):
-        """A box is drawn in its layer's colour over its image pixels, follows a rotation of
-        the view, and an empty list clears it."""
+    def test_prediction_boxes_stay_on_their_image_pixels(self, qtbot, make_main_window, make_dicom):
+        """A model box is drawn in the prediction colour over its image pixels, follows a
+        rotation of the view, and a model run with no box clears it."""
         path = make_dicom(pixels=np.zeros((100, 100), np.uint8), WindowCenter=128, WindowWidth=256)
         window = make_main_window()
         open_and_wait(qtbot, window, [str(path)])
         canvas = window.canvas
+        key = window.current_key()
 
         def colour_at(x: float, y: float) -> tuple[int, int, int]:
             """Screen colour at image pixel (x=column, y=row)."""
@@ -338,20 +339,18 @@ class TestCanvasTools:
             c = canvas.viewport().grab().toImage().pixelColor(at)
             return c.red(), c.green(), c.blue()
 
-        def is_orange(rgb: tuple[int, int, int]) -> bool:  # "#ffb000", the predicted layer
+        def is_red(rgb: tuple[int, int, int]) -> bool:  # "#ff3b30" (anti-aliased edges darker)
             r, g, b = rgb
-            return r > 200 and 130 < g < 220 and b < 80
+            return r > 100 and r > 3 * g and r > 3 * b
 
-        assert not is_orange(colour_at(20, 50))
-        canvas.boxes.set_boxes("predicted", [(20, 30, 80, 70)], ["opacity 0.9"])
-        assert is_orange(colour_at(20, 50)) and is_orange(colour_at(50, 70))
+        assert not is_red(colour_at(20, 50))
+        window.review.review.set_predictions(key, "test.pt", [((20, 30, 80, 70), 0.9)])
+        assert is_red(colour_at(20, 50)) and is_red(colour_at(50, 70))
         assert colour_at(50, 50) == (0, 0, 0)  # inside the box: the image
         canvas.rotate(1)
-        assert is_orange(colour_at(20, 50)) and colour_at(50, 50) == (0, 0, 0)
-        canvas.boxes.set_boxes("predicted", [])
+        assert is_red(colour_at(20, 50)) and colour_at(50, 50) == (0, 0, 0)
+        window.review.review.set_predictions(key, "test.pt", [])
         assert colour_at(20, 50) == (0, 0, 0)
-        with pytest.raises(ValueError, match="unknown box layer 'other'"):
-            canvas.boxes.set_boxes("other", [])
 
 
 class TestMetadata:
