@@ -1,6 +1,11 @@
 """Validation numbers of real-data models, from `pneumoview calibrate --report` files.
 
     python bench/real_model_table.py --labels LABELS.csv --split SPLIT.csv REPORT.json [...]
+    python bench/real_model_table.py --labels LABELS.csv --cv build/real-model
+
+The second form reads ``fold<N>/real.report.json`` + ``fold<N>/real.split.csv`` under the folder
+(`make real-model-cv`) and prints one row per fold for the TTA variant `calibrate` chose there,
+then the mean and standard deviation over the folds.
 
 For each report (the raw validation predictions of one model, with and without hflip TTA) it
 prints one markdown row per variant:
@@ -24,8 +29,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.common import print_table  # noqa: E402
 from detector.datasets import read_split  # noqa: E402
-from detector.gating import choose_gate, gate_predictions  # noqa: E402
+from detector.gating import choose_gate, split_half  # noqa: E402
 from detector.labels import read_labels  # noqa: E402
 from detector.metrics import evaluate  # noqa: E402
 
@@ -34,29 +40,6 @@ def _fmt(m: dict) -> str:
     return (
         f"{m['rsna_map']:.3f} | {m['map50']:.3f} | {m['sensitivity']:.2f} | {m['specificity']:.2f}"
     )
-
-
-def split_half(truth: dict, preds: dict, seed: int = 0) -> dict:
-    import random
-
-    ids = sorted(truth)
-    random.Random(seed).shuffle(ids)
-    halves = [ids[::2], ids[1::2]]
-    scores: dict[str, list[float]] = {
-        "rsna_map": [],
-        "map50": [],
-        "sensitivity": [],
-        "specificity": [],
-    }
-    for a, b in ((0, 1), (1, 0)):
-        ta = {i: truth[i] for i in halves[a]}
-        tb = {i: truth[i] for i in halves[b]}
-        gate, _ = choose_gate(ta, {i: preds.get(i, []) for i in ta})
-        gated = gate_predictions({i: preds.get(i, []) for i in tb}, gate)
-        m = evaluate(tb, gated, threshold=gate.box_threshold)
-        for k in scores:
-            scores[k].append(float(m[k]))
-    return {k: statistics.mean(v) for k, v in scores.items()}
 
 
 def median_boxes(train: dict) -> list[tuple[float, ...]]:
@@ -69,12 +52,80 @@ def median_boxes(train: dict) -> list[tuple[float, ...]]:
     return out
 
 
+def _digits(key: str) -> int:
+    return 2 if key in ("sensitivity", "specificity") else 3
+
+
+def cv_rows(labels_path: str, run_dir: Path) -> list[list[str]]:
+    """One row per fold<N>/ under *run_dir* (chosen TTA variant), then mean and spread."""
+    labels = read_labels(labels_path)
+    rows: list[list[str]] = []
+    keys = ("base", "in", "half", "map50", "sensitivity", "specificity")
+    per_fold: dict[str, list[float]] = {k: [] for k in keys}
+    for fold_dir in sorted(run_dir.glob("fold*")):
+        report, split_file = fold_dir / "real.report.json", fold_dir / "real.split.csv"
+        if not report.is_file() or not split_file.is_file():
+            continue
+        split = read_split(split_file)
+        truth = {i: b for i, b in labels.boxes.items() if split.get(i) == "val"}
+        train = {i: b for i, b in labels.boxes.items() if split.get(i) == "train"}
+        data = json.loads(report.read_text())
+        tta = data["chosen"]["tta"]
+        preds = {k: [tuple(r) for r in v] for k, v in data["predictions"][tta].items()}
+        base = {i: [(1.0, *b) for b in median_boxes(train)] for i in truth}
+        gate, m = choose_gate(truth, preds)
+        values = {
+            "base": float(evaluate(truth, base, 0.5)["rsna_map"]),
+            "in": float(m["rsna_map"]),
+            "half": float(split_half(truth, preds)["rsna_map"]),
+            "map50": float(m["map50"]),
+            "sensitivity": float(m["sensitivity"]),
+            "specificity": float(m["specificity"]),
+        }
+        for k in keys:
+            per_fold[k].append(values[k])
+        positives = sum(1 for b in truth.values() if b)
+        rows.append(
+            [fold_dir.name, f"{len(truth)} ({positives})", tta]
+            + [f"{values[k]:.{_digits(k)}f}" for k in keys]
+        )
+    if len(rows) > 1:
+        rows.append(
+            [f"mean ± sd ({len(rows)} folds)", "", ""]
+            + [
+                f"{statistics.mean(per_fold[k]):.{_digits(k)}f}"
+                f" ± {statistics.stdev(per_fold[k]):.{_digits(k)}f}"
+                for k in keys
+            ]
+        )
+    return rows
+
+
+CV_HEADER = [
+    "fold",
+    "val images (positive)",
+    "TTA",
+    "baseline RSNA",
+    "RSNA in-sample gate",
+    "RSNA split-half gate",
+    "mAP@0.5",
+    "sensitivity",
+    "specificity",
+]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--labels", required=True)
-    parser.add_argument("--split", required=True)
-    parser.add_argument("reports", nargs="+")
+    parser.add_argument("--split")
+    parser.add_argument("--cv", type=Path, help="folder of fold<N>/ runs (make real-model-cv)")
+    parser.add_argument("reports", nargs="*")
     args = parser.parse_args()
+    if args.cv is not None:
+        print_table(CV_HEADER, cv_rows(args.labels, args.cv))
+        return 0
+    if not args.split or not args.reports:
+        parser.error("--split and at least one REPORT.json (or --cv DIR)")
     labels = read_labels(args.labels)
     split = read_split(args.split)
     truth = {i: b for i, b in labels.boxes.items() if split.get(i) == "val"}

@@ -4,8 +4,10 @@
 without horizontal-flip TTA, chooses for each the :class:`~detector.gating.Gate` that maximises
 the RSNA metric (:func:`detector.gating.choose_gate`), keeps the better variant (plain wins a
 tie: it is half the cost) and returns the checkpoint metadata to store: ``threshold``,
-``image_threshold``, ``max_boxes``, ``tta`` and ``metrics`` measured with exactly that setting,
-plus a ``calibration`` record of every variant. ``pneumoview calibrate`` writes it into the
+``image_threshold``, ``max_boxes``, ``tta`` and ``metrics`` measured with exactly that setting
+(optimistic: chosen and scored on the same images), ``metrics["rsna_map_heldout_gate"]`` (the
+honest estimate: :func:`detector.gating.split_half`), plus a ``calibration`` record of every
+variant. ``pneumoview calibrate`` writes it into the
 checkpoint, so ``detect`` and the viewer apply the chosen setting by default.
 """
 
@@ -18,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from detector.engine import METRIC_KEYS as TRAIN_METRIC_KEYS
-from detector.gating import Gate, choose_gate
+from detector.gating import Gate, choose_gate, split_half
 from detector.tta import TTA_CHOICES
 
 #: Predictions below this score are not kept while calibrating (the sweep starts at 0.10).
@@ -126,6 +128,9 @@ def calibrate(
         if best is None or (math.isfinite(value) and value > best.metrics["rsna_map"] + 1e-9):
             best = candidate
     assert best is not None
+    chosen = predictions[best.tta]
+    heldout = split_half({i: truth[i] for i in ids if i in chosen}, chosen)["rsna_map"]
+    best.metrics["rsna_map_heldout_gate"] = round(heldout, 6)
     best.variants = variants
     best.predictions = predictions
     return best

@@ -102,7 +102,8 @@ def run(args: argparse.Namespace) -> int:
     sys.stdout.write(
         f"{len(ids)} validation image(s): tta {result.tta}, box threshold {g.box_threshold:.2f}, "
         f"image threshold {g.image_threshold:.2f}, max boxes {g.max_boxes or 'all'}: "
-        f"RSNA {m['rsna_map']:.4f}, mAP@0.5 {m['map50']:.4f}, "
+        f"RSNA {m['rsna_map']:.4f} (gate chosen on held-out halves: "
+        f"{m['rsna_map_heldout_gate']:.4f}), mAP@0.5 {m['map50']:.4f}, "
         f"sensitivity {m['sensitivity']:.2f}, specificity {m['specificity']:.2f}\n"
         f"wrote {out}\n"
     )

@@ -111,6 +111,7 @@ def test_calibrate_writes_the_gate_and_metrics(phantoms: Path, tmp_path: Path, c
     }
     assert meta["calibration"]["images"] == 20
     assert meta["metrics"]["images"] == 20
+    assert 0.0 <= meta["metrics"]["rsna_map_heldout_gate"] <= 1.0
     assert "tta" in capsys.readouterr().out
     # The input checkpoint is untouched when --out is given.
     assert "calibration" not in load_checkpoint(ckpt)[1]
