@@ -96,7 +96,12 @@ class TestModelSummary:
         assert not is_demo_model(meta)
         rows = dict(model_summary(meta, str(path)))
         assert "real chest X-rays" in rows["Training data"]
-        assert "at most 2 per image" in rows["Setting"] and "hflip" in rows["Setting"]
+        # The setting calibrate stored (the shipped one: box 0.10, image 0.15, max 2, no TTA).
+        setting = rows["Setting"]
+        assert f"box threshold {meta['threshold']:.2f}" in setting
+        assert f"at most {meta['max_boxes']} per image" in setting
+        assert f"image threshold {meta['image_threshold']:.2f}" in setting
+        assert ("TTA" in setting) == (meta["tta"] != "none")
         assert rows["Use"] == "Research baseline, not for clinical use"
 
 
