@@ -84,12 +84,50 @@ def is_demo_model(meta: Mapping[str, Any]) -> bool:
     return str(meta.get("description", "")).lstrip().upper().startswith("DEMO")
 
 
-def _pct(value: Any) -> str:
+def _num(value: Any, digits: int = 2) -> str:
     try:
         number = float(value)
     except (TypeError, ValueError):
         return "n/a"
-    return f"{number:.2f}" if math.isfinite(number) else "n/a"
+    return f"{number:.{digits}f}" if math.isfinite(number) else "n/a"
+
+
+def validation_text(meta: Mapping[str, Any]) -> str | None:
+    """The stored validation metrics in one line (``None`` when there are none).
+
+    ``RSNA metric 0.127 (0.125 with the gate chosen on held-out halves), mAP@0.5 0.165,
+    sensitivity 0.51, specificity 0.89``: the first number is measured with the stored setting
+    on the images that chose it, the second is the honest estimate ``calibrate`` stores.
+    """
+    metrics = meta.get("metrics")
+    if not isinstance(metrics, Mapping) or not metrics:
+        return None
+    heldout = metrics.get("rsna_map_heldout_gate")
+    note = f" ({_num(heldout, 3)} with the gate chosen on held-out halves)" if heldout else ""
+    return (
+        f"RSNA metric {_num(metrics.get('rsna_map'), 3)}{note}, "
+        f"mAP@0.5 {_num(metrics.get('map50'), 3)}, sensitivity {_num(metrics.get('sensitivity'))}, "
+        f"specificity {_num(metrics.get('specificity'))}"
+    )
+
+
+def validation_images(meta: Mapping[str, Any]) -> int | None:
+    """How many validation images the stored metrics were measured on."""
+    metrics = meta.get("metrics")
+    n = metrics.get("images") if isinstance(metrics, Mapping) else None
+    return int(n) if isinstance(n, int | float) and n else None
+
+
+def setting_text(meta: Mapping[str, Any]) -> str:
+    """The stored inference setting: box threshold, image gate, box cap, test-time augmentation."""
+    text = f"box threshold {_num(meta.get('threshold', 0.5))}"
+    if float(meta.get("image_threshold") or 0) > 0:
+        text += f", image threshold {_num(meta.get('image_threshold'))}"
+    if meta.get("max_boxes"):
+        text += f", at most {meta['max_boxes']} box(es) per image"
+    if meta.get("tta") and meta.get("tta") != "none":
+        text += f", {meta['tta']} test-time augmentation"
+    return text
 
 
 def model_card(meta: Mapping[str, Any], name: str = "") -> list[str]:
@@ -106,25 +144,11 @@ def model_card(meta: Mapping[str, Any], name: str = "") -> list[str]:
         lines.append(f"trained on: {data['summary']}")
     elif meta.get("description"):
         lines.append(str(meta["description"]))
-    metrics = meta.get("metrics")
-    if isinstance(metrics, Mapping) and metrics:
-        n = metrics.get("images")
-        where = f" on {int(n)} validation images" if isinstance(n, int | float) and n else ""
-        heldout = metrics.get("rsna_map_heldout_gate")
-        note = f" ({_pct(heldout)} with the gate chosen on held-out halves)" if heldout else ""
-        lines.append(
-            f"validation{where}: RSNA metric {_pct(metrics.get('rsna_map'))}{note}, "
-            f"mAP@0.5 {_pct(metrics.get('map50'))}, sensitivity {_pct(metrics.get('sensitivity'))}, "
-            f"specificity {_pct(metrics.get('specificity'))}"
-        )
-    gate = f"box threshold {_pct(meta.get('threshold'))}"
-    if float(meta.get("image_threshold") or 0) > 0:
-        gate += f", image threshold {_pct(meta.get('image_threshold'))}"
-    if meta.get("max_boxes"):
-        gate += f", at most {meta['max_boxes']} box(es) per image"
-    if meta.get("tta") and meta.get("tta") != "none":
-        gate += f", {meta['tta']} test-time augmentation"
-    lines.append(gate)
+    validation = validation_text(meta)
+    if validation:
+        n = validation_images(meta)
+        lines.append(f"validation{f' on {n} images' if n else ''}: {validation}")
+    lines.append(setting_text(meta))
     if meta.get("intended_use"):
         lines.append(str(meta["intended_use"]))
     return lines

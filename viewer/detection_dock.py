@@ -14,30 +14,20 @@ from typing import Any
 from PySide6 import QtCore, QtGui, QtWidgets
 from superqt import QLabeledDoubleSlider
 
-#: Shown in red when the checkpoint's description says it is the demo model.
-DEMO_WARNING = "DEMO: trained on synthetic phantoms, meaningless on real X-rays"
-
-#: Validation metrics shown in the dock, in this order, with their labels.
-METRIC_LABELS: tuple[tuple[str, str], ...] = (
-    ("rsna_map", "RSNA mAP"),
-    ("sensitivity", "sensitivity"),
-    ("specificity", "specificity"),
-    ("precision", "precision"),
-    ("recall", "recall"),
+from detector.model_choice import (
+    DEMO_BANNER,
+    is_demo_model,
+    setting_text,
+    validation_images,
+    validation_text,
 )
 
-
-def is_demo_model(meta: Mapping[str, Any]) -> bool:
-    """True when the checkpoint was trained on phantoms (:mod:`detector.model_choice`)."""
-    from detector.model_choice import is_demo_model as _is_demo
-
-    return _is_demo(meta)
+__all__ = ["DEMO_BANNER", "DetectionDock", "is_demo_model", "model_summary"]
 
 
 def model_summary(meta: Mapping[str, Any], path: str = "") -> list[tuple[str, str]]:
     """(label, value) rows describing a checkpoint, from its metadata only."""
     training = meta.get("training") if isinstance(meta.get("training"), Mapping) else {}
-    metrics = meta.get("metrics") if isinstance(meta.get("metrics"), Mapping) else {}
     rows = [("Model", os.path.basename(path) if path else "(in memory)")]
     rows.append(("Architecture", f"{meta.get('arch', '?')} / {meta.get('backbone', '?')}"))
     rows.append(("Input size", f"{meta.get('input_size', '?')} px"))
@@ -55,20 +45,12 @@ def model_summary(meta: Mapping[str, Any], path: str = "") -> list[tuple[str, st
         if counts:
             data = f"{data} ({', '.join(counts)})" if data else ", ".join(counts)
     rows.append(("Training data", data or "not recorded"))
-    shown = []
-    for key, label in METRIC_LABELS:
-        value = metrics.get(key) if isinstance(metrics, Mapping) else None
-        if isinstance(value, int | float):
-            shown.append(f"{label} {float(value):.2f}")
-    rows.append(("Validation", ", ".join(shown) if shown else "not recorded"))
-    gate = f"box threshold {float(meta.get('threshold', 0.5)):.2f}"
-    if meta.get("max_boxes"):
-        gate += f", at most {meta['max_boxes']} per image"
-    if float(meta.get("image_threshold") or 0) > 0:
-        gate += f", image threshold {float(meta['image_threshold']):.2f}"
-    if meta.get("tta") and meta.get("tta") != "none":
-        gate += f", {meta['tta']} TTA"
-    rows.append(("Setting", gate))
+    validation = validation_text(meta)
+    n = validation_images(meta)
+    if validation and n:
+        validation = f"{validation} ({n} images)"
+    rows.append(("Validation", validation or "not recorded"))
+    rows.append(("Setting", setting_text(meta)))
     if meta.get("intended_use"):
         rows.append(("Use", str(meta["intended_use"])))
     return rows
@@ -94,7 +76,7 @@ class DetectionDock(QtWidgets.QWidget):
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
 
-        self.demo_label = QtWidgets.QLabel(DEMO_WARNING)
+        self.demo_label = QtWidgets.QLabel(DEMO_BANNER)
         self.demo_label.setObjectName("demo_warning")
         self.demo_label.setWordWrap(True)
         self.demo_label.setStyleSheet(

@@ -74,7 +74,7 @@ def test_model_card_of_a_real_model() -> None:
     assert not is_demo_model(meta)
     text = "\n".join(model_card(meta, "real.pt"))
     assert "trained on: 957 real chest X-rays" in text
-    assert "validation on 240 validation images: RSNA metric 0.11, mAP@0.5 0.13" in text
+    assert "validation on 240 images: RSNA metric 0.107, mAP@0.5 0.133" in text
     assert "at most 2 box(es) per image, hflip test-time augmentation" in text
     assert "not for clinical use" in text
     assert DEMO_BANNER not in text

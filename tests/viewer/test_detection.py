@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from PySide6 import QtCore
 
+from detector.model_choice import DEMO_BANNER
 from tests.viewer.conftest import open_and_wait
 from tests.viewer.detection_models import (
     brightness_model,
@@ -17,7 +18,7 @@ from tests.viewer.detection_models import (
     make_detector,
 )
 from viewer.detection_controller import DetectionController
-from viewer.detection_dock import DEMO_WARNING, is_demo_model, model_summary
+from viewer.detection_dock import is_demo_model, model_summary
 from viewer.detector_worker import DetectionJob, JobDone, ModelReady, run_detection
 from viewer.review_controller import key_for
 
@@ -81,7 +82,7 @@ class TestModelSummary:
         assert rows["Model"] == "demo.pt"
         assert rows["Architecture"] == "retinanet / mobilenet_v3"
         assert rows["Input size"] == "256 px"
-        assert "RSNA mAP" in rows["Validation"]
+        assert "RSNA metric" in rows["Validation"] and "mAP@0.5" in rows["Validation"]
         assert not is_demo_model({"description": "RSNA stage 2, 5-fold"})
 
     def test_real_model_is_the_default_and_says_what_it_is(self):
@@ -99,9 +100,12 @@ class TestModelSummary:
         # The setting calibrate stored (the shipped one: box 0.10, image 0.15, max 2, no TTA).
         setting = rows["Setting"]
         assert f"box threshold {meta['threshold']:.2f}" in setting
-        assert f"at most {meta['max_boxes']} per image" in setting
+        assert f"at most {meta['max_boxes']} box(es) per image" in setting
         assert f"image threshold {meta['image_threshold']:.2f}" in setting
-        assert ("TTA" in setting) == (meta["tta"] != "none")
+        assert ("test-time augmentation" in setting) == (meta["tta"] != "none")
+        # The honest held-out estimate calibrate stored is shown beside the in-sample one.
+        heldout = meta["metrics"]["rsna_map_heldout_gate"]
+        assert f"{heldout:.3f} with the gate chosen on held-out halves" in rows["Validation"]
         assert rows["Use"] == "Research baseline, not for clinical use"
 
 
@@ -264,7 +268,7 @@ class TestWindow:
         with qtbot.waitSignal(window.detection.result_ready, timeout=60_000):
             qtbot.keyClick(window.canvas, QtCore.Qt.Key.Key_D)
         panel = window.detection_panel
-        assert panel.demo_label.isVisible() and panel.demo_label.text() == DEMO_WARNING
+        assert panel.demo_label.isVisible() and panel.demo_label.text() == DEMO_BANNER
         assert "demo.pt" in panel.model_label.text()
 
 
