@@ -363,14 +363,7 @@ class ReviewController(QtCore.QObject):
         marks: dict[str, str] = {}
         if self.compare:
             # The model's boxes as the RSNA score sees them: proposed, accepted or edited.
-            model_boxes = [
-                b
-                for b in self.review.boxes(key, active=True)
-                if b.source == "model"
-                and b.score is not None
-                and b.score >= self.threshold
-                and not self.review.superseded(b)
-            ]
+            model_boxes = self.review.model_boxes(key, self.threshold)
             marks = comparison_marks(truth, model_boxes, self.iou_threshold)
         # Drawing (and Tab) order: predictions first, the reader's boxes, then ground truth.
         out = []

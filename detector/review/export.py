@@ -210,14 +210,7 @@ def _submission_rows(state: ReviewState, threshold: float) -> Iterator[list[str]
     for image in state.images.values():
         if not image.predicted_by:
             continue
-        boxes = [
-            b
-            for b in state.boxes(image.key, active=True)
-            if b.source == "model"
-            and b.score is not None
-            and b.score >= threshold
-            and not state.superseded(b)
-        ]
+        boxes = state.model_boxes(image.key, threshold)
         boxes.sort(key=lambda b: -(b.score or 0.0))
         parts = []
         for box in boxes:

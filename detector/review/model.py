@@ -263,18 +263,23 @@ class ReviewState:
     def _truth_and_predictions(
         self, image: str, threshold: float
     ) -> tuple[list[ReviewBox], list[ReviewBox]]:
+        truth = self.boxes(image, kind=BoxKind.GROUND_TRUTH, active=True)
+        return truth, self.model_boxes(image, threshold)
+
+    def model_boxes(self, image: str, threshold: float = 0.0) -> list[ReviewBox]:
+        """The model's boxes the RSNA score counts on an image: active (proposed, accepted or
+        edited, in their current geometry), scoring at least ``threshold``, and not
+        :meth:`superseded` by a later model. Scores, comparisons and the submission export use
+        this one rule."""
         self.image(image)
-        active = self.boxes(image, active=True)
-        truth = [b for b in active if b.kind is BoxKind.GROUND_TRUTH]
-        preds = [
+        return [
             b
-            for b in active
+            for b in self.boxes(image, active=True)
             if b.source == "model"
             and b.score is not None
             and b.score >= threshold
             and not self.superseded(b)
         ]
-        return truth, preds
 
     def counts(
         self, image: str, *, threshold: float = 0.0, iou_threshold: float = 0.5
