@@ -33,11 +33,11 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import chest_field, machine_line, median_seconds  # noqa: E402
-from detector.dicom_write import compress_jpeg_baseline, new_image_dataset, save_dataset  # noqa: E402
-from detector.imaging import display_pixels  # noqa: E402
-from detector.inference import Detector, PreparedImage, prepare_source  # noqa: E402
-from detector.models import build_model  # noqa: E402
-from detector.preprocess import gray_to_tensor, prepare_gray  # noqa: E402
+from detector.imaging.dicom_write import compress_jpeg_baseline, new_image_dataset, save_dataset  # noqa: E402
+from detector.imaging.pipeline import display_pixels  # noqa: E402
+from detector.model.build import build_model  # noqa: E402
+from detector.model.inference import Detector, PreparedImage, prepare_source  # noqa: E402
+from detector.model.preprocess import gray_to_tensor, prepare_gray  # noqa: E402
 
 INPUT = 512
 VARIANTS = [
@@ -108,7 +108,7 @@ def bench_gpu(
 ) -> None:
     from torch.utils.data import DataLoader
 
-    from detector.inference import SourceDataset, _collate
+    from detector.model.inference import SourceDataset, _collate
 
     device = torch.device("cuda")
     print(

@@ -28,11 +28,11 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import machine_line, median_seconds  # noqa: E402
-from detector.datasets import DetectionDataset, collate, load_records  # noqa: E402
-from detector.engine import autocast_for, to_model_images, to_model_targets  # noqa: E402
-from detector.models import BACKBONES, build_model  # noqa: E402
-from detector.synth import synthesize  # noqa: E402
-from detector.transforms import AUGMENT_LEVELS, build_transforms  # noqa: E402
+from detector.model.build import BACKBONES, build_model  # noqa: E402
+from detector.synth.phantoms import synthesize  # noqa: E402
+from detector.training.datasets import DetectionDataset, collate, load_records  # noqa: E402
+from detector.training.engine import autocast_for, to_model_images, to_model_targets  # noqa: E402
+from detector.training.transforms import AUGMENT_LEVELS, build_transforms  # noqa: E402
 
 
 def main() -> int:

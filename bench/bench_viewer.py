@@ -28,12 +28,12 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import chest_field, machine_line, print_table  # noqa: E402
-from detector.dicom_write import (  # noqa: E402
+from detector.imaging.dicom_write import (  # noqa: E402
     compress_jpeg_baseline,
     new_image_dataset,
     save_dataset,
 )
-from detector.imaging import Window, load_image, render  # noqa: E402
+from detector.imaging.pipeline import Window, load_image, render  # noqa: E402
 
 
 def rss_mb() -> float:
@@ -209,8 +209,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    code = main()
-    sys.stdout.flush()
-    # Skip interpreter teardown: PySide6 6.12 can abort while garbage-collecting Qt wrappers
-    # at exit after many windows' worth of objects; the measurements are already printed.
-    os._exit(code)
+    sys.exit(main())

@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from detector.checkpoint import load_checkpoint  # noqa: E402
+from detector.model.checkpoint import load_checkpoint  # noqa: E402
 
 GATE_KEYS = ("threshold", "image_threshold", "max_boxes", "tta", "input_size", "equalize")
 

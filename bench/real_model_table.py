@@ -30,10 +30,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import print_table  # noqa: E402
-from detector.datasets import read_split  # noqa: E402
-from detector.gating import choose_gate, split_half  # noqa: E402
-from detector.labels import read_labels  # noqa: E402
-from detector.metrics import evaluate  # noqa: E402
+from detector.model.gating import choose_gate, split_half  # noqa: E402
+from detector.rsna.labels import read_labels  # noqa: E402
+from detector.rsna.metrics import evaluate  # noqa: E402
+from detector.training.datasets import read_split  # noqa: E402
 
 
 def _fmt(m: dict) -> str:

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from types import ModuleType
 
 import detector.commands
-from detector.imaging import quiet_pydicom
+from detector.imaging.pipeline import quiet_pydicom
 
 log = logging.getLogger("pneumoview")
 

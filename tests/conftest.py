@@ -12,7 +12,7 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from detector.dicom_write import compress_jpeg_baseline, new_image_dataset, save_dataset  # noqa: E402
+from detector.imaging.dicom_write import compress_jpeg_baseline, new_image_dataset, save_dataset  # noqa: E402
 
 
 def chest_like(size: int = 64, seed: int = 0) -> np.ndarray:

@@ -7,7 +7,7 @@ import re
 import shlex
 from pathlib import Path
 
-from detector.checkpoint import load_checkpoint
+from detector.model.checkpoint import load_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL_PT = ROOT / "resources" / "models" / "real.pt"

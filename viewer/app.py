@@ -118,10 +118,10 @@ def demo_study() -> tuple[str, list[str]]:
         The folder (remembered in File > Recent) and its DICOM files; the labels and manifest
         beside them are not images, so they are not opened.
     """
-    from viewer.resources import demo_study_dir
+    from viewer.platform.user_folders import demo_study_dir
 
     try:
-        from detector.synth import make_demo_study
+        from detector.synth.phantoms import make_demo_study
     except ImportError as exc:
         raise RuntimeError(f"the demo study generator is not available ({exc})") from None
     folder = make_demo_study(demo_study_dir())
@@ -142,7 +142,7 @@ def demo_inputs(
     labels = labels or (demo_labels if os.path.isfile(demo_labels) else None)
     classes = classes or (demo_classes if os.path.isfile(demo_classes) else None)
     if model is None:
-        from viewer.resources import default_model_path
+        from viewer.platform.user_folders import default_model_path
 
         default = default_model_path(files)  # phantoms: the demo model
         model = str(default) if default is not None else None
@@ -154,12 +154,8 @@ def create_app() -> Any:
     import pyqtgraph as pg
     from PySide6 import QtGui, QtWidgets
 
-    from viewer.refcount_guard import guard_singleton_refcounts
-    from viewer.resources import app_icon_path
+    from viewer.platform.user_folders import app_icon_path
 
-    # Before any widget exists: PySide6 6.12 on Python < 3.12 would otherwise abort a long
-    # session with "none_dealloc" / "bool_dealloc" (see viewer/refcount_guard.py).
-    guard_singleton_refcounts()
     app = QtWidgets.QApplication.instance()
     if app is None:
         QtWidgets.QApplication.setApplicationName("pneumoview")
@@ -189,7 +185,7 @@ def run(args: Sequence[str]) -> int:
         stream=sys.stderr,
     )
     if not opts.verbose:
-        from detector.imaging import quiet_pydicom
+        from detector.imaging.pipeline import quiet_pydicom
 
         quiet_pydicom()
 
@@ -205,7 +201,7 @@ def run(args: Sequence[str]) -> int:
         sys.stderr.write(f"pneumoview: {path}: no such file or folder (skipped)\n")
     paths = [p for p in opts.paths if os.path.exists(p)]
 
-    from viewer import platform_check
+    from viewer.platform import xcb_check as platform_check
 
     problem = platform_check.display_problem()
     if problem:  # Qt would print its own message and abort

@@ -15,30 +15,30 @@ from pathlib import Path
 from PySide6 import QtCore, QtGui, QtWidgets
 from superqt.utils import WorkerBase
 
-from detector.dicom_info import pixel_spacing
-from detector.imaging import DicomImage, DicomReadError, Window
-from detector.plain_image import NO_SPACING
-from detector.scan import Instance, Problem
-from viewer import dialogs
-from viewer.actions import LEGEND_KEYS, ReviewActions
-from viewer.box_layers import legend_html
-from viewer.controls import FrameControl, WindowControl
-from viewer.detection_ui import DetectionUI
-from viewer.findings_table import FindingsPanel
-from viewer.image_canvas import ImageCanvas
-from viewer.metadata_panel import MetadataPanel
-from viewer.overlay_text import corner_texts, cursor_text, format_name
-from viewer.pixel_cache import PixelCache
-from viewer.presets import PRESET_NAMES, drag_window, window_text
-from viewer.problems_panel import ProblemsPanel
-from viewer.review_controller import ReviewController
-from viewer.review_menu import ReviewFileActions
-from viewer.scan_controller import ScanController, start_worker
-from viewer.settings import AppSettings, load_settings, open_qsettings, save_settings
+from detector.files.scan import Instance, Problem
+from detector.imaging.dicom_info import pixel_spacing
+from detector.imaging.pipeline import DicomImage, DicomReadError, Window
+from detector.imaging.plain import NO_SPACING
+from viewer.canvas.box_layers import legend_html
+from viewer.canvas.controls import FrameControl, WindowControl
+from viewer.canvas.image_canvas import ImageCanvas
+from viewer.canvas.overlay_text import corner_texts, cursor_text, format_name
+from viewer.canvas.presets import PRESET_NAMES, drag_window, window_text
+from viewer.detection.ui import DetectionUI
+from viewer.loading.pixel_cache import PixelCache
+from viewer.loading.scan_controller import ScanController, start_worker
+from viewer.panels import dialogs
+from viewer.panels.findings_table import FindingsPanel
+from viewer.panels.metadata_panel import MetadataPanel
+from viewer.panels.problems_panel import ProblemsPanel
+from viewer.panels.study_browser import StudyBrowser
+from viewer.panels.worklist import WorklistPanel
+from viewer.platform.settings import AppSettings, load_settings, open_qsettings, save_settings
+from viewer.platform.workers import load_frame
+from viewer.review.actions import LEGEND_KEYS, ReviewActions
+from viewer.review.controller import ReviewController
+from viewer.review.file_menu import ReviewFileActions
 from viewer.state import ViewerState
-from viewer.study_browser import StudyBrowser
-from viewer.workers import load_frame
-from viewer.worklist import WorklistPanel
 
 logger = logging.getLogger(__name__)
 
@@ -463,7 +463,7 @@ class MainWindow(QtWidgets.QMainWindow):
         """Scan files and folders in the background; images appear in the browser as found.
 
         ``recent`` is what File > Recent remembers (``paths`` by default). The review session
-        of the first folder is opened (see :class:`viewer.review_controller.ReviewController`).
+        of the first folder is opened (see :class:`viewer.review.controller.ReviewController`).
         """
         self.scan.open_paths(paths, recent=recent)
 
@@ -839,7 +839,7 @@ class MainWindow(QtWidgets.QMainWindow):
         dialog.setAttribute(QtCore.Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.show()
 
-    # -- detection (see viewer.detection_ui) ------------------------------------------------
+    # -- detection (see viewer.detection.ui) ------------------------------------------------
 
     def current_key(self) -> str | None:
         """Review key of the image and frame on screen (``None`` when nothing is shown)."""

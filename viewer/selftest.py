@@ -5,7 +5,7 @@ Each check prints one line, ``PASS name`` or ``FAIL name: reason``, then a final
 
 - ``decode <syntax>``: a DICOM of each supported transfer syntax is decoded and rendered.
   Uncompressed, RLE, JPEG Baseline, JPEG Lossless and JPEG 2000 files are generated here
-  (pydicom's RLE and JPEG 2000 encoders, Pillow, :mod:`detector.jpeg_lossless`); nothing here
+  (pydicom's RLE and JPEG 2000 encoders, Pillow, :mod:`detector.imaging.jpeg_lossless`); nothing here
   writes JPEG Extended 12-bit or JPEG-LS, so pydicom's own bundled test files of those syntaxes
   are decoded instead. Lossless ones must come back bit-exact.
 - ``model <name>``: each shipped checkpoint is loaded and run on an image, on the CPU.
@@ -68,8 +68,8 @@ def write_codec_samples(folder: Path) -> dict[str, tuple[Path, np.ndarray | None
     """
     from pydicom.uid import JPEG2000Lossless, RLELossless
 
-    from detector.dicom_write import compress_jpeg_baseline, new_image_dataset, save_dataset
-    from detector.jpeg_lossless import compress_jpeg_lossless
+    from detector.imaging.dicom_write import compress_jpeg_baseline, new_image_dataset, save_dataset
+    from detector.imaging.jpeg_lossless import compress_jpeg_lossless
 
     samples: dict[str, tuple[Path, np.ndarray | None]] = {}
     pixels8, pixels12 = _chest(bits=8), _chest(bits=12)
@@ -91,7 +91,7 @@ def write_codec_samples(folder: Path) -> dict[str, tuple[Path, np.ndarray | None
 
 def check_decode(path: Path, expected: np.ndarray | None) -> str:
     """Decode and render ``path``; lossless data must equal ``expected``."""
-    from detector.imaging import DicomReadError, load_image, render
+    from detector.imaging.pipeline import DicomReadError, load_image, render
 
     try:
         image = load_image(path)
@@ -123,7 +123,7 @@ def pydicom_test_file(name: str) -> Path:
 
 def check_model(checkpoint: Path, image: Path, *, must_find: bool = False) -> str:
     """Load ``checkpoint`` on the CPU and run it on ``image`` (``must_find``: a box at all)."""
-    from detector.inference import Detector
+    from detector.model.inference import Detector
 
     if not checkpoint.is_file():
         raise CheckFailed(f"{checkpoint}: not found")
@@ -212,7 +212,7 @@ def check_window(folder: Path, demo_files: list[Path], demo_model: Path) -> str:
 
     from viewer.app import create_app
     from viewer.main_window import MainWindow
-    from viewer.settings import open_qsettings
+    from viewer.platform.settings import open_qsettings
 
     if not demo_files:
         raise CheckFailed("no demo study to open")
@@ -307,8 +307,8 @@ def run_selftest(out: TextIO | None = None) -> int:
         for name, test_file in PYDICOM_TEST_FILES.items():
             report(f"decode {name}", lambda f=test_file: check_decode(pydicom_test_file(f), None))
 
-        from detector.model_choice import shipped_model
-        from detector.synth import make_demo_study
+        from detector.model.choice import shipped_model
+        from detector.synth.phantoms import make_demo_study
 
         demo_dir = root / "demo"
         demo_files: list[Path] = []

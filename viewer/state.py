@@ -13,9 +13,9 @@ from typing import Any
 import numpy as np
 from psygnal import Signal
 
-from detector.imaging import EQUALIZE_CHOICES, DicomImage, Window, render
-from detector.scan import Instance, Patient, Problem, ScanItem, ScanResult, Series, Study
-from viewer.presets import PRESET_NAMES, preset_window
+from detector.files.scan import Instance, Patient, Problem, ScanItem, ScanResult, Series, Study
+from detector.imaging.pipeline import EQUALIZE_CHOICES, DicomImage, Window, render
+from viewer.canvas.presets import PRESET_NAMES, preset_window
 
 
 def patient_key(patient: Patient) -> tuple[Any, ...]:

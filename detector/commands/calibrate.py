@@ -45,10 +45,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from detector.calibrate import calibrate
-    from detector.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-    from detector.datasets import DatasetError, find_images, read_split
-    from detector.labels import LabelsError, read_labels
+    from detector.model.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+    from detector.rsna.labels import LabelsError, read_labels
+    from detector.training.calibration import calibrate
+    from detector.training.datasets import DatasetError, find_images, read_split
 
     if args.batch_size < 1:
         raise UsageError("--batch-size must be >= 1")
@@ -93,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
         meta["description"] = args.description
     save_checkpoint(out, state, meta)
     if args.report:
-        from detector.fileio import atomic_write_text
+        from detector.files.output import atomic_write_text
 
         payload = {"chosen": update, "predictions": result.predictions}
         atomic_write_text(args.report, json.dumps(payload, indent=1) + "\n")

@@ -24,22 +24,22 @@ from dataclasses import dataclass
 from tqdm import tqdm
 
 from detector.cli import UsageError
-from detector.fileio import (
+from detector.files.identity import patient_id_for
+from detector.files.output import (
     OutputError,
     atomic_open,
     atomic_write_bytes,
     check_output_dir,
     remove_stale_temp_files,
 )
-from detector.identity import patient_id_for
-from detector.imaging import (
+from detector.files.scan import Skipped, iter_files, skipped_lines
+from detector.imaging.pipeline import (
     EQUALIZE_CHOICES,
     DicomReadError,
     Window,
     display_pixels,
     resize_display,
 )
-from detector.scan import Skipped, iter_files, skipped_lines
 
 NAME = "convert"
 HELP = "convert DICOM images to 8-bit PNG through the display pipeline"
@@ -98,7 +98,7 @@ class Outcome:
 
 
 def output_stem(path: str) -> str:
-    """The output name: the source's patientId (:func:`detector.identity.patient_id_for`)."""
+    """The output name: the source's patientId (:func:`detector.files.identity.patient_id_for`)."""
     return patient_id_for(path)
 
 

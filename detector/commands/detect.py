@@ -2,9 +2,9 @@
 
 ``--out`` is checked before anything else (a folder, a FIFO, a missing or read-only folder is
 a usage error, exit 2). Files are decoded by DataLoader workers (``--workers``) while the model
-runs (:meth:`detector.inference.Detector.iter_detect`, the engine the viewer uses too); a
+runs (:meth:`detector.model.inference.Detector.iter_detect`, the engine the viewer uses too); a
 progress bar on stderr shows images/s. Every result is appended to a journal beside the output
-(:mod:`detector.journal`) as soon as it is known, so Ctrl+C or a kill loses nothing: ``--resume``
+(:mod:`detector.model.journal`) as soon as it is known, so Ctrl+C or a kill loses nothing: ``--resume``
 skips the images that the journal (or an existing output CSV) already has. At the end the CSV
 is written atomically and the journal deleted. Unreadable files are reported (``path: reason``)
 and skipped; the exit code is 1 when any input failed.
@@ -29,8 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from detector.cli import UsageError
-from detector.fileio import OutputError, check_output_file, remove_stale_temp_files
-from detector.journal import (
+from detector.files.output import OutputError, check_output_file, remove_stale_temp_files
+from detector.model.journal import (
     JournalWriter,
     existing_journals,
     journal_path,
@@ -47,9 +47,9 @@ log = logging.getLogger(__name__)
 
 
 def default_model_path(paths: Sequence[str] = ()) -> Path:
-    """The shipped model for these images (:func:`detector.model_choice.default_model`):
+    """The shipped model for these images (:func:`detector.model.choice.default_model`):
     ``resources/models/real.pt``, or ``demo.pt`` when every image is a synthetic phantom."""
-    from detector.model_choice import default_model
+    from detector.model.choice import default_model
 
     return Path(default_model(paths))
 
@@ -109,7 +109,7 @@ def _dist_env() -> tuple[int, int, int]:
 def _write_output(
     args: argparse.Namespace, results: list[DetectionResult], threshold: float
 ) -> int:
-    from detector.labels import write_labels, write_submission
+    from detector.rsna.labels import write_labels, write_submission
 
     if args.format == "labels":
         return write_labels(args.out, results, threshold, with_score=True)
@@ -118,7 +118,7 @@ def _write_output(
 
 def _previous_output(path: Path) -> dict[str, DetectionResult]:
     """Results by patientId from an existing output CSV (``--resume`` after a finished run)."""
-    from detector.labels import LabelsError, read_predictions
+    from detector.rsna.labels import LabelsError, read_predictions
 
     try:
         preds = read_predictions(path)
@@ -156,7 +156,7 @@ def _sharded(indices: list[int], world: int, rank: int) -> list[int]:
 
 def _describe_model(meta: dict[str, Any], path: Path, files: Sequence[str]) -> None:
     """Say which model runs (its card) and warn when the demo model meets real images."""
-    from detector.model_choice import DEMO_WARNING, all_phantoms, is_demo_model, model_card
+    from detector.model.choice import DEMO_WARNING, all_phantoms, is_demo_model, model_card
 
     for line in model_card(meta, path.name):
         log.info("%s", line)
@@ -165,7 +165,7 @@ def _describe_model(meta: dict[str, Any], path: Path, files: Sequence[str]) -> N
 
 
 def run(args: argparse.Namespace) -> int:
-    from detector.scan import Skipped, iter_files, skipped_lines
+    from detector.files.scan import Skipped, iter_files, skipped_lines
 
     if args.threshold is not None and not 0.0 <= args.threshold <= 1.0:
         raise UsageError("--threshold must be in [0, 1]")
@@ -197,8 +197,8 @@ def run(args: argparse.Namespace) -> int:
 
     import torch
 
-    from detector.checkpoint import CheckpointError
-    from detector.inference import Detector, RunProgress, image_id_for, resolve_device
+    from detector.model.checkpoint import CheckpointError
+    from detector.model.inference import Detector, RunProgress, image_id_for, resolve_device
 
     device = args.device
     if world > 1 and device in ("auto", "cuda") and torch.cuda.is_available():

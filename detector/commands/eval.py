@@ -4,7 +4,7 @@ Prints the RSNA challenge metric, mAP@0.5, box-level precision/recall/F1 and ima
 sensitivity/specificity, plus a threshold sweep as a table (``--json``: one JSON object).
 Without ``--threshold`` the prediction file is scored as it is, every box counted (as the
 challenge's scorer does); ``--threshold T`` drops boxes scored below T first. The "best
-threshold" is :func:`detector.metrics.best_row`'s choice: the middle of the widest run of
+threshold" is :func:`detector.rsna.metrics.best_row`'s choice: the middle of the widest run of
 thresholds with the best RSNA metric (the rule training uses for its checkpoint threshold).
 
 ``--plot DIR`` writes ``pr_curve.png`` and ``metrics_vs_threshold.png`` (DIR is checked before
@@ -92,8 +92,8 @@ def write_plots(
     matplotlib.use("Agg")
     from matplotlib.figure import Figure
 
-    from detector.fileio import atomic_write_bytes
-    from detector.metrics import precision_recall_curve
+    from detector.files.output import atomic_write_bytes
+    from detector.rsna.metrics import precision_recall_curve
 
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
@@ -147,7 +147,7 @@ def outside_boxes(
     scored: bool,
 ) -> list[str]:
     """One problem line per box outside its image (sizes known) or at negative coordinates."""
-    from detector.labels import outside_image, outside_problem
+    from detector.rsna.labels import outside_image, outside_problem
 
     out = []
     for pid, items in boxes.items():
@@ -167,8 +167,8 @@ def outside_boxes(
 
 def image_sizes(folder: str, ids: set[str]) -> tuple[dict[str, tuple[int, int]], list[str]]:
     """``patientId -> (height, width)`` from the headers of the images of ``ids`` in folder."""
-    from detector.image_files import DatasetError, find_images, probe_image
-    from detector.imaging import DicomReadError
+    from detector.files.image_files import DatasetError, find_images, probe_image
+    from detector.imaging.pipeline import DicomReadError
 
     try:
         paths = find_images(folder)
@@ -187,9 +187,9 @@ def image_sizes(folder: str, ids: set[str]) -> tuple[dict[str, tuple[int, int]],
 
 
 def run(args: argparse.Namespace) -> int:
-    from detector.fileio import OutputError, check_output_dir, remove_stale_temp_files
-    from detector.labels import LabelsError, read_labels, read_predictions
-    from detector.metrics import evaluate
+    from detector.files.output import OutputError, check_output_dir, remove_stale_temp_files
+    from detector.rsna.labels import LabelsError, read_labels, read_predictions
+    from detector.rsna.metrics import evaluate
 
     if args.threshold is not None and not 0.0 <= args.threshold <= 1.0:
         raise UsageError("--threshold must be in [0, 1]")

@@ -6,8 +6,8 @@ import argparse
 import json
 import sys
 
-from detector.dicom_info import KEY_ATTRIBUTES, key_attributes
-from detector.imaging import DicomReadError, read_header
+from detector.imaging.dicom_info import KEY_ATTRIBUTES, key_attributes
+from detector.imaging.pipeline import DicomReadError, read_header
 
 NAME = "info"
 HELP = "show a DICOM file's key attributes and full tag dump"

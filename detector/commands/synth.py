@@ -2,7 +2,7 @@
 
 Writes ``DIR/<patientId>.dcm`` (CR, MONOCHROME2, 8-bit; about half JPEG Baseline), an RSNA-format
 ``DIR/labels.csv``, ``DIR/class_info.csv`` and ``DIR/synth.json``. Every file is labelled as a
-synthetic phantom; see :mod:`detector.synth`.
+synthetic phantom; see :mod:`detector.synth.phantoms`.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import argparse
 import sys
 
 from detector.cli import UsageError
-from detector.fileio import OutputError, check_output_dir
-from detector.synth import synthesize
+from detector.files.output import OutputError, check_output_dir
+from detector.synth.phantoms import synthesize
 
 NAME = "synth"
 HELP = "write synthetic chest X-ray phantoms (DICOM) with RSNA-format labels"

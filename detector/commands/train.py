@@ -16,8 +16,8 @@ import os
 import sys
 
 from detector.cli import UsageError
-from detector.fileio import OutputError, check_output_file, remove_stale_temp_files
-from detector.imaging import EQUALIZE_CHOICES
+from detector.files.output import OutputError, check_output_file, remove_stale_temp_files
+from detector.imaging.pipeline import EQUALIZE_CHOICES
 from detector.types import ARCHES, AUGMENT_LEVELS, BACKBONES
 
 NAME = "train"
@@ -104,11 +104,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from detector.checkpoint import CheckpointError
-    from detector.datasets import DatasetError
-    from detector.labels import LabelsError
-    from detector.models import BackboneWeightsError
-    from detector.train import TrainConfig, train
+    from detector.model.build import BackboneWeightsError
+    from detector.model.checkpoint import CheckpointError
+    from detector.rsna.labels import LabelsError
+    from detector.training.datasets import DatasetError
+    from detector.training.trainer import TrainConfig, train
 
     config = TrainConfig(
         images=args.images,

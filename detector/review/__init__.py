@@ -5,7 +5,7 @@ through its methods, as napari's ``_qt`` observes ``components``.
 
 Public API
 ----------
-Model (:mod:`detector.review.model`)
+Model (:mod:`detector.review.state`)
     ``ReviewState(reviewer=None, writer=None, clock=time.time, history_size=500)``
 
     - images: ``add_image(key, patient_id, path=, sop_instance_uid=, frame=)``,
@@ -48,13 +48,13 @@ Import / export (:mod:`detector.review.importing`, :mod:`detector.review.export`
     rows`` (what File → Export calls), ``check_output(out)``, ``default_threshold(state)``,
     ``EXPORT_FORMATS``, ``ExportError``; the command ``pneumoview export``.
 
-Image keys come from :mod:`detector.identity` (``identify``, ``image_key``, ``patient_id_for``).
+Image keys come from :mod:`detector.files.identity` (``identify``, ``image_key``, ``patient_id_for``).
 """
 
 from __future__ import annotations
 
 from detector.review.history import History, Step
-from detector.review.model import (
+from detector.review.state import (
     BoxKind,
     BoxStatus,
     Comparison,

@@ -27,8 +27,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-from detector.fileio import atomic_open
-from detector.review.model import (
+from detector.files.output import atomic_open
+from detector.review.state import (
     DONE_STATUSES,
     BoxKind,
     BoxStatus,

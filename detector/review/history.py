@@ -2,7 +2,7 @@
 
 A :class:`Step` is what one edit changed: ``(before, after)`` snapshots of boxes (``None`` for
 "did not exist") and of images. Undo applies the befores, redo the afters; the model does that
-(:meth:`detector.review.model.ReviewState.undo`). Two ``deque(maxlen=...)`` hold the steps;
+(:meth:`detector.review.state.ReviewState.undo`). Two ``deque(maxlen=...)`` hold the steps;
 a new edit clears the redo deque; :meth:`History.group` merges the edits inside it into one
 step (e.g. "accept all").
 """

@@ -1,9 +1,9 @@
 """Ground truth into a review: an RSNA labels CSV and, optionally, a class-info CSV.
 
-Rows are matched to open images by patientId (:func:`detector.identity.patient_id_for`). Rows
+Rows are matched to open images by patientId (:func:`detector.files.identity.patient_id_for`). Rows
 for images that are not open are kept in the session and counted (they attach when the image
 is opened); malformed rows are skipped and reported with their line numbers (the readers of
-:mod:`detector.labels`); importing the same file twice adds nothing.
+:mod:`detector.rsna.labels`); importing the same file twice adds nothing.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from detector.labels import read_class_info, read_labels
-from detector.review.model import XYXY, ReviewState
+from detector.review.state import XYXY, ReviewState
+from detector.rsna.labels import read_class_info, read_labels
 
 
 @dataclass
@@ -48,7 +48,7 @@ def import_labels(state: ReviewState, path: str | os.PathLike[str]) -> ImportRep
 
     Raises
     ------
-    detector.labels.LabelsError
+    detector.rsna.labels.LabelsError
         A file that cannot be used at all (missing, binary, missing columns...).
     """
     spath = os.fspath(path)
@@ -81,7 +81,7 @@ def import_classes(state: ReviewState, path: str | os.PathLike[str]) -> ImportRe
 
     Raises
     ------
-    detector.labels.LabelsError
+    detector.rsna.labels.LabelsError
         A file that cannot be used at all.
     """
     spath = os.fspath(path)

@@ -85,7 +85,7 @@ class ReviewBox:
     id : str
         Stable id (uuid4 hex), the same after reopening the session.
     image : str
-        The image's session key (:func:`detector.identity.image_key`).
+        The image's session key (:func:`detector.files.identity.image_key`).
     kind : BoxKind
         Accepting a prediction turns it into a ``REVIEWER`` box that keeps origin and score.
     xyxy : tuple of 4 float

@@ -18,7 +18,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from detector.review.model import (
+from detector.files.userdata import user_data_dir
+from detector.review.records import either_box
+from detector.review.state import (
     XYXY,
     BoxKind,
     BoxStatus,
@@ -28,8 +30,6 @@ from detector.review.model import (
     ReviewBox,
     ReviewState,
 )
-from detector.review.records import either_box
-from detector.userdata import user_data_dir
 
 APP_ID = "pneumoview-review"
 SCHEMA_VERSION = 1

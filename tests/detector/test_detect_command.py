@@ -14,12 +14,12 @@ import pytest
 import torch
 
 from detector import cli
-from detector.checkpoint import save_checkpoint
-from detector.journal import JournalWriter, journal_path, read_journals
-from detector.labels import read_labels, read_predictions
-from detector.models import build_model
+from detector.model.build import build_model
+from detector.model.checkpoint import save_checkpoint
+from detector.model.journal import JournalWriter, journal_path, read_journals
+from detector.rsna.labels import read_labels, read_predictions
 from tests.conftest import chest_like
-from tests.detector.test_fileio import read_only_folder
+from tests.detector.files.test_output import read_only_folder
 
 
 @pytest.fixture
@@ -165,7 +165,7 @@ class TestDetectCommand:
         self, folder, tmp_path, monkeypatch, capsys
     ) -> None:
         """Without --model and with no shipped checkpoint: exit 2 with a clear message."""
-        monkeypatch.setattr("detector.resources.resources_root", lambda: tmp_path / "none")
+        monkeypatch.setattr("detector.files.resources.resources_root", lambda: tmp_path / "none")
         code = cli.main(["detect", str(folder), "--out", str(tmp_path / "s.csv")])
         assert code == 2
         assert "no shipped model is installed" in capsys.readouterr().err

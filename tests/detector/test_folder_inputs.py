@@ -13,9 +13,9 @@ import torch
 from PIL import Image
 
 from detector import cli
-from detector.checkpoint import save_checkpoint
-from detector.labels import read_predictions
-from detector.models import build_model
+from detector.model.build import build_model
+from detector.model.checkpoint import save_checkpoint
+from detector.rsna.labels import read_predictions
 from tests.conftest import chest_like
 
 ROOT = Path(__file__).resolve().parents[2]

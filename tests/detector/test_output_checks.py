@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from detector import cli
-from tests.detector.test_fileio import read_only_folder
+from tests.detector.files.test_output import read_only_folder
 
 # Inputs do not exist on purpose: the output check must come first, so they are never reached.
 COMMANDS = {

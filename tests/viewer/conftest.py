@@ -8,12 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from viewer.refcount_guard import guard_singleton_refcounts
-
-# The test session is one long Qt session too: protect None/True/False as the app does
-# (viewer.app.create_app) before pytest-qt creates the QApplication.
-guard_singleton_refcounts()
-
 
 @pytest.fixture(autouse=True)
 def _isolated_user_folders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -35,7 +29,7 @@ def make_main_window(qtbot, settings_path: Path) -> Iterator[Callable[..., objec
     from PySide6 import QtCore, QtWidgets
 
     from viewer.main_window import MainWindow
-    from viewer.settings import open_qsettings
+    from viewer.platform.settings import open_qsettings
 
     pg.setConfigOptions(imageAxisOrder="row-major")
     app = QtWidgets.QApplication.instance()

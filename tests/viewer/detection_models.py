@@ -61,7 +61,7 @@ def failing_model(message: str = "the model broke") -> Any:
 
 
 def make_detector(model: Any, input_size: int = 64, **meta: Any) -> Any:
-    from detector.inference import Detector
+    from detector.model.inference import Detector
 
     full = {"input_size": input_size, "threshold": 0.3, "description": "test model", **meta}
     return Detector(model=model, meta=full, device="cpu", batch_size=1)

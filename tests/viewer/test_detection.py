@@ -10,17 +10,17 @@ import numpy as np
 import pytest
 from PySide6 import QtCore
 
-from detector.model_choice import DEMO_BANNER
+from detector.model.choice import DEMO_BANNER
 from tests.viewer.conftest import open_and_wait
 from tests.viewer.detection_models import (
     brightness_model,
     failing_model,
     make_detector,
 )
-from viewer.detection_controller import DetectionController
-from viewer.detection_dock import is_demo_model, model_summary
-from viewer.detector_worker import DetectionJob, JobDone, ModelReady, run_detection
-from viewer.review_controller import key_for
+from viewer.detection.controller import DetectionController
+from viewer.detection.dock import is_demo_model, model_summary
+from viewer.detection.worker import DetectionJob, JobDone, ModelReady, run_detection
+from viewer.review.controller import key_for
 
 
 def _bright_rows(fraction: float, size: int = 64) -> np.ndarray:
@@ -72,8 +72,8 @@ class TestWorkerGenerator:
 class TestModelSummary:
     def test_demo_checkpoint_is_flagged(self):
         """The shipped demo checkpoint says it is the demo: the dock shows the warning."""
-        from detector.checkpoint import load_checkpoint
-        from viewer.resources import models_dir
+        from detector.model.checkpoint import load_checkpoint
+        from viewer.platform.user_folders import models_dir
 
         path = models_dir() / "demo.pt"
         _state, meta = load_checkpoint(path)
@@ -88,8 +88,8 @@ class TestModelSummary:
     def test_real_model_is_the_default_and_says_what_it_is(self):
         """Without phantoms open, the shipped real-data model is used; its card names the data,
         the setting and the intended use."""
-        from detector.checkpoint import load_checkpoint
-        from viewer.resources import default_model_path
+        from detector.model.checkpoint import load_checkpoint
+        from viewer.platform.user_folders import default_model_path
 
         path = default_model_path()
         assert path is not None and path.name == "real.pt"
@@ -261,7 +261,7 @@ class TestWindow:
 
     def test_demo_model_loads_with_warning_for_phantoms(self, qtbot, make_main_window, tmp_path):
         """D with no model on synthetic phantoms loads the demo checkpoint, with its warning."""
-        from detector.synth import synthesize
+        from detector.synth.phantoms import synthesize
 
         synthesize(tmp_path / "ph", 1, size=64, seed=3)
         window = self._open(qtbot, make_main_window, sorted((tmp_path / "ph").glob("*.dcm")))
@@ -277,7 +277,7 @@ def test_gpu_out_of_memory_falls_back_with_a_notice(grey_images):
     import torch
 
     from tests.viewer.detection_models import brightness_model
-    from viewer.detector_worker import Notice
+    from viewer.detection.worker import Notice
 
     model = brightness_model()
     calls = {"n": 0}

@@ -34,14 +34,14 @@ def mixed_folder(make_dicom, tmp_path: Path) -> Path:
 def _send_drop(window, paths: list[Path]) -> None:
     mime = QtCore.QMimeData()
     mime.setUrls([QtCore.QUrl.fromLocalFile(str(p)) for p in paths])
-    pos = QtCore.QPointF(window.width() / 2, window.height() / 2)
+    center = QtCore.QPoint(window.width() // 2, window.height() // 2)
     action = QtCore.Qt.DropAction.CopyAction
     buttons = QtCore.Qt.MouseButton.LeftButton
     mods = QtCore.Qt.KeyboardModifier.NoModifier
-    enter = QtGui.QDragEnterEvent(pos, action, mime, buttons, mods)
+    enter = QtGui.QDragEnterEvent(center, action, mime, buttons, mods)
     QtWidgets.QApplication.sendEvent(window, enter)
     assert enter.isAccepted()
-    drop = QtGui.QDropEvent(pos, action, mime, buttons, mods)
+    drop = QtGui.QDropEvent(QtCore.QPointF(center), action, mime, buttons, mods)
     QtWidgets.QApplication.sendEvent(window, drop)
 
 
@@ -376,7 +376,7 @@ class TestMetadata:
         from pydicom.data import get_testdata_file
         from pydicom.sequence import Sequence
 
-        from viewer.metadata_panel import MetadataPanel
+        from viewer.panels.metadata_panel import MetadataPanel
 
         panel = MetadataPanel()
         qtbot.addWidget(panel)
@@ -430,7 +430,7 @@ class TestSettings:
 class TestHelp:
     def test_shortcuts_dialog_and_about(self, qtbot, make_main_window):
         """Help lists every shortcut; About names Qt, pydicom and torch versions."""
-        from viewer import dialogs
+        from viewer.panels import dialogs
 
         window = make_main_window()
         rows = dict(dialogs.shortcut_rows(window._all_actions))
@@ -449,7 +449,7 @@ def test_no_widget_leaks_after_close(qtbot, make_dicom):
     import pyqtgraph as pg
 
     from viewer.main_window import MainWindow
-    from viewer.settings import open_qsettings
+    from viewer.platform.settings import open_qsettings
 
     pg.setConfigOptions(imageAxisOrder="row-major")
     app = QtWidgets.QApplication.instance()

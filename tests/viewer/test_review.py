@@ -11,7 +11,7 @@ from PySide6 import QtCore, QtTest
 
 from detector.review import BoxKind, BoxStatus, ImageStatus
 from tests.viewer.conftest import open_and_wait
-from viewer.review_controller import key_for
+from viewer.review.controller import key_for
 
 Key = QtCore.Qt.Key
 Mod = QtCore.Qt.KeyboardModifier
@@ -296,7 +296,7 @@ class TestFiles:
         out = tmp_path / "out" / "reviewed.csv"
         out.parent.mkdir()
         assert "Exported 1 row(s)" in window.review.export(str(out), "labels")
-        from detector.labels import read_labels
+        from detector.rsna.labels import read_labels
 
         back = read_labels(out)
         assert back.rows == 1 and back.skipped == 0
@@ -311,7 +311,7 @@ class TestFiles:
 class TestStartup:
     def test_demo_opens_with_ground_truth_and_the_demo_model(self, qtbot, make_main_window):
         """`make run` (--demo): the demo study, its labels imported, the demo model loaded."""
-        from detector.labels import read_labels
+        from detector.rsna.labels import read_labels
         from viewer.app import demo_inputs, start_review
 
         paths, recent, labels, classes, model = demo_inputs([], None, None, None)
@@ -332,7 +332,7 @@ class TestStartup:
 
 def test_help_shortcuts_lists_the_keyboard_contract(qtbot, window):
     """Help → Shortcuts shows every review key with its action."""
-    from viewer.dialogs import shortcut_rows
+    from viewer.panels.dialogs import shortcut_rows
 
     rows = dict(shortcut_rows(window._all_actions))
     assert rows["Draw a box (then left-drag)"] == "B"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from detector.imaging import load_image
-from detector.scan import scan_file
+from detector.files.scan import scan_file
+from detector.imaging.pipeline import load_image
 from viewer.state import ViewerState
 
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from detector import cli
-from detector.labels import read_labels, read_predictions
 from detector.review import BoxKind, ModelInfo, ReviewState, open_session
 from detector.review.export import ExportError, export_review
 from detector.review.importing import import_labels
+from detector.rsna.labels import read_labels, read_predictions
 
 
 def read_rows(path: Path) -> list[dict[str, str]]:
@@ -201,8 +201,8 @@ class TestExportCommand:
 class TestExportFeedsTrainAndEval:
     @pytest.mark.slow
     def test_train_and_eval_read_the_exports(self, tmp_path: Path, capsys) -> None:
-        from detector.identity import identify
-        from detector.synth import synthesize
+        from detector.files.identity import identify
+        from detector.synth.phantoms import synthesize
 
         folder = tmp_path / "study"
         synthesize(folder, 8, size=96, seed=3)

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from detector.labels import LabelsError
 from detector.review import BoxKind, ReviewState, open_session
 from detector.review.importing import import_classes, import_labels
+from detector.rsna.labels import LabelsError
 
 LABELS = """patientId,x,y,width,height,Target
 pa,10,20,30,40,1

@@ -1,0 +1,154 @@
+"""Which shipped model to use, and how to describe a model to the person using it.
+
+Two checkpoints ship in ``resources/models/``:
+
+``real.pt``
+    The default: RetinaNet MobileNetV3-FPN trained from scratch on real chest X-rays
+    (rsna-real-512), its gate and TTA chosen on a validation fold (see docs/PERFORMANCE.md).
+``demo.pt``
+    Trained on the project's synthetic phantoms; used by default only for phantoms (the demo
+    study, ``pneumoview synth`` output), since its boxes mean nothing on a real radiograph.
+
+No torch and no Qt here: the command line and the viewer both call it.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from detector.files.resources import resource_path
+
+REAL_MODEL = "real.pt"
+DEMO_MODEL = "demo.pt"
+#: Header values that :mod:`detector.synth.phantoms` writes into every phantom.
+PHANTOM_MANUFACTURER = "PneumoView synthetic phantom generator"
+#: Headers read to decide whether a set of images is phantoms.
+SAMPLE = 16
+DEMO_WARNING = (
+    "the DEMO model was trained on synthetic phantoms: its boxes are meaningless on real "
+    "X-rays (use the default real-data model, or --model)"
+)
+DEMO_BANNER = "DEMO: trained on synthetic phantoms, meaningless on real X-rays"
+
+
+def shipped_model(name: str) -> str:
+    """Path of a shipped checkpoint (``real.pt`` / ``demo.pt``); it may be missing."""
+    return os.fspath(resource_path("models", name))
+
+
+def is_phantom_header(header: Any) -> bool:
+    """True for a DICOM header written by :mod:`detector.synth.phantoms`."""
+    return str(getattr(header, "Manufacturer", "") or "") == PHANTOM_MANUFACTURER
+
+
+def is_phantom_file(path: str | os.PathLike[str]) -> bool:
+    """True when ``path`` is a readable phantom DICOM (header only; never raises)."""
+    from detector.imaging.pipeline import DicomReadError, read_header
+
+    try:
+        return is_phantom_header(read_header(os.fspath(path)))
+    except (DicomReadError, OSError, ValueError):
+        return False
+
+
+def all_phantoms(paths: Iterable[str | os.PathLike[str]], sample: int = SAMPLE) -> bool:
+    """True when the first ``sample`` images of ``paths`` are all phantoms (and there is one)."""
+    seen = 0
+    for path in paths:
+        if not is_phantom_file(path):
+            return False
+        seen += 1
+        if seen >= sample:
+            break
+    return seen > 0
+
+
+def default_model(paths: Sequence[str | os.PathLike[str]] = ()) -> str:
+    """The shipped model for these images: the demo model for phantoms, else the real one.
+
+    Falls back to whichever of the two is installed.
+    """
+    real, demo = shipped_model(REAL_MODEL), shipped_model(DEMO_MODEL)
+    preferred, other = (demo, real) if paths and all_phantoms(paths) else (real, demo)
+    return preferred if os.path.isfile(preferred) or not os.path.isfile(other) else other
+
+
+def is_demo_model(meta: Mapping[str, Any]) -> bool:
+    """True for a checkpoint trained on synthetic phantoms (the shipped demo or alike)."""
+    data = meta.get("training_data")
+    if isinstance(data, Mapping) and data.get("kind") == "synthetic":
+        return True
+    return str(meta.get("description", "")).lstrip().upper().startswith("DEMO")
+
+
+def _num(value: Any, digits: int = 2) -> str:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return "n/a"
+    return f"{number:.{digits}f}" if math.isfinite(number) else "n/a"
+
+
+def validation_text(meta: Mapping[str, Any]) -> str | None:
+    """The stored validation metrics in one line (``None`` when there are none).
+
+    ``RSNA metric 0.127 (0.125 with the gate chosen on held-out halves), mAP@0.5 0.165,
+    sensitivity 0.51, specificity 0.89``: the first number is measured with the stored setting
+    on the images that chose it, the second is the honest estimate ``calibrate`` stores.
+    """
+    metrics = meta.get("metrics")
+    if not isinstance(metrics, Mapping) or not metrics:
+        return None
+    heldout = metrics.get("rsna_map_heldout_gate")
+    note = f" ({_num(heldout, 3)} with the gate chosen on held-out halves)" if heldout else ""
+    return (
+        f"RSNA metric {_num(metrics.get('rsna_map'), 3)}{note}, "
+        f"mAP@0.5 {_num(metrics.get('map50'), 3)}, sensitivity {_num(metrics.get('sensitivity'))}, "
+        f"specificity {_num(metrics.get('specificity'))}"
+    )
+
+
+def validation_images(meta: Mapping[str, Any]) -> int | None:
+    """How many validation images the stored metrics were measured on."""
+    metrics = meta.get("metrics")
+    n = metrics.get("images") if isinstance(metrics, Mapping) else None
+    return int(n) if isinstance(n, int | float) and n else None
+
+
+def setting_text(meta: Mapping[str, Any]) -> str:
+    """The stored inference setting: box threshold, image gate, box cap, test-time augmentation."""
+    text = f"box threshold {_num(meta.get('threshold', 0.5))}"
+    if float(meta.get("image_threshold") or 0) > 0:
+        text += f", image threshold {_num(meta.get('image_threshold'))}"
+    if meta.get("max_boxes"):
+        text += f", at most {meta['max_boxes']} box(es) per image"
+    if meta.get("tta") and meta.get("tta") != "none":
+        text += f", {meta['tta']} test-time augmentation"
+    return text
+
+
+def model_card(meta: Mapping[str, Any], name: str = "") -> list[str]:
+    """Lines that say what a model is: name, architecture, data, validation metrics, use.
+
+    Every line is plain text for a terminal, a dock or a log.
+    """
+    arch = f"{meta.get('arch', '?')} / {meta.get('backbone', '?')}"
+    lines = [f"{name or 'model'}: {arch}, input {meta.get('input_size', '?')} px"]
+    if is_demo_model(meta):
+        lines.append(DEMO_BANNER)
+    data = meta.get("training_data")
+    if isinstance(data, Mapping) and data.get("summary"):
+        lines.append(f"trained on: {data['summary']}")
+    elif meta.get("description"):
+        lines.append(str(meta["description"]))
+    validation = validation_text(meta)
+    if validation:
+        n = validation_images(meta)
+        lines.append(f"validation{f' on {n} images' if n else ''}: {validation}")
+    lines.append(setting_text(meta))
+    if meta.get("intended_use"):
+        lines.append(str(meta["intended_use"]))
+    return lines

@@ -1,0 +1,187 @@
+"""Image-level gating of detections, and choosing its parameters on validation data.
+
+About three chest radiographs in four have no opacity, and any box on such an image scores 0 in
+the RSNA metric, so the decision "does this image get boxes at all" dominates the score. A
+:class:`Gate` keeps an image's boxes only when its best box scores at least
+``image_threshold``; then it keeps the boxes scoring at least ``box_threshold``, at most
+``max_boxes`` of them. ``image_threshold <= box_threshold`` makes it the plain per-box threshold.
+
+:func:`choose_gate` sweeps the three parameters on validation predictions for the RSNA metric
+itself and returns the best gate with its metrics; the result is stored in the checkpoint
+metadata (``threshold``, ``image_threshold``, ``max_boxes``) so ``detect`` and the viewer apply
+the same gate.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from detector.rsna.metrics import evaluate
+
+T = TypeVar("T")
+
+#: One image's predictions: ``(score, x, y, w, h)`` rows.
+Rows = Sequence[Sequence[float]]
+
+BOX_THRESHOLDS = tuple(round(0.05 * i, 2) for i in range(2, 19))  # 0.10 .. 0.90
+IMAGE_THRESHOLDS = tuple(round(0.05 * i, 2) for i in range(2, 19))
+MAX_BOXES = (1, 2, 3, 4, None)
+
+
+@dataclass(frozen=True)
+class Gate:
+    """Keep an image's boxes only if its best score >= ``image_threshold``; then the boxes
+    with score >= ``box_threshold``, best first, at most ``max_boxes`` (None: no cap)."""
+
+    box_threshold: float = 0.5
+    image_threshold: float = 0.0
+    max_boxes: int | None = None
+
+    def select(self, items: Sequence[T], score: Callable[[T], float]) -> list[T]:
+        """Gate one image's boxes given best first (``score(item)`` reads an item's score)."""
+        if not items or score(items[0]) < self.image_threshold:
+            return []
+        kept = [item for item in items if score(item) >= self.box_threshold]
+        return kept if self.max_boxes is None else kept[: self.max_boxes]
+
+    def apply(self, rows: Rows) -> list[tuple[float, ...]]:
+        """Gate one image's ``(score, x, y, w, h)`` rows; returns them best first."""
+        ordered = sorted((tuple(float(v) for v in r) for r in rows), key=lambda r: -r[0])
+        return self.select(ordered, lambda r: r[0])
+
+    def as_meta(self) -> dict[str, Any]:
+        """The checkpoint metadata keys this gate is stored under."""
+        return {
+            "threshold": self.box_threshold,
+            "image_threshold": self.image_threshold,
+            "max_boxes": self.max_boxes,
+        }
+
+    @classmethod
+    def from_meta(cls, meta: Mapping[str, Any], default_threshold: float = 0.5) -> Gate:
+        """Read a gate from checkpoint metadata (missing keys: plain per-box threshold)."""
+        box = _finite(meta.get("threshold"), default_threshold)
+        image = _finite(meta.get("image_threshold"), 0.0)
+        cap = meta.get("max_boxes")
+        max_boxes = int(cap) if isinstance(cap, int | float) and math.isfinite(cap) else None
+        if max_boxes is not None and max_boxes < 1:
+            max_boxes = None
+        return cls(box, image, max_boxes)
+
+
+def _finite(value: Any, default: float) -> float:
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        return default
+    return out if math.isfinite(out) and 0.0 <= out <= 1.0 else default
+
+
+def gate_predictions(preds: Mapping[str, Rows], gate: Gate) -> dict[str, list[tuple[float, ...]]]:
+    """Apply ``gate`` to every image of a predictions mapping."""
+    return {image_id: gate.apply(rows) for image_id, rows in preds.items()}
+
+
+def _score_table(truth: Mapping[str, Rows], preds: Mapping[str, Rows]) -> tuple[Any, Any, Any]:
+    """Per image: sorted scores (padded with -1), RSNA score of its ``k`` best boxes, truth flag.
+
+    The RSNA matching takes predictions highest score first, so any gate keeps a prefix of an
+    image's sorted predictions: one matching per image serves every gate of the sweep.
+    """
+    import numpy as np
+
+    from detector.rsna.metrics import _image  # one matching implementation for the whole project
+
+    images = [_image(truth[i], preds.get(i, [])) for i in truth]
+    width = max([len(im.scores) for im in images] + [0])
+    scores = np.full((len(images), width), -1.0)
+    by_k = np.zeros((len(images), width + 1))
+    has_truth = np.zeros(len(images), dtype=bool)
+    for row, im in enumerate(images):
+        n = len(im.scores)
+        scores[row, :n] = im.scores
+        has_truth[row] = len(im.truth) > 0
+        for k in range(n + 1):
+            value = im.rsna_score(k)
+            by_k[row, k] = 0.0 if value is None else value
+        by_k[row, n + 1 :] = by_k[row, n]
+    return scores, by_k, has_truth
+
+
+def choose_gate(
+    truth: Mapping[str, Rows],
+    preds: Mapping[str, Rows],
+    *,
+    box_thresholds: Iterable[float] = BOX_THRESHOLDS,
+    image_thresholds: Iterable[float] = IMAGE_THRESHOLDS,
+    max_boxes: Iterable[int | None] = MAX_BOXES,
+) -> tuple[Gate, dict[str, Any]]:
+    """The gate that maximises the RSNA metric of ``preds`` over the images of ``truth``.
+
+    Ties go to the simplest gate: the plain threshold (``image_threshold`` 0) before a gate,
+    no cap before a cap, then the higher box threshold (fewer boxes).
+
+    Returns
+    -------
+    gate, metrics
+        ``metrics`` is :func:`detector.rsna.metrics.evaluate` of the gated predictions at the
+        gate's box threshold.
+    """
+    import numpy as np
+
+    scores, by_k, has_truth = _score_table(truth, preds)
+    rows = np.arange(len(scores))
+    best_score = scores[:, 0] if scores.shape[1] else np.full(len(scores), -1.0)
+    box_list = sorted({float(t) for t in box_thresholds}, reverse=True)
+    caps = list(max_boxes)
+    caps = ([None] if None in caps else []) + [c for c in caps if c is not None]
+    best: tuple[float, Gate] | None = None
+    for cap in caps:
+        for image_t in [0.0, *sorted({float(t) for t in image_thresholds})]:
+            for box_t in box_list:
+                if image_t and image_t <= box_t:
+                    continue  # the same as the plain threshold box_t
+                k = (scores >= box_t).sum(axis=1)
+                if cap is not None:
+                    k = np.minimum(k, cap)
+                k = np.where(best_score >= image_t, k, 0)
+                counted = has_truth | (k > 0)
+                if not counted.any():
+                    continue
+                value = float(by_k[rows, k][counted].mean())
+                if best is None or value > best[0] + 1e-12:
+                    best = (value, Gate(box_t, image_t, cap))
+    gate = best[1] if best else Gate()
+    metrics = evaluate(truth, gate_predictions(preds, gate), threshold=gate.box_threshold)
+    return gate, metrics
+
+
+def split_half(
+    truth: Mapping[str, Rows], preds: Mapping[str, Rows], *, seed: int = 0
+) -> dict[str, float]:
+    """An honest estimate of :func:`choose_gate`'s result on images it did not see.
+
+    The images are shuffled (``seed``) into two halves; the gate chosen on one half is scored on
+    the other, both ways, and the metrics averaged. The in-sample metric of :func:`choose_gate`
+    is optimistic: the same images choose and score the gate.
+    """
+    import random
+    import statistics
+
+    ids = sorted(truth)
+    random.Random(seed).shuffle(ids)
+    halves = [ids[::2], ids[1::2]]
+    keys = ("rsna_map", "map50", "sensitivity", "specificity")
+    scores: dict[str, list[float]] = {k: [] for k in keys}
+    for a, b in ((0, 1), (1, 0)):
+        ta = {i: truth[i] for i in halves[a]}
+        tb = {i: truth[i] for i in halves[b]}
+        gate, _ = choose_gate(ta, {i: preds.get(i, []) for i in ta})
+        gated = gate_predictions({i: preds.get(i, []) for i in tb}, gate)
+        m = evaluate(tb, gated, threshold=gate.box_threshold)
+        for k in keys:
+            scores[k].append(float(m[k]))
+    return {k: statistics.mean(v) for k, v in scores.items()}

@@ -1,0 +1,588 @@
+"""RSNA Pneumonia Detection Challenge CSV files: labels, predictions, class info.
+
+Formats
+-------
+labels (``stage_2_train_labels.csv``)
+    ``patientId,x,y,width,height,Target``: one row per box; ``Target=0`` rows have empty box
+    fields and mean "no lung opacity". An optional ``score`` column turns it into a
+    predictions file.
+submission
+    ``patientId,PredictionString``: one row per image, ``"conf x y w h conf x y w h ..."``, an
+    empty string when nothing was found.
+class info (``stage_2_detailed_class_info.csv``)
+    ``patientId,class`` with ``Normal``, ``No Lung Opacity / Not Normal`` or ``Lung Opacity``.
+
+Every CSV is untrusted: a UTF-8 BOM, CRLF line ends, quoting, stray whitespace and huge fields
+are handled; a bad row is skipped and reported as ``"<file>:<line>: <reason>"``; a file that
+cannot be used at all raises :class:`LabelsError`. Writes are atomic.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import os
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from detector.files.output import atomic_open
+from detector.types import Detection, DetectionResult
+
+#: ``(x, y, width, height)`` in pixels.
+Box = tuple[float, float, float, float]
+#: ``(score, x, y, width, height)``.
+ScoredBox = tuple[float, float, float, float, float]
+
+LABEL_COLUMNS = ("patientId", "x", "y", "width", "height", "Target")
+SUBMISSION_COLUMNS = ("patientId", "PredictionString")
+CLASS_INFO_COLUMNS = ("patientId", "class")
+RSNA_CLASSES = ("Normal", "No Lung Opacity / Not Normal", "Lung Opacity")
+
+#: Cap on reported problems kept per file (the count is still exact).
+MAX_PROBLEMS = 1000
+
+
+class LabelsError(Exception):
+    """A CSV file cannot be used at all; ``str(err)`` is ``"<file name>: <reason>"``."""
+
+    def __init__(self, path: str | os.PathLike[str], reason: str) -> None:
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{Path(self.path).name}: {reason}")
+
+
+@dataclass
+class LabelsFile:
+    """A parsed labels CSV.
+
+    Attributes
+    ----------
+    boxes : dict
+        patientId -> list of ``(x, y, w, h)``; every patientId with a valid row is present,
+        images with only ``Target=0`` rows map to ``[]``.
+    scores : dict or None
+        patientId -> scores parallel to ``boxes`` when the file has a ``score`` column (NaN
+        for a box whose score cell is empty: a hand-drawn box).
+    lines : dict
+        patientId -> the CSV line of each box, parallel to ``boxes``.
+    problems : list of str
+        ``"<file>:<line>: <reason>"`` for each skipped row (at most :data:`MAX_PROBLEMS`).
+    rows : int
+        Data rows read (good and bad).
+    skipped : int
+        Bad rows skipped.
+    bad_ids : set of str
+        patientIds named on a row skipped for a bad value (not for being a duplicate).
+    first_line : dict
+        patientId -> the line of its first row (good or bad, duplicates aside).
+    """
+
+    path: str
+    boxes: dict[str, list[Box]] = field(default_factory=dict)
+    scores: dict[str, list[float]] | None = None
+    lines: dict[str, list[int]] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+    rows: int = 0
+    skipped: int = 0
+    bad_ids: set[str] = field(default_factory=set)
+    first_line: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def positives(self) -> int:
+        """Number of images with at least one box."""
+        return sum(1 for b in self.boxes.values() if b)
+
+
+class Predictions(dict[str, list[ScoredBox]]):
+    """patientId -> list of ``(score, x, y, w, h)``, with the problems met while reading.
+
+    Attributes
+    ----------
+    problems : list of str
+        ``"<file>:<line>: <reason>"`` per skipped or suspicious row.
+    skipped : int
+        Rows skipped.
+    format : str
+        ``"submission"`` or ``"labels"``.
+    lines : dict
+        patientId -> the CSV line of each box, parallel to the box list.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.problems: list[str] = []
+        self.skipped = 0
+        self.format = ""
+        self.lines: dict[str, list[int]] = {}
+
+
+class _Problems:
+    """Collects row problems (capped) with an exact count."""
+
+    def __init__(self, name: str, sink: list[str]) -> None:
+        self.name = name
+        self.sink = sink
+        self.count = 0
+
+    def add(self, line: int, reason: str) -> None:
+        self.count += 1
+        if len(self.sink) < MAX_PROBLEMS:
+            self.sink.append(f"{self.name}:{line}: {reason}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading
+
+
+def _read_text(path: str | os.PathLike[str]) -> str:
+    spath = os.fspath(path)
+    if not os.path.exists(spath):
+        raise LabelsError(spath, "file not found")
+    if os.path.isdir(spath):
+        raise LabelsError(spath, "is a folder, not a CSV file")
+    try:
+        with open(spath, "rb") as fh:
+            data = fh.read()
+    except OSError as exc:
+        raise LabelsError(spath, f"cannot read ({exc.strerror or exc})") from None
+    if not data.strip():
+        raise LabelsError(spath, "empty file")
+    if b"\x00" in data[:4096]:
+        raise LabelsError(spath, "not a CSV file (binary data)")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise LabelsError(
+            spath, f"not a UTF-8 text CSV file (undecodable byte at offset {exc.start})"
+        ) from None
+
+
+def _rows(text: str, path: str, problems: _Problems) -> Iterator[tuple[int, list[str]]]:
+    """``(line number, fields)`` per CSV record; unparseable records are reported and skipped."""
+    reader = csv.reader(io.StringIO(text, newline=""), strict=False)
+    while True:
+        try:
+            fields = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            problems.add(reader.line_num, f"unreadable CSV record ({exc})")
+            continue
+        if not fields or all(not f.strip() for f in fields):
+            continue
+        yield reader.line_num, [f.strip() for f in fields]
+
+
+def _header(
+    rows: Iterator[tuple[int, list[str]]], path: str, required: Iterable[str], what: str
+) -> dict[str, int]:
+    """Column name -> index, matched case-insensitively; LabelsError when one is missing."""
+    try:
+        _line, header = next(rows)
+    except StopIteration:
+        raise LabelsError(path, "empty file (no header row)") from None
+    index: dict[str, int] = {}
+    for i, name in enumerate(header):
+        index.setdefault(name.lower(), i)
+    missing = [c for c in required if c.lower() not in index]
+    if missing:
+        shown = ", ".join(h[:40] for h in header[:8]) + (", ..." if len(header) > 8 else "")
+        raise LabelsError(
+            path,
+            f"not a {what} CSV: missing column(s) {', '.join(missing)} (found: {shown or 'none'})",
+        )
+    return index
+
+
+def _number(text: str, name: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{name} is not a number ({text[:40]!r})") from None
+    if not math.isfinite(value):
+        raise ValueError(f"{name} is not finite ({text[:40]!r})")
+    return value
+
+
+def _box(x: str, y: str, w: str, h: str) -> Box:
+    box = (_number(x, "x"), _number(y, "y"), _number(w, "width"), _number(h, "height"))
+    if box[2] <= 0 or box[3] <= 0:
+        raise ValueError(f"box width and height must be > 0 (got {box[2]:g} x {box[3]:g})")
+    return box
+
+
+def _score(text: str) -> float:
+    value = _number(text, "score")
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"score must be in [0, 1] (got {value:g})")
+    return value
+
+
+def read_labels(path: str | os.PathLike[str]) -> LabelsFile:
+    """Read an RSNA labels CSV (``patientId,x,y,width,height,Target[,score]``).
+
+    Several rows per patient are collected; ``Target=0`` rows give an empty list. Skipped rows:
+    bad numbers, zero or negative size, ``Target`` not 0/1, ``Target=1`` without a box,
+    ``Target=0`` with a box, an exact duplicate row, a missing patientId.
+
+    Raises
+    ------
+    LabelsError
+        Missing, empty, binary or non-UTF-8 file, or missing columns.
+    """
+    spath = os.fspath(path)
+    text = _read_text(spath)
+    out = LabelsFile(path=spath)
+    problems = _Problems(Path(spath).name, out.problems)
+    rows = _rows(text, spath, problems)
+    col = _header(rows, spath, LABEL_COLUMNS, "labels")
+    score_col = col.get("score")
+    if score_col is not None:
+        out.scores = {}
+    seen: set[tuple[str, ...]] = set()
+    width = max(col.values()) + 1
+    for line, fields in rows:
+        out.rows += 1
+        if len(fields) < width:
+            fields = fields + [""] * (width - len(fields))
+
+        def get(name: str, fields: list[str] = fields) -> str:
+            return fields[col[name.lower()]]
+
+        pid = get("patientId")
+        try:
+            if not pid:
+                raise ValueError("empty patientId")
+            target = get("Target")
+            box_fields = [get(n) for n in ("x", "y", "width", "height")]
+            has_box = any(box_fields)
+            if target not in ("0", "1"):
+                raise ValueError(f"Target must be 0 or 1 (got {target[:20]!r})")
+            score: float | None = None
+            if target == "1":
+                if not all(box_fields):
+                    raise ValueError("Target=1 without a complete box")
+                box: Box | None = _box(*box_fields)
+                if score_col is not None:
+                    cell = fields[score_col] if score_col < len(fields) else ""
+                    # An empty score is a box without one (hand-drawn): kept as NaN.
+                    score = _score(cell) if cell else math.nan
+            else:
+                if has_box:
+                    raise ValueError("Target=0 row has a box")
+                box = None
+        except ValueError as exc:
+            problems.add(line, str(exc))
+            if pid:
+                out.bad_ids.add(pid)
+                out.first_line.setdefault(pid, line)
+            continue
+        key = (pid, target, *box_fields)
+        if key in seen:
+            # A repeated row loses nothing: not a bad box of the image.
+            problems.add(line, "duplicate row")
+            continue
+        seen.add(key)
+        out.first_line.setdefault(pid, line)
+        boxes = out.boxes.setdefault(pid, [])
+        lines = out.lines.setdefault(pid, [])
+        if out.scores is not None:
+            out.scores.setdefault(pid, [])
+        if box is not None:
+            boxes.append(box)
+            lines.append(line)
+            if out.scores is not None and score is not None:
+                out.scores[pid].append(score)
+    out.skipped = problems.count
+    return out
+
+
+def read_predictions(path: str | os.PathLike[str]) -> Predictions:
+    """Read predictions in the submission format or the labels format with a ``score`` column.
+
+    A malformed row is reported with its line number and its image is still counted (with no
+    box from that row), as the image was run: dropping it would silently remove it from scoring.
+
+    Returns
+    -------
+    Predictions
+        A dict ``patientId -> [(score, x, y, w, h), ...]`` (``[]`` for images with nothing
+        found), with ``.problems``, ``.skipped``, ``.format`` and ``.lines``.
+
+    Raises
+    ------
+    LabelsError
+        Unusable file, or a labels-format file without a ``score`` column.
+    """
+    spath = os.fspath(path)
+    text = _read_text(spath)
+    first = text.lstrip().split("\n", 1)[0].lower()
+    out = Predictions()
+    if "predictionstring" in first:
+        out.format = "submission"
+        problems = _Problems(Path(spath).name, out.problems)
+        rows = _rows(text, spath, problems)
+        col = _header(rows, spath, SUBMISSION_COLUMNS, "submission")
+        pid_i, pred_i = col["patientid"], col["predictionstring"]
+        for line, fields in rows:
+            pid = fields[pid_i] if pid_i < len(fields) else ""
+            try:
+                if not pid:
+                    raise ValueError("empty patientId")
+                preds = parse_prediction_string(fields[pred_i] if pred_i < len(fields) else "")
+            except ValueError as exc:
+                if pid:
+                    problems.add(line, f"{exc}; image {pid[:60]!r} counted with no box from it")
+                    out.setdefault(pid, [])
+                    out.lines.setdefault(pid, [])
+                else:
+                    problems.add(line, str(exc))
+                continue
+            if pid in out:
+                problems.add(line, f"duplicate patientId {pid[:60]!r} (boxes merged)")
+            out.setdefault(pid, []).extend(preds)
+            out.lines.setdefault(pid, []).extend([line] * len(preds))
+        out.skipped = problems.count
+        return out
+    labels = read_labels(spath)
+    if labels.scores is None:
+        raise LabelsError(
+            spath, "no score column: predictions need a confidence per box (labels format + score)"
+        )
+    out.format = "labels"
+    out.problems = labels.problems
+    out.skipped = labels.skipped
+    unscored = 0
+    for pid, boxes in labels.boxes.items():
+        scores = labels.scores.get(pid, [])
+        kept = [
+            (s, b, n)
+            for s, b, n in zip(scores, boxes, labels.lines.get(pid, []), strict=True)
+            if not math.isnan(s)
+        ]
+        out[pid] = [(s, *b) for s, b, _n in kept]
+        out.lines[pid] = [n for _s, _b, n in kept]
+        unscored += len(boxes) - len(kept)
+    for pid in labels.bad_ids - set(out):
+        # Its only rows were bad: the image was still run, so it is counted (no box).
+        out[pid] = []
+        out.lines[pid] = []
+    if unscored:
+        out.problems.append(
+            f"{Path(spath).name}: {unscored} box(es) without a score skipped (not predictions)"
+        )
+        out.skipped += unscored
+    return out
+
+
+def parse_prediction_string(text: str) -> list[ScoredBox]:
+    """``"conf x y w h conf x y w h ..."`` -> list of ``(score, x, y, w, h)``.
+
+    Raises
+    ------
+    ValueError
+        A token count that is not a multiple of 5, a bad number or box.
+    """
+    tokens = text.split()
+    if len(tokens) % 5:
+        raise ValueError(
+            f"PredictionString has {len(tokens)} values, not a multiple of 5 (conf x y w h)"
+        )
+    out = []
+    for i in range(0, len(tokens), 5):
+        score = _score(tokens[i])
+        out.append((score, *_box(*tokens[i + 1 : i + 5])))
+    return out
+
+
+def read_class_info(path: str | os.PathLike[str]) -> dict[str, str]:
+    """Read ``stage_2_detailed_class_info.csv`` (``patientId,class``).
+
+    Repeated rows for one patient (one per box in the RSNA file) are merged; rows with an
+    unknown class or conflicting classes are skipped and listed in ``.problems`` of the
+    returned dict.
+
+    Raises
+    ------
+    LabelsError
+        Unusable file or missing columns.
+    """
+    spath = os.fspath(path)
+    text = _read_text(spath)
+    out = _ClassInfo()
+    problems = _Problems(Path(spath).name, out.problems)
+    rows = _rows(text, spath, problems)
+    col = _header(rows, spath, CLASS_INFO_COLUMNS, "class info")
+    known = {c.lower(): c for c in RSNA_CLASSES}
+    for line, fields in rows:
+        pid = fields[col["patientid"]] if col["patientid"] < len(fields) else ""
+        cls = fields[col["class"]] if col["class"] < len(fields) else ""
+        if not pid:
+            problems.add(line, "empty patientId")
+            continue
+        name = known.get(" ".join(cls.split()).lower())
+        if name is None:
+            problems.add(line, f"unknown class {cls[:60]!r} (expected one of {RSNA_CLASSES})")
+            continue
+        if pid in out and out[pid] != name:
+            problems.add(line, f"class {name!r} conflicts with {out[pid]!r} on an earlier row")
+            continue
+        out[pid] = name
+    return out
+
+
+class _ClassInfo(dict[str, str]):
+    def __init__(self) -> None:
+        super().__init__()
+        self.problems: list[str] = []
+
+
+# ---------------------------------------------------------------------------------------------
+# Boxes against their image
+
+#: A box may stick out of its image by this many pixels (rounding); it is then clipped.
+BOX_SLACK = 1.0
+
+
+def outside_image(box: Box, width: float | None = None, height: float | None = None) -> bool:
+    """Whether an ``(x, y, w, h)`` box sticks out of a ``width`` x ``height`` image by more
+    than :data:`BOX_SLACK` (without a size, only negative coordinates are outside)."""
+    x, y, w, h = box
+    if x < -BOX_SLACK or y < -BOX_SLACK:
+        return True
+    if width is not None and x + w > width + BOX_SLACK:
+        return True
+    return height is not None and y + h > height + BOX_SLACK
+
+
+def outside_problem(
+    where: str, box: Box, width: int | None = None, height: int | None = None, image: str = ""
+) -> str:
+    """The one wording of "box outside its image" (``train`` and ``eval`` alike)."""
+    x, y, w, h = box
+    size = f"the {width}x{height} image" if width and height else "the image"
+    return f"{where}: box (x={x:g}, y={y:g}, width={w:g}, height={h:g}) lies outside {size}" + (
+        f" {image}" if image else ""
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing
+
+
+def _fmt(value: float) -> str:
+    """Short, exact-enough number text: ``12.5``, ``100``."""
+    text = f"{value:.2f}".rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+def _fmt_score(value: float) -> str:
+    return f"{value:.4f}"
+
+
+def write_submission(
+    path: str | os.PathLike[str], results: Iterable[DetectionResult], threshold: float
+) -> int:
+    """Write an RSNA submission CSV: one row per image, detections with ``score >= threshold``.
+
+    Images that could not be processed (``result.error``) are left out.
+
+    Returns
+    -------
+    int
+        Rows written.
+    """
+    n = 0
+    with atomic_open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(SUBMISSION_COLUMNS)
+        for result in results:
+            if result.error is not None:
+                continue
+            parts = []
+            for det in sorted(result.above(threshold), key=lambda d: -d.score):
+                x, y, w, h = det.box_xywh
+                parts.append(" ".join([_fmt_score(det.score), _fmt(x), _fmt(y), _fmt(w), _fmt(h)]))
+            writer.writerow([result.image_id, " ".join(parts)])
+            n += 1
+    return n
+
+
+#: What :func:`write_labels` takes per image: a result, or ``(patientId, boxes)`` where each box
+#: is a :class:`~detector.types.Detection` (scored) or a plain ``(x, y, width, height)`` (no
+#: score: a hand-drawn or ground-truth box).
+LabelsItem = DetectionResult | tuple[str, Sequence[Detection | Sequence[float]]]
+
+
+def _label_rows(
+    item: LabelsItem, threshold: float | None
+) -> tuple[str, list[tuple[Box, float | None]]] | None:
+    """``(patientId, [(xywh, score or None), ...])``, or None for a failed image."""
+    if isinstance(item, DetectionResult):
+        if item.error is not None:
+            return None
+        dets = item.detections if threshold is None else item.above(threshold)
+        return item.image_id, [(d.box_xywh, d.score) for d in sorted(dets, key=lambda d: -d.score)]
+    pid, boxes = item
+    rows: list[tuple[Box, float | None]] = []
+    for box in boxes:
+        if isinstance(box, Detection):
+            if threshold is None or box.score >= threshold:
+                rows.append((box.box_xywh, box.score))
+        else:
+            x, y, w, h = (float(v) for v in box)
+            rows.append(((x, y, w, h), None))
+    return str(pid), rows
+
+
+def write_labels(
+    path: str | os.PathLike[str],
+    results: Iterable[LabelsItem] | Mapping[str, Sequence[Detection | Sequence[float]]],
+    threshold: float | None = None,
+    with_score: bool = True,
+) -> int:
+    """Write the RSNA labels format (plus ``score``): one row per box.
+
+    Parameters
+    ----------
+    results : iterable or mapping
+        :class:`DetectionResult` objects (failed images are left out), ``(patientId, boxes)``
+        pairs or a ``{patientId: boxes}`` mapping; a box is a :class:`Detection` or a plain
+        ``(x, y, width, height)`` without a score, whose ``score`` cell stays empty.
+    threshold : float, optional
+        Keep scored boxes with ``score >= threshold`` (unscored boxes are always kept);
+        default: every box.
+    with_score : bool
+        Add the ``score`` column.
+
+    An image with no box gets one ``Target=0`` row with empty box fields.
+
+    Returns
+    -------
+    int
+        Rows written.
+    """
+    items: Iterable[LabelsItem] = results.items() if isinstance(results, Mapping) else results
+    n = 0
+    columns = LABEL_COLUMNS + (("score",) if with_score else ())
+    with atomic_open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(columns)
+        for item in items:
+            parsed = _label_rows(item, threshold)
+            if parsed is None:
+                continue
+            pid, rows = parsed
+            if not rows:
+                writer.writerow([pid, "", "", "", "", "0"] + ([""] if with_score else []))
+                n += 1
+                continue
+            for (x, y, w, h), score in rows:
+                row = [pid, _fmt(x), _fmt(y), _fmt(w), _fmt(h), "1"]
+                if with_score:
+                    row.append("" if score is None else _fmt_score(score))
+                writer.writerow(row)
+                n += 1
+    return n

@@ -1,0 +1,175 @@
+"""Checkpoints: round trip, atomic save, and a clear error for every kind of bad file."""
+
+from __future__ import annotations
+
+import os
+import pickle
+from pathlib import Path
+
+import pytest
+import torch
+
+from detector.model.build import build_model
+from detector.model.checkpoint import (
+    FORMAT,
+    CheckpointError,
+    load_checkpoint,
+    load_model,
+    save_checkpoint,
+)
+
+TINY = {"arch": "retinanet", "backbone": "mobilenet_v3", "input_size": 64}
+
+
+class _RunsCode:
+    """Unpickling this calls os.system: what weights_only loading must refuse."""
+
+    def __reduce__(self):
+        return (os.system, ("echo SHOULD-NOT-RUN > /dev/null",))
+
+
+@pytest.fixture
+def checkpoint(tmp_path: Path) -> Path:
+    path = tmp_path / "tiny.pt"
+    model = build_model("retinanet", backbone="mobilenet_v3", min_size=64)
+    save_checkpoint(path, model, {**TINY, "threshold": 0.3, "metrics": {"rsna_map": 0.1}})
+    return path
+
+
+class TestSaveCheckpoint:
+    def test_round_trip(self, checkpoint: Path) -> None:
+        """The state dict and the plain metadata come back, with defaults filled in."""
+        state, meta = load_checkpoint(checkpoint)
+        assert meta["arch"] == "retinanet"
+        assert meta["classes"] == ["background", "Lung Opacity"]
+        assert meta["num_classes"] == 2
+        assert meta["threshold"] == 0.3
+        assert meta["metrics"] == {"rsna_map": 0.1}
+        assert meta["equalize"] == "none"
+        assert {"training", "project_version", "created"} <= set(meta)
+        assert all(isinstance(v, torch.Tensor) for v in state.values())
+
+    def test_file_layout(self, checkpoint: Path) -> None:
+        """The file is the documented dict and loads with weights_only=True."""
+        payload = torch.load(checkpoint, weights_only=True)
+        assert payload["format"] == FORMAT
+        assert payload["version"] == 1
+        assert set(payload) == {"format", "version", "state_dict", "meta"}
+
+    def test_train_state_with_tensors_is_kept(self, tmp_path: Path) -> None:
+        """Extra meta keys (resume state with tensors, tuples, paths) survive as plain data."""
+        path = tmp_path / "resume.pt"
+        model = build_model(**{"min_size": 64, "backbone": "mobilenet_v3"})
+        extra = {"train_state": {"epoch": 3, "moments": torch.ones(2), "size": (1, 2)}}
+        save_checkpoint(path, model.state_dict(), {**TINY, **extra, "data": tmp_path})
+        _, meta = load_checkpoint(path)
+        assert meta["train_state"]["epoch"] == 3
+        assert torch.equal(meta["train_state"]["moments"], torch.ones(2))
+        assert meta["train_state"]["size"] == [1, 2]
+        assert meta["data"] == str(tmp_path)
+
+    def test_meta_that_is_not_plain_data_is_refused(self, tmp_path: Path) -> None:
+        """An object in meta is a TypeError naming the key, and nothing is written."""
+        path = tmp_path / "x.pt"
+        with pytest.raises(TypeError, match=r"meta.training.optimizer: object is not plain data"):
+            save_checkpoint(path, {}, {**TINY, "training": {"optimizer": object()}})
+        assert not path.exists()
+
+    def test_bad_meta_is_refused(self, tmp_path: Path) -> None:
+        """A class count that disagrees with the class list cannot be saved."""
+        with pytest.raises(ValueError, match="class-count mismatch"):
+            save_checkpoint(tmp_path / "x.pt", {}, {**TINY, "num_classes": 3})
+
+    def test_failed_save_keeps_the_old_file(self, checkpoint: Path) -> None:
+        """Saving is atomic: a failure leaves the previous checkpoint intact and no temp file."""
+        before = checkpoint.read_bytes()
+        with pytest.raises(TypeError):
+            save_checkpoint(checkpoint, {}, {**TINY, "x": object()})
+        assert checkpoint.read_bytes() == before
+        assert [p.name for p in checkpoint.parent.iterdir()] == ["tiny.pt"]
+
+
+class TestLoadModel:
+    def test_builds_and_loads_in_eval_mode(self, checkpoint: Path) -> None:
+        """load_model returns the described model with the saved weights, in eval mode."""
+        model, meta = load_model(checkpoint)
+        state, _ = load_checkpoint(checkpoint)
+        assert not model.training
+        assert meta["input_size"] == 64
+        for key, value in model.state_dict().items():
+            assert torch.equal(value, state[key])
+
+
+def _bad(tmp_path: Path, kind: str, checkpoint: Path) -> Path:
+    path = tmp_path / f"{kind}.pt"
+    if kind == "random":
+        path.write_bytes(os.urandom(4096))
+    elif kind == "code":
+        torch.save({"format": FORMAT, "payload": _RunsCode()}, path)
+    elif kind == "raw-pickle":
+        path.write_bytes(pickle.dumps(_RunsCode(), protocol=2))
+    elif kind == "truncated":
+        data = checkpoint.read_bytes()
+        path.write_bytes(data[: len(data) // 2])
+    elif kind == "bare-state-dict":
+        torch.save(
+            build_model("retinanet", backbone="mobilenet_v3", min_size=64).state_dict(), path
+        )
+    elif kind == "empty":
+        path.write_bytes(b"")
+    else:
+        state, meta = load_checkpoint(checkpoint)
+        if kind == "wrong-arch":
+            meta["arch"] = "fasterrcnn"
+        elif kind == "unknown-arch":
+            meta["arch"] = "yolo"
+        elif kind == "class-count":
+            meta["classes"] = ["background", "Lung Opacity", "Nodule"]
+            meta["num_classes"] = 3
+        elif kind == "newer":
+            torch.save({"format": FORMAT, "version": 99, "state_dict": state, "meta": meta}, path)
+            return path
+        torch.save({"format": FORMAT, "version": 1, "state_dict": state, "meta": meta}, path)
+    return path
+
+
+class TestBadCheckpoints:
+    @pytest.mark.parametrize(
+        ("kind", "reason"),
+        [
+            ("random", r"not a checkpoint \(not a PyTorch file\)"),
+            ("code", r"refused: the file contains Python objects or code"),
+            ("raw-pickle", r"refused: the file contains Python objects or code"),
+            ("truncated", r"truncated or corrupt file"),
+            ("bare-state-dict", r"not a PneumoView checkpoint \(a bare state dict"),
+            ("empty", r"empty file"),
+            ("wrong-arch", r"wrong architecture: the weights do not fit fasterrcnn/mobilenet_v3"),
+            ("unknown-arch", r"wrong architecture 'yolo'"),
+            (
+                "class-count",
+                r"class-count mismatch: the weights have 2 classes but the metadata lists 3",
+            ),
+            ("newer", r"checkpoint version 99 is newer"),
+        ],
+    )
+    def test_error_names_file_and_reason(
+        self, tmp_path: Path, checkpoint: Path, kind: str, reason: str
+    ) -> None:
+        """Every bad checkpoint gives a CheckpointError "<file name>: <reason>"."""
+        path = _bad(tmp_path, kind, checkpoint)
+        with pytest.raises(CheckpointError, match=f"^{kind}.pt: {reason}"):
+            load_model(path)
+
+    def test_code_is_never_run(self, tmp_path: Path, checkpoint: Path, monkeypatch) -> None:
+        """Loading a pickle with a code-running object does not call it."""
+        path = _bad(tmp_path, "code", checkpoint)
+        calls = []
+        monkeypatch.setattr(os, "system", lambda cmd: calls.append(cmd))
+        with pytest.raises(CheckpointError):
+            load_checkpoint(path)
+        assert calls == []
+
+    def test_missing_file(self, tmp_path: Path) -> None:
+        """A missing checkpoint names the file."""
+        with pytest.raises(CheckpointError, match="^absent.pt: file not found"):
+            load_checkpoint(tmp_path / "absent.pt")

@@ -1,0 +1,92 @@
+"""Which shipped model runs by default, the model card, and the demo-on-real warning."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from detector import cli
+from detector.model.choice import (
+    DEMO_BANNER,
+    all_phantoms,
+    default_model,
+    is_demo_model,
+    model_card,
+)
+from detector.synth.phantoms import synthesize
+from tests.conftest import chest_like
+
+DEMO = Path(__file__).resolve().parents[3] / "resources" / "models" / "demo.pt"
+
+
+@pytest.fixture
+def phantoms(tmp_path: Path) -> list[str]:
+    folder = tmp_path / "phantoms"
+    synthesize(folder, 2, size=64, seed=1)
+    return sorted(str(p) for p in folder.glob("*.dcm"))
+
+
+@pytest.fixture
+def shipped(tmp_path: Path, monkeypatch) -> Path:
+    """A resources/ folder holding both model files (contents irrelevant to the choice)."""
+    root = tmp_path / "resources"
+    (root / "models").mkdir(parents=True)
+    for name in ("real.pt", "demo.pt"):
+        (root / "models" / name).write_bytes(b"x")
+    monkeypatch.setattr("detector.files.resources.resources_root", lambda: root)
+    return root / "models"
+
+
+def test_phantoms_get_the_demo_model_and_real_images_the_real_one(
+    shipped, phantoms, make_dicom
+) -> None:
+    real_image = str(make_dicom("patient.dcm", chest_like(64)))
+    assert all_phantoms(phantoms)
+    assert not all_phantoms([real_image, *phantoms])
+    assert default_model(phantoms) == str(shipped / "demo.pt")
+    assert default_model([real_image]) == str(shipped / "real.pt")
+    assert default_model([*phantoms, real_image]) == str(shipped / "real.pt")
+    assert default_model([]) == str(shipped / "real.pt")
+
+
+def test_falls_back_to_the_model_that_is_installed(shipped, phantoms) -> None:
+    (shipped / "real.pt").unlink()
+    assert default_model([]) == str(shipped / "demo.pt")
+
+
+def test_model_card_of_the_demo_says_demo() -> None:
+    meta = {"arch": "retinanet", "backbone": "mobilenet_v3", "input_size": 256,
+            "description": "DEMO model trained on synthetic phantoms; not for clinical use"}  # fmt: skip
+    assert is_demo_model(meta)
+    assert DEMO_BANNER in model_card(meta, "demo.pt")
+
+
+def test_model_card_of_a_real_model() -> None:
+    meta = {
+        "arch": "retinanet", "backbone": "mobilenet_v3", "input_size": 256, "threshold": 0.1,
+        "image_threshold": 0.0, "max_boxes": 2, "tta": "hflip",
+        "training_data": {"kind": "real", "summary": "957 real chest X-rays"},
+        "intended_use": "Research baseline, not for clinical use",
+        "metrics": {"rsna_map": 0.1069, "map50": 0.1326, "sensitivity": 0.72,
+                    "specificity": 0.77, "images": 240.0},
+    }  # fmt: skip
+    assert not is_demo_model(meta)
+    text = "\n".join(model_card(meta, "real.pt"))
+    assert "trained on: 957 real chest X-rays" in text
+    assert "validation on 240 images: RSNA metric 0.107, mAP@0.5 0.133" in text
+    assert "at most 2 box(es) per image, hflip test-time augmentation" in text
+    assert "not for clinical use" in text
+    assert DEMO_BANNER not in text
+
+
+@pytest.mark.skipif(not DEMO.is_file(), reason="resources/models/demo.pt is not in this checkout")
+def test_demo_model_on_a_real_image_warns(tmp_path, make_dicom, phantoms, capsys) -> None:
+    real_image = make_dicom("patient.dcm", chest_like(64))
+    out = tmp_path / "s.csv"
+    args = ["--model", str(DEMO), "--out", str(out), "--device", "cpu", "--workers", "0"]
+    assert cli.main(["detect", str(real_image), *args]) == 0
+    assert "meaningless on real X-rays" in capsys.readouterr().err
+    assert cli.main(["detect", *phantoms, *args[:1], str(DEMO), "--out", str(tmp_path / "p.csv"),
+                     "--device", "cpu", "--workers", "0"]) == 0  # fmt: skip
+    assert "meaningless" not in capsys.readouterr().err

@@ -1,0 +1,179 @@
+"""The detector in the window: the Detection dock, its actions (D, Shift+D) and their wiring.
+
+:class:`DetectionUI` connects the window (the image on screen, the open images, the status bar,
+the preferences) to :class:`viewer.detection.controller.DetectionController` (the model and its
+background worker) and to the passive :class:`viewer.detection.dock.DetectionDock`. Results go
+to the review (``ReviewController`` listens to the controller's ``result_ready``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from detector.files.scan import Instance
+from viewer.detection.controller import DetectionController
+from viewer.detection.dock import DetectionDock
+from viewer.detection.worker import DetectionJob
+from viewer.review.controller import key_for
+
+if TYPE_CHECKING:
+    from viewer.main_window import MainWindow
+
+
+class DetectionUI(QtCore.QObject):
+    """The Detection dock and actions of one window."""
+
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window)
+        self.window = window
+        self.controller = DetectionController(window)
+        self.panel = DetectionDock()
+        self.panel.auto_check.setChecked(window.prefs.auto_detect)
+        scroll = QtWidgets.QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
+        scroll.setWidget(self.panel)  # the window may be short; the dock scrolls
+        self.dock = QtWidgets.QDockWidget("Detection", window)
+        self.dock.setObjectName("detection_dock")
+        self.dock.setWidget(scroll)
+        self.dock.setAllowedAreas(QtCore.Qt.DockWidgetArea.AllDockWidgetAreas)
+        window.addDockWidget(QtCore.Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
+
+    def build_actions(self, add: Callable[..., QtGui.QAction]) -> None:
+        """Create the actions with the window's ``_action`` helper (so Help lists them)."""
+        self.act_load_model = add("&Load model...", self.load_model_dialog)
+        self.act_detect = add("&Run on this image", self.detect_current, ["D"])
+        self.act_detect_all = add("Run on &all open images", self.detect_all, ["Shift+D"])
+        self.act_detect_cancel = add("&Cancel detection", self.controller.cancel)
+        self.act_detect_cancel.setEnabled(False)
+        self.act_load_model.setIconText("Load model...")
+        self.act_detect.setIconText("Run (D)")
+        self.act_detect_all.setIconText("Run all (Shift+D)")
+        self.act_detect_cancel.setIconText("Cancel")
+        self.panel.set_actions(
+            self.act_load_model, self.act_detect, self.act_detect_all, self.act_detect_cancel
+        )
+
+    def fill_menu(self, menu: QtWidgets.QMenu) -> None:
+        menu.addActions(
+            [self.act_load_model, self.act_detect, self.act_detect_all, self.act_detect_cancel]
+        )
+
+    def connect(self) -> None:
+        """Wire the controller, the dock and the review (once the review controller exists)."""
+        det, panel, window = self.controller, self.panel, self.window
+        det.model_loading.connect(self._on_model_loading)
+        det.model_ready.connect(self._on_model_ready)
+        det.result_ready.connect(self._on_result)
+        det.progress.connect(self._on_progress)
+        det.run_finished.connect(self._on_finished)
+        det.failed.connect(self._on_failed)
+        det.notice.connect(lambda text: window.statusBar().showMessage(text, 10_000))
+        det.threshold_changed.connect(panel.set_threshold)
+        det.threshold_changed.connect(lambda _v: self.show_counts())
+        window.review.changed.connect(self.show_counts)
+        panel.threshold_changed.connect(det.set_threshold)
+        panel.auto_detect_toggled.connect(self._on_auto_detect_toggled)
+
+    # -- running ----------------------------------------------------------------------------
+
+    def jobs_for(self, instances: Sequence[Instance]) -> list[DetectionJob]:
+        """Jobs for first frames, except images this model already ran on in this session."""
+        jobs = [DetectionJob(key_for(i), i.path, 0) for i in instances]
+        return [j for j in jobs if not self.window.review.has_predictions(j.key)]
+
+    def images_added(self, instances: Sequence[Instance]) -> None:
+        """ "Detect automatically on open"."""
+        if self.window.prefs.auto_detect and self.controller.has_model:
+            self.controller.run(self.jobs_for(instances))
+
+    def load_model_dialog(self) -> None:
+        path, _ = QtWidgets.QFileDialog.getOpenFileName(
+            self.window,
+            "Load detector checkpoint",
+            self.window.prefs.last_folder,
+            "Checkpoints (*.pt *.pth)",
+        )
+        if path:
+            self.controller.load_model(path)
+
+    def _ensure_model(self) -> bool:
+        """Without a model, the shipped default for the open images is loaded."""
+        if self.controller.has_model:
+            return True
+        from viewer.platform.user_folders import default_model_path
+
+        default = default_model_path([inst.path for inst in self.window.state.images()[:16]])
+        if default is None:
+            self._on_failed("No model loaded: use Detection \u2192 Load model...")
+            return False
+        self.controller.load_model(str(default))
+        return True
+
+    def detect_current(self) -> None:
+        state = self.window.state
+        inst = state.current
+        if inst is None or not self._ensure_model():
+            return
+        frame = state.frame
+        self.controller.run([DetectionJob(key_for(inst, frame), inst.path, frame)])
+
+    def detect_all(self) -> None:
+        images = self.window.state.images()
+        if images and self._ensure_model():
+            self.controller.run(self.jobs_for(images))
+
+    # -- feedback ---------------------------------------------------------------------------
+
+    def _on_model_loading(self, path: str) -> None:
+        self.panel.show_model(None, f"loading {Path(path).name}...")
+        self.act_detect_cancel.setEnabled(True)
+
+    def _on_model_ready(self, meta: dict, device: str) -> None:
+        self.panel.show_model(meta, self.controller.model_path)
+        self.panel.show_device(device)
+        name = Path(self.controller.model_path).name
+        from detector.model.choice import DEMO_WARNING, all_phantoms, is_demo_model
+
+        paths = [inst.path for inst in self.window.state.images()[:16]]
+        if is_demo_model(meta) and paths and not all_phantoms(paths):
+            self.window.statusBar().showMessage(f"Warning: {DEMO_WARNING}", 20_000)
+        else:
+            self.window.statusBar().showMessage(f"Model {name} ready on {device}", 5000)
+
+    def _on_progress(self, done: int, total: int, rate: float) -> None:
+        self.panel.show_progress(done, total, rate)
+        self.act_detect_cancel.setEnabled(self.controller.busy or done < total)
+
+    def _on_finished(self, cancelled: bool) -> None:
+        self.act_detect_cancel.setEnabled(False)
+        if cancelled:
+            self.window.statusBar().showMessage(
+                "Detection cancelled; finished images keep their results", 5000
+            )
+
+    def _on_failed(self, text: str) -> None:
+        self.act_detect_cancel.setEnabled(False)
+        self.panel.show_model_error(text)
+        self.window.statusBar().showMessage(f"Detection: {text}")
+
+    def _on_result(self, key: str, result: object) -> None:
+        error = getattr(result, "error", None)
+        if error:
+            self.window.statusBar().showMessage(f"Detection: {error}", 8000)
+        if key == self.window.current_key():
+            self.show_counts()
+
+    def _on_auto_detect_toggled(self, checked: bool) -> None:
+        self.window.prefs.auto_detect = checked
+
+    def show_counts(self) -> None:
+        """ "n of m predictions shown" for the image on screen."""
+        window = self.window
+        key = window.current_key() if window.canvas.has_image else None
+        shown, total = window.review.prediction_counts(key) if key is not None else (0, 0)
+        self.panel.show_counts(shown, total)

@@ -1,0 +1,196 @@
+"""The Findings panel: the current image's boxes as a table, the GT-vs-prediction comparison and
+that image's RSNA score.
+
+The table follows the canvas selection and drives it; editing x, y, w or h moves the box through
+the review model (one undo step). It is rebuilt from the model, never edited in place.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from detector.review import BoxKind, BoxStatus, ReviewBox
+from viewer.canvas.box_layers import COLOURS
+
+if TYPE_CHECKING:
+    from viewer.review.controller import ReviewController
+
+COLUMNS = ("kind", "score", "x", "y", "w", "h", "status")
+#: Columns the reader may edit (x, y, w, h).
+GEOMETRY_COLUMNS = (2, 3, 4, 5)
+KIND_TEXT = {
+    BoxKind.GROUND_TRUTH: "ground truth",
+    BoxKind.PREDICTION: "prediction",
+    BoxKind.REVIEWER: "reviewer",
+}
+BOX_ID_ROLE = QtCore.Qt.ItemDataRole.UserRole + 1
+
+
+class FindingsPanel(QtWidgets.QWidget):
+    """Boxes of the image on screen, with comparison controls and the image's RSNA score."""
+
+    def __init__(self, review: ReviewController, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.review = review
+        self._updating = False
+        self._shown: object = None
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+
+        row = QtWidgets.QHBoxLayout()
+        self.compare_check = QtWidgets.QCheckBox("Compare with ground truth at IoU")
+        self.compare_check.setObjectName("compare_check")
+        self.iou_spin = QtWidgets.QDoubleSpinBox()
+        self.iou_spin.setObjectName("iou_spin")
+        self.iou_spin.setRange(0.05, 0.95)
+        self.iou_spin.setSingleStep(0.05)
+        self.iou_spin.setDecimals(2)
+        self.iou_spin.setValue(review.iou_threshold)
+        row.addWidget(self.compare_check)
+        row.addWidget(self.iou_spin)
+        row.addStretch(1)
+        layout.addLayout(row)
+        self.score_label = QtWidgets.QLabel("")
+        self.score_label.setObjectName("rsna_score")
+        self.score_label.setWordWrap(True)
+        layout.addWidget(self.score_label)
+
+        self.table = QtWidgets.QTableWidget(0, len(COLUMNS))
+        self.table.setObjectName("findings_table")
+        self.table.setHorizontalHeaderLabels(list(COLUMNS))
+        self.table.verticalHeader().hide()
+        self.table.setSelectionBehavior(QtWidgets.QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QtWidgets.QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(
+            QtWidgets.QAbstractItemView.EditTrigger.DoubleClicked
+            | QtWidgets.QAbstractItemView.EditTrigger.EditKeyPressed
+        )
+        self.table.horizontalHeader().setSectionResizeMode(
+            QtWidgets.QHeaderView.ResizeMode.ResizeToContents
+        )
+        layout.addWidget(self.table, 1)
+
+        self.compare_check.toggled.connect(self._on_compare)
+        self.iou_spin.valueChanged.connect(self._on_compare)
+        self.table.itemSelectionChanged.connect(self._on_table_selection)
+        self.table.itemChanged.connect(self._on_item_changed)
+        review.changed.connect(self.refresh)
+        review.layers.selected.connect(self._select_row)
+        review.compare_changed.connect(self._show_compare)
+
+    # -- model -> table ---------------------------------------------------------------------
+
+    def boxes(self) -> list[ReviewBox]:
+        """What the table lists: the image's boxes, its predictions (proposed or rejected) at or
+        above the threshold."""
+        key = self.review.current_key if self.review.window.canvas.has_image else None
+        if key is None:
+            return []
+        thr = self.review.threshold
+        return [
+            b
+            for b in self.review.review.boxes(key)
+            if b.status is not BoxStatus.DELETED
+            and not (b.kind is BoxKind.PREDICTION and b.score is not None and b.score < thr)
+            and not self.review.review.superseded(b)
+        ]
+
+    def refresh(self) -> None:
+        boxes = self.boxes()
+        signature = (tuple(boxes), self.review.threshold, self.review.review_progress())
+        if signature == self._shown:
+            return  # another image changed: nothing to redraw here
+        self._shown = signature
+        self._updating = True
+        try:
+            self.table.setRowCount(len(boxes))
+            for r, box in enumerate(boxes):
+                x, y, w, h = box.xywh
+                score = "" if box.score is None else f"{box.score:.2f}"
+                values = (KIND_TEXT[box.kind], score, x, y, w, h, box.status.value)
+                for c, value in enumerate(values):
+                    item = QtWidgets.QTableWidgetItem()
+                    if isinstance(value, float):
+                        item.setData(QtCore.Qt.ItemDataRole.EditRole, round(value, 1))
+                    else:
+                        item.setText(value)
+                    item.setData(BOX_ID_ROLE, box.id)
+                    flags = QtCore.Qt.ItemFlag.ItemIsSelectable | QtCore.Qt.ItemFlag.ItemIsEnabled
+                    if c in GEOMETRY_COLUMNS and box.active:
+                        flags |= QtCore.Qt.ItemFlag.ItemIsEditable
+                    item.setFlags(flags)
+                    if c == 0:
+                        item.setForeground(QtGui.QColor(COLOURS[box.kind.value]))
+                    if not box.active:
+                        item.setForeground(QtGui.QColor("#888888"))
+                    self.table.setItem(r, c, item)
+            self._select_row(self.review.layers.selected_id)
+        finally:
+            self._updating = False
+        self._update_score()
+
+    def _update_score(self) -> None:
+        key = self.review.current_key if self.review.window.canvas.has_image else None
+        if key is None:
+            self.score_label.setText("")
+            return
+        score = self.review.rsna_score(key)
+        thr = self.review.threshold
+        text = (
+            f"RSNA score of this image: {score:.3f} (predictions \u2265 {thr:.2f})"
+            if score is not None
+            else "RSNA score of this image: - (no ground truth and no predictions)"
+        )
+        done, total = self.review.review_progress()
+        self.score_label.setText(f"{text}\n{done} of {total} reviewed")
+
+    def _select_row(self, box_id: object) -> None:
+        was, self._updating = self._updating, True
+        try:
+            for r in range(self.table.rowCount()):
+                item = self.table.item(r, 0)
+                if item is not None and item.data(BOX_ID_ROLE) == box_id:
+                    self.table.selectRow(r)
+                    return
+            self.table.clearSelection()
+        finally:
+            self._updating = was
+
+    # -- table -> model ---------------------------------------------------------------------
+
+    def _on_table_selection(self) -> None:
+        if self._updating:
+            return
+        rows = self.table.selectionModel().selectedRows()
+        if rows:
+            item = self.table.item(rows[0].row(), 0)
+            self.review.layers.select(item.data(BOX_ID_ROLE) if item is not None else None)
+
+    def _on_item_changed(self, item: QtWidgets.QTableWidgetItem) -> None:
+        if self._updating or item.column() not in GEOMETRY_COLUMNS:
+            return
+        r = item.row()
+        try:
+            x, y, w, h = (
+                float(self.table.item(r, c).data(QtCore.Qt.ItemDataRole.EditRole))
+                for c in GEOMETRY_COLUMNS
+            )
+        except (TypeError, ValueError, AttributeError):
+            self._shown = None
+            self.refresh()
+            return
+        box_id = str(item.data(BOX_ID_ROLE))
+        self.review.layers.select(box_id)
+        self.review.move_box(box_id, (x, y, x + w, y + h))
+        self._shown = None
+        self.refresh()  # a refused edit shows the model's geometry again
+
+    def _show_compare(self, on: bool) -> None:
+        blocked = self.compare_check.blockSignals(True)
+        self.compare_check.setChecked(on)
+        self.compare_check.blockSignals(blocked)
+
+    def _on_compare(self, *_args: object) -> None:
+        self.review.set_compare(self.compare_check.isChecked(), self.iou_spin.value())

@@ -1,0 +1,569 @@
+"""The review workflow in the window: the review model, its session file and the box editing.
+
+:class:`ReviewController` connects the Qt-free :class:`detector.review.ReviewState` (boxes,
+statuses, undo history; written through to the session file) to the widgets:
+
+- open images are registered in the review under their session key
+  (:func:`detector.files.identity.image_key`) and RSNA patientId;
+- detector results (``DetectionController.result_ready``) become that image's predictions;
+- the canvas's :class:`viewer.canvas.box_layers.BoxLayers`, the findings table and the worklist only
+  *observe* the model (its psygnal events) and render; every edit goes through a
+  ``ReviewState`` method, so it is one undo step and one transaction in the session file.
+
+The keyboard contract (see README) calls the ``*_selected`` / ``mark_*`` / ``undo`` methods.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from PySide6 import QtCore
+
+from detector.files.identity import image_key, patient_id_for
+from detector.files.scan import Instance, Problem
+from detector.review import (
+    BoxKind,
+    BoxStatus,
+    ImageStatus,
+    ModelInfo,
+    ReviewBox,
+    ReviewError,
+    ReviewState,
+    SessionError,
+    SessionStore,
+    default_session_path,
+    open_session,
+)
+from detector.review.records import iou
+from viewer.canvas.box_layers import GROUND_TRUTH, PREDICTION, REVIEWER, BoxLayers, BoxView
+
+if TYPE_CHECKING:
+    from viewer.main_window import MainWindow
+
+logger = logging.getLogger(__name__)
+
+#: Marks in the study browser's review column.
+STATUS_MARKS: dict[ImageStatus, str] = {
+    ImageStatus.UNREVIEWED: "",
+    ImageStatus.IN_PROGRESS: "\u2026",
+    ImageStatus.REVIEWED: "\u2713",
+    ImageStatus.NO_OPACITY: "\u2205",
+}
+STATUS_TEXT: dict[ImageStatus, str] = {
+    ImageStatus.UNREVIEWED: "unreviewed",
+    ImageStatus.IN_PROGRESS: "in progress",
+    ImageStatus.REVIEWED: "reviewed",
+    ImageStatus.NO_OPACITY: "no opacity",
+}
+
+
+def key_for(inst: Instance, frame: int = 0) -> str:
+    """Session key of an open image's frame."""
+    return image_key(inst.sop_instance_uid, frame, inst.path)
+
+
+def comparison_marks(
+    truth: Sequence[ReviewBox], preds: Sequence[ReviewBox], iou_threshold: float
+) -> dict[str, str]:
+    """Box id -> ``"matched"``, ``"missed"`` (ground truth) or ``"false positive"``.
+
+    The same greedy matching (highest score first, each ground-truth box used once) as
+    :func:`detector.review.records.greedy_matches`, which the worklist counts come from.
+    """
+    marks: dict[str, str] = {}
+    free = list(truth)
+    for pred in sorted(preds, key=lambda b: -(b.score or 0.0)):
+        best, best_iou = -1, iou_threshold
+        for i, gt in enumerate(free):
+            value = iou(pred.xyxy, gt.xyxy)
+            if value >= best_iou and (best < 0 or value > best_iou):
+                best, best_iou = i, value
+        if best >= 0:
+            marks[pred.id] = marks[free.pop(best).id] = "matched"
+        else:
+            marks[pred.id] = "false positive"
+    for gt in free:
+        marks[gt.id] = "missed"
+    return marks
+
+
+class ReviewController(QtCore.QObject):
+    """The review model of the open images, drawn on the canvas and edited with the keyboard.
+
+    Signals
+    -------
+    changed()
+        Something the side panels show changed (boxes of the current image, statuses).
+    session_changed(str)
+        Another session file is in use (its path; ``""`` for an unsaved in-memory review).
+    message(str)
+        A one-line message for the status bar.
+    compare_changed(bool)
+        The GT-vs-prediction comparison was switched on or off.
+    """
+
+    changed = QtCore.Signal()
+    compare_changed = QtCore.Signal(bool)
+    session_changed = QtCore.Signal(str)
+    message = QtCore.Signal(str)
+
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window)
+        self.window = window
+        self.layers = BoxLayers(window.canvas.image_item, self)
+        self.review = ReviewState()
+        self.store: SessionStore | None = None
+        self.session_path = ""
+        self.compare = False
+        self.iou_threshold = 0.5
+        self._instances: dict[str, Instance] = {}
+        self._shown_key: str | None = None
+        self._shown_since = time.monotonic()
+        self._connect_review()
+        window.state.images_added.connect(self._on_images_added)
+        window.state.cleared.connect(self._on_cleared)
+        window.canvas.box_drawn.connect(self._on_box_drawn)
+        self.layers.edited.connect(self._on_box_edited)
+        self.layers.selected.connect(lambda _i: self.changed.emit())
+        window.detection.result_ready.connect(self._on_detection_result)
+        window.detection.model_ready.connect(self._on_model_ready)
+        window.detection.threshold_changed.connect(lambda _v: self.refresh())
+
+    # -- session ----------------------------------------------------------------------------
+
+    def _connect_review(self) -> None:
+        ev = self.review.events
+        ev.box_added.connect(self._on_box_event)
+        ev.box_removed.connect(self._on_box_event)
+        ev.box_changed.connect(lambda _old, new: self._on_box_event(new))
+        ev.image_changed.connect(self._on_image_changed)
+        ev.image_added.connect(self._on_image_changed)
+
+    def open_session(self, path: str | os.PathLike[str]) -> bool:
+        """Use the session file at ``path`` (created when missing); open images are added.
+
+        A file that is not a usable session is reported (``message``) and nothing changes.
+        """
+        path = os.path.abspath(os.fspath(path))
+        if self.store is not None and path == self.session_path:
+            return True
+        try:
+            review, store = open_session(path)
+        except SessionError as exc:
+            self.message.emit(str(exc))
+            return False
+        self._flush_time()
+        if self.store is not None:
+            self.store.close()
+        self.review, self.store, self.session_path = review, store, path
+        self._connect_review()
+        for inst in self.window.state.images():
+            self._register(inst)
+        if self.window.detection.meta is not None:
+            self._on_model_ready(self.window.detection.meta, self.window.detection.device)
+        self.session_changed.emit(path)
+        self.refresh()
+        self._update_browser_marks()
+        return True
+
+    def ensure_session(self, opened: Sequence[str]) -> None:
+        """Without a session yet, open the default one of the first opened folder."""
+        if self.store is not None or not opened or not self.window.persist_preferences:
+            return  # (--screenshot runs write nothing: their review stays in memory)
+        first = os.path.abspath(opened[0])
+        folder = first if os.path.isdir(first) else os.path.dirname(first)
+        self.open_session(default_session_path(folder))
+
+    def close(self) -> None:
+        """Window closing: time on the image is saved, the session file closed."""
+        self.layers.clear()  # pyqtgraph gives each ROI handle a parentless menu
+        self._flush_time()
+        if self.store is not None:
+            self.store.close()
+            self.store = None
+
+    # -- files ------------------------------------------------------------------------------
+
+    def import_labels(self, path: str, classes: str | None = None) -> str:
+        """Import ground truth from an RSNA labels CSV (and a class CSV); returns the summary.
+
+        Rows for images not open are kept in the session; bad rows are skipped and listed in
+        the Problems panel with their line numbers.
+        """
+        from detector.review.importing import import_classes, import_labels
+        from detector.rsna.labels import LabelsError
+
+        try:
+            report = import_labels(self.review, path)
+            lines = [report.summary()]
+            problems = list(report.problems)
+            if classes:
+                class_report = import_classes(self.review, classes)
+                lines.append(class_report.summary())
+                problems += class_report.problems
+        except LabelsError as exc:
+            self.message.emit(str(exc))
+            return str(exc)
+        except (OSError, ValueError, SessionError) as exc:
+            text = f"{Path(path).name}: {exc}"
+            self.message.emit(text)
+            return text
+        if problems:
+            found = [Problem(path, problem) for problem in problems]
+            self.window.state.result.problems.extend(found)
+            self.window.state.problems_added.emit(found)
+        self.refresh()
+        text = "; ".join(lines)
+        self.message.emit(text)
+        return text
+
+    def export(self, path: str, fmt: str) -> str:
+        """Write an export (labels / audit / submission at the current threshold) atomically."""
+        from detector.review.export import ExportError, export_review
+
+        threshold = self.threshold if fmt == "submission" else None
+        try:
+            rows = export_review(self.review, path, fmt, threshold=threshold)
+        except (ExportError, ValueError) as exc:
+            self.message.emit(str(exc))
+            return str(exc)
+        text = f"Exported {rows} row(s) ({fmt}) to {path}"
+        self.message.emit(text)
+        return text
+
+    # -- images -----------------------------------------------------------------------------
+
+    def _register(self, inst: Instance, frame: int = 0) -> str:
+        key = key_for(inst, frame)
+        self._instances[key] = inst
+        self.review.add_image(
+            key,
+            patient_id_for(inst.path, frame),
+            path=inst.path,
+            sop_instance_uid=inst.sop_instance_uid,
+            frame=frame,
+        )
+        return key
+
+    def _on_images_added(self, instances: list[Instance]) -> None:
+        for inst in instances:
+            self._register(inst)
+        self.changed.emit()
+
+    def _on_cleared(self) -> None:
+        """Close all: the session file is closed; the next opened folder gets its own."""
+        self._flush_time()
+        self._instances.clear()
+        self._shown_key = None
+        self.layers.clear()
+        if self.store is not None:
+            self.store.close()
+            self.store, self.session_path = None, ""
+            self.review = ReviewState()
+            self._connect_review()
+            self.session_changed.emit("")
+        self.changed.emit()
+
+    @staticmethod
+    def key_of(inst: Instance, frame: int = 0) -> str:
+        return key_for(inst, frame)
+
+    def instance_for(self, key: str) -> Instance | None:
+        return self._instances.get(key)
+
+    @property
+    def current_key(self) -> str | None:
+        inst = self.window.state.current
+        if inst is None:
+            return None
+        key = key_for(inst, self.window.state.frame)
+        if key not in self._instances:
+            self._register(inst, self.window.state.frame)
+        return key
+
+    def image_shown(self) -> None:
+        """The canvas shows another image or frame: draw its boxes, count time on the last."""
+        key = self.current_key
+        if key != self._shown_key:
+            self._flush_time()
+            self._shown_key = key
+            self.layers.select(None)
+        self.refresh()
+
+    def _flush_time(self) -> None:
+        now = time.monotonic()
+        key, self._shown_key = self._shown_key, None
+        seconds, self._shown_since = now - self._shown_since, now
+        if key is not None and key in self.review.images:
+            try:
+                self.review.add_seconds(key, min(seconds, 3600.0))
+            except (ReviewError, SessionError, OSError) as exc:
+                logger.warning("time on image not saved: %s", exc)
+
+    # -- detector results -------------------------------------------------------------------
+
+    @property
+    def model_name(self) -> str:
+        return Path(self.window.detection.model_path).name or "model"
+
+    def _on_model_ready(self, meta: dict, _device: str) -> None:
+        det = self.window.detection
+        self.review.add_model(
+            ModelInfo(
+                self.model_name, det.model_path, float(meta.get("threshold", 0.5)), dict(meta)
+            )
+        )
+        self.refresh()  # the previous model's proposals are superseded (ReviewState.current_model)
+
+    def has_predictions(self, key: str) -> bool:
+        """The current model already ran on this image in this session."""
+        image = self.review.images.get(key)
+        return image is not None and self.model_name in image.predicted_by
+
+    def _on_detection_result(self, key: str, result: Any) -> None:
+        if getattr(result, "error", None) or key not in self.review.images:
+            return
+        detections = [(d.box_xyxy, d.score) for d in result.detections]
+        valid = [(b, s) for b, s in detections if b[2] > b[0] and b[3] > b[1]]
+        self._edit(self.review.set_predictions, key, self.model_name, valid)
+
+    # -- drawing ----------------------------------------------------------------------------
+
+    @property
+    def threshold(self) -> float:
+        return self.window.detection.threshold
+
+    def visible_predictions(self, key: str) -> list[ReviewBox]:
+        return [b for b in self.proposals(key) if b.score is None or b.score >= self.threshold]
+
+    def proposals(self, key: str) -> list[ReviewBox]:
+        """The current model's undecided predictions on an image (any score)."""
+        return [
+            b
+            for b in self.review.boxes(key, kind=BoxKind.PREDICTION, status=BoxStatus.PROPOSED)
+            if not self.review.superseded(b)
+        ]
+
+    def prediction_counts(self, key: str) -> tuple[int, int]:
+        """(shown at the threshold, all) proposed predictions of an image."""
+        return len(self.visible_predictions(key)), len(self.proposals(key))
+
+    def rsna_score(self, key: str) -> float | None:
+        return self.review.rsna_score(key, threshold=self.threshold)
+
+    def views(self, key: str) -> list[BoxView]:
+        truth = self.review.boxes(key, kind=BoxKind.GROUND_TRUTH, active=True)
+        preds = self.visible_predictions(key)
+        reviewer = self.review.boxes(key, kind=BoxKind.REVIEWER, active=True)
+        marks: dict[str, str] = {}
+        if self.compare:
+            # The model's boxes as the RSNA score sees them: proposed, accepted or edited.
+            model_boxes = self.review.model_boxes(key, self.threshold)
+            marks = comparison_marks(truth, model_boxes, self.iou_threshold)
+        # Drawing (and Tab) order: predictions first, the reader's boxes, then ground truth.
+        out = []
+        for box in preds:
+            caption = f"{box.score:.2f}" if box.score is not None else ""
+            if box.id in marks:
+                caption = f"{caption} {marks[box.id]}".strip()
+            out.append(BoxView(box.id, PREDICTION, box.xyxy, caption))
+        for box in reviewer:
+            caption = f"{box.score:.2f}" if box.score is not None else ""
+            if box.id in marks:
+                caption = f"{caption} {marks[box.id]}".strip()
+            out.append(BoxView(box.id, REVIEWER, box.xyxy, caption))
+        for box in truth:
+            mark = marks.get(box.id, "")
+            out.append(BoxView(box.id, GROUND_TRUTH, box.xyxy, mark, dashed=mark == "missed"))
+        return out
+
+    def refresh(self) -> None:
+        key = self.current_key if self.window.canvas.has_image else None
+        self.layers.show_boxes(self.views(key) if key is not None else ())
+        self.changed.emit()
+
+    def _on_box_event(self, box: ReviewBox) -> None:
+        if box.image == self._shown_key:
+            self.refresh()
+
+    def _on_image_changed(self, image: Any) -> None:
+        inst = self._instances.get(image.key)
+        if inst is not None:
+            self._mark_in_browser(inst, image.status)
+        self.changed.emit()
+
+    def _mark_in_browser(self, inst: Instance, status: ImageStatus) -> None:
+        state = self.window.state
+        state.set_reviewed(inst, status in (ImageStatus.REVIEWED, ImageStatus.NO_OPACITY))
+        item = self.window.browser.item_for(inst)
+        if item is not None:
+            item.setText(1, STATUS_MARKS[status])
+            item.setToolTip(1, STATUS_TEXT[status])
+
+    def _update_browser_marks(self) -> None:
+        for key, inst in self._instances.items():
+            image = self.review.images.get(key)
+            if image is not None and image.frame == 0:
+                self._mark_in_browser(inst, image.status)
+
+    def set_compare(self, on: bool, iou_threshold: float | None = None) -> None:
+        """Mark matched / missed / false-positive boxes at ``iou_threshold`` (or stop)."""
+        switched = bool(on) != self.compare
+        self.compare = bool(on)
+        if iou_threshold is not None:
+            self.iou_threshold = float(iou_threshold)
+        if switched:
+            self.compare_changed.emit(self.compare)
+        self.refresh()
+
+    # -- edits (the keyboard contract) ------------------------------------------------------
+
+    def _edit(self, action: Any, *args: Any) -> Any:
+        """Run one model edit; a refused one (or a failing session file) goes to the status bar."""
+        try:
+            return action(*args)
+        except ReviewError as exc:
+            self.message.emit(str(exc))
+        except (SessionError, OSError) as exc:
+            self.message.emit(f"Review session not written: {exc}")
+        return None
+
+    def selected_box(self) -> ReviewBox | None:
+        box_id = self.layers.selected_id
+        if box_id is None:
+            return None
+        try:
+            return self.review.box(box_id)
+        except ReviewError:
+            return None
+
+    def start_drawing(self) -> None:
+        """**B**: the next left-drag on the image draws a reviewer box."""
+        if self.window.canvas.has_image:
+            self.window.canvas.set_tool("box")
+            self.message.emit("Draw a box: left-drag on the image")
+
+    def _on_box_drawn(self, xyxy: tuple) -> None:
+        key = self.current_key
+        if key is None:
+            return
+        box = self._edit(self.review.add_box, key, xyxy)
+        if box is not None:
+            self.layers.select(box.id)
+
+    def _on_box_edited(self, box_id: str, xyxy: tuple) -> None:
+        self._edit(self.review.move, box_id, xyxy)
+
+    def move_box(self, box_id: str, xyxy: Sequence[float]) -> None:
+        """Move/resize a box to ``xyxy`` (the findings table's edits; one undo step)."""
+        self._edit(self.review.move, box_id, tuple(xyxy))
+
+    def select_next(self, step: int = 1) -> None:
+        self.layers.select_step(step)
+
+    def accept_selected(self) -> None:
+        """**Enter**: the selected prediction becomes a reviewer box (origin and score kept)."""
+        box = self.selected_box()
+        if box is None:
+            self.message.emit("Select a prediction first (click it or press Tab)")
+        elif box.kind is not BoxKind.PREDICTION:
+            self.message.emit("Only predictions can be accepted")
+        else:
+            self._edit(self.review.accept, box.id)
+
+    def accept_all_visible(self) -> None:
+        """**Shift+Enter**: accept every prediction shown (at or above the threshold)."""
+        key = self.current_key
+        if key is None:
+            return
+        if not self.layers.layer_visible(PREDICTION):
+            self.message.emit("Predictions are hidden (P shows them)")
+            return
+        accepted = self._edit(self.review.accept_all, key, self.threshold)
+        if accepted is not None:
+            self.message.emit(f"Accepted {len(accepted)} prediction(s)")
+
+    def delete_selected(self) -> None:
+        """**Delete**/**Backspace**: reject the selected prediction or delete the selected box."""
+        box = self.selected_box()
+        if box is None:
+            self.message.emit("Select a box first (click it or press Tab)")
+            return
+        ids = self.layers.visible_ids()
+        index = ids.index(box.id) if box.id in ids else -1
+        if self._edit(self.review.delete, box.id) is not None:
+            remaining = self.layers.visible_ids()
+            if remaining:
+                self.layers.select(remaining[min(max(index, 0), len(remaining) - 1)])
+
+    def mark_no_opacity(self) -> None:
+        """**N**: the image has no opacity (reviewed, no boxes)."""
+        key = self.current_key
+        if key is not None:
+            self._edit(self.review.mark_no_opacity, key)
+
+    def mark_reviewed_and_next(self) -> None:
+        """**Space**: mark the image reviewed and go to the next unreviewed one."""
+        key = self.current_key
+        if key is None:
+            return
+        if self.review.image(key).status is not ImageStatus.NO_OPACITY:
+            self._edit(self.review.mark_reviewed, key)
+        target = self.next_unreviewed()
+        if target is None:
+            done, total = self.review_progress()
+            self.message.emit(f"All {total} images reviewed" if done == total else "")
+            return
+        self.window.state.set_current(target)
+
+    def toggle_reviewed(self) -> None:
+        """Ctrl+R: mark the image reviewed, or take the mark back."""
+        key = self.current_key
+        if key is None:
+            return
+        status = self.review.image(key).status
+        if status not in (ImageStatus.REVIEWED, ImageStatus.NO_OPACITY):
+            self._edit(self.review.set_image_status, key, ImageStatus.REVIEWED)
+            return
+        # Unmarked: "in progress" when the reader already decided something on it.
+        touched = any(b.status is not BoxStatus.PROPOSED for b in self.review.boxes(key))
+        back = ImageStatus.IN_PROGRESS if touched else ImageStatus.UNREVIEWED
+        self._edit(self.review.set_image_status, key, back)
+
+    def next_unreviewed(self) -> Instance | None:
+        """The next image (in display order, wrapping) not yet reviewed."""
+        images = self.window.state.images()
+        start = self.window.state.index_of(self.window.state.current)
+        for step in range(1, len(images) + 1):
+            inst = images[(start + step) % len(images)]
+            image = self.review.images.get(key_for(inst))
+            if image is not None and image.status in (
+                ImageStatus.UNREVIEWED,
+                ImageStatus.IN_PROGRESS,
+            ):
+                return inst
+        return None
+
+    def undo(self) -> None:
+        label = self._edit(self.review.undo)
+        self.message.emit(f"Undone: {label}" if label else "Nothing to undo")
+
+    def redo(self) -> None:
+        label = self._edit(self.review.redo)
+        self.message.emit(f"Redone: {label}" if label else "Nothing to redo")
+
+    def review_progress(self) -> tuple[int, int]:
+        """(reviewed, total) over the open images (first frames)."""
+        done = total = 0
+        for key in self._instances:
+            image = self.review.images.get(key)
+            if image is None or image.frame != 0:
+                continue
+            total += 1
+            done += image.status in (ImageStatus.REVIEWED, ImageStatus.NO_OPACITY)
+        return done, total
