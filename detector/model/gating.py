@@ -93,9 +93,9 @@ def _score_table(truth: Mapping[str, Rows], preds: Mapping[str, Rows]) -> tuple[
     """
     import numpy as np
 
-    from detector.rsna.metrics import _image  # one matching implementation for the whole project
+    from detector.rsna.metrics import scored_image
 
-    images = [_image(truth[i], preds.get(i, [])) for i in truth]
+    images = [scored_image(truth[i], preds.get(i, [])) for i in truth]
     width = max([len(im.scores) for im in images] + [0])
     scores = np.full((len(images), width), -1.0)
     by_k = np.zeros((len(images), width + 1))

@@ -1,4 +1,4 @@
-"""Values of the review model: box and image records, their enums, box geometry helpers.
+"""Values of the review model: box and image records, their enums, the box check.
 
 Records are frozen dataclasses, so a change is a ``(before, after)`` pair of snapshots.
 """
@@ -63,17 +63,6 @@ def check_xyxy(xyxy: Sequence[float]) -> XYXY:
     if x1 <= x0 or y1 <= y0:
         raise ReviewError(f"box must have x1 > x0 and y1 > y0, not {xyxy!r}")
     return (x0, y0, x1, y1)
-
-
-def iou(a: XYXY, b: XYXY) -> float:
-    """Intersection over union of two XYXY boxes."""
-    iw = min(a[2], b[2]) - max(a[0], b[0])
-    ih = min(a[3], b[3]) - max(a[1], b[1])
-    if iw <= 0 or ih <= 0:
-        return 0.0
-    inter = iw * ih
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
 
 
 @dataclass(frozen=True)
@@ -198,35 +187,3 @@ def as_enum_set(value: Any, enum: type[Enum]) -> set[Any] | None:
     if isinstance(value, (str, Enum)):
         return {enum(value)}
     return {enum(v) for v in value}
-
-
-def match_boxes(
-    truth: Sequence[XYXY], preds: Sequence[tuple[float, XYXY]], iou_threshold: float
-) -> list[tuple[int, int]]:
-    """Greedy matching, highest score first, each truth box used once (as the RSNA metric).
-
-    Returns
-    -------
-    list of (pred index, truth index)
-        Each prediction matched to the free truth box it overlaps most at ``>= iou_threshold``.
-    """
-    free = dict(enumerate(truth))
-    pairs = []
-    for p_index in sorted(range(len(preds)), key=lambda i: -preds[i][0]):
-        box = preds[p_index][1]
-        best, best_iou = -1, -1.0
-        for t_index, t in free.items():
-            value = iou(box, t)
-            if value >= iou_threshold and value > best_iou:
-                best, best_iou = t_index, value
-        if best >= 0:
-            del free[best]
-            pairs.append((p_index, best))
-    return pairs
-
-
-def greedy_matches(
-    truth: Sequence[XYXY], preds: Sequence[tuple[float, XYXY]], iou_threshold: float
-) -> int:
-    """Number of matches of :func:`match_boxes`."""
-    return len(match_boxes(truth, preds, iou_threshold))

@@ -42,10 +42,8 @@ from detector.review.records import (
     as_enum_set,
     check_xyxy,
     either_box,
-    greedy_matches,
-    iou,
-    match_boxes,
 )
+from detector.rsna.matching import box_iou, match_boxes
 
 __all__ = [
     "ACTIVE_STATUSES",
@@ -66,7 +64,6 @@ __all__ = [
     "ReviewState",
     "check_xyxy",
     "default_reviewer",
-    "iou",
 ]
 
 
@@ -291,8 +288,10 @@ class ReviewState:
         """
         truth, preds = self._truth_and_predictions(image, threshold)
         reviewer = self.boxes(image, kind=BoxKind.REVIEWER, active=True)
-        matched = greedy_matches(
-            [b.xyxy for b in truth], [(b.score or 0.0, b.xyxy) for b in preds], iou_threshold
+        matched = len(
+            match_boxes(
+                [b.xyxy for b in truth], [(b.score or 0.0, b.xyxy) for b in preds], iou_threshold
+            )
         )
         return ImageCounts(
             predictions=len(preds),
@@ -467,7 +466,7 @@ class ReviewState:
         new = []
         for xyxy, score in detections:
             box_xyxy = check_xyxy(xyxy)
-            if any(iou(box_xyxy, d) >= DECIDED_IOU for d in decided):
+            if any(box_iou(box_xyxy, d) >= DECIDED_IOU for d in decided):
                 continue
             s = float(score)
             if not math.isfinite(s):

@@ -12,7 +12,8 @@ A prediction is kept at ``threshold`` when ``score >= threshold``.
 RSNA challenge metric
     Per image, the mean over IoU thresholds ``t`` in 0.40, 0.45, ..., 0.75 of
     ``TP / (TP + FP + FN)``, where predictions are matched highest confidence first, each to the
-    unmatched truth box with the highest IoU, a hit when ``IoU > t``. An image with no truth and
+    unmatched truth box with the highest IoU, a hit when ``IoU > t`` (the matcher of
+    :mod:`detector.rsna.matching` with ``strict=True``). An image with no truth and
     no prediction is skipped; any prediction on an image without truth scores 0; truth without
     predictions scores 0. The dataset score is the mean over the images not skipped.
 mAP@0.5
@@ -33,6 +34,8 @@ from typing import Any
 
 import numpy as np
 
+from detector.rsna.matching import greedy_match, iou_matrix, xywh_to_xyxy
+
 Truth = Mapping[str, Sequence[Sequence[float]]]
 Preds = Mapping[str, Sequence[Sequence[float]]]
 
@@ -42,51 +45,13 @@ RSNA_IOU_THRESHOLDS: tuple[float, ...] = tuple(round(0.40 + 0.05 * i, 2) for i i
 DEFAULT_THRESHOLDS: tuple[float, ...] = tuple(round(0.05 * i, 2) for i in range(1, 20))
 
 
-def iou_matrix(a_xywh: np.ndarray, b_xywh: np.ndarray) -> np.ndarray:
-    """IoU of every box in ``a`` with every box in ``b`` (both ``(N, 4)`` xywh).
-
-    Returns
-    -------
-    ndarray
-        float64 ``(len(a), len(b))`` in [0, 1].
-    """
-    a = np.asarray(a_xywh, dtype=np.float64).reshape(-1, 4)
-    b = np.asarray(b_xywh, dtype=np.float64).reshape(-1, 4)
-    ax1, ay1 = a[:, 0:1], a[:, 1:2]
-    ax2, ay2 = ax1 + a[:, 2:3], ay1 + a[:, 3:4]
-    bx1, by1 = b[:, 0], b[:, 1]
-    bx2, by2 = bx1 + b[:, 2], by1 + b[:, 3]
-    iw = np.clip(np.minimum(ax2, bx2) - np.maximum(ax1, bx1), 0.0, None)
-    ih = np.clip(np.minimum(ay2, by2) - np.maximum(ay1, by1), 0.0, None)
-    inter = iw * ih
-    union = (a[:, 2:3] * a[:, 3:4]) + (b[:, 2] * b[:, 3]) - inter
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = np.where(union > 0, inter / union, 0.0)
-    return out
-
-
-def _greedy_hits(iou: np.ndarray, threshold: float, strict: bool) -> np.ndarray:
-    """Per prediction (rows, in score order): 1 if it matched a still-free truth box, else 0."""
-    n_pred, n_truth = iou.shape
-    hits = np.zeros(n_pred, dtype=np.int64)
-    if n_truth == 0:
-        return hits
-    free = np.ones(n_truth, dtype=bool)
-    for i in range(n_pred):
-        row = np.where(free, iou[i], -1.0)
-        j = int(np.argmax(row))
-        value = row[j]
-        if (value > threshold) if strict else (value >= threshold):
-            free[j] = False
-            hits[i] = 1
-            if not free.any():
-                break
-    return hits
-
-
 @dataclass
-class _Image:
-    """One image's truth, predictions sorted by decreasing score, and cached matchings."""
+class ScoredImage:
+    """One image's truth, predictions sorted by decreasing score, and cached matchings.
+
+    Built by :func:`scored_image`; :mod:`detector.model.gating` scores every gate of its
+    search from one of these per image.
+    """
 
     truth: np.ndarray  # (T, 4) xywh
     scores: np.ndarray  # (P,) decreasing
@@ -103,12 +68,13 @@ class _Image:
         key = (iou_threshold, strict)
         cum = self._cum.get(key)
         if cum is None:
-            hits = _greedy_hits(self.iou, iou_threshold, strict)
+            hits = (greedy_match(self.iou, iou_threshold, strict=strict) >= 0).astype(np.int64)
             cum = np.concatenate([[0], np.cumsum(hits)])
             self._cum[key] = cum
         return cum
 
     def rsna_score(self, k: int) -> float | None:
+        """RSNA score of the ``k`` best predictions (None: no truth and ``k == 0``, skipped)."""
         n_truth = len(self.truth)
         if n_truth == 0 and k == 0:
             return None
@@ -126,13 +92,17 @@ def _as_boxes(rows: Iterable[Sequence[float]], width: int) -> np.ndarray:
     return arr.reshape(-1, width)
 
 
-def _image(truth_xywh: Iterable[Sequence[float]], preds: Iterable[Sequence[float]]) -> _Image:
+def scored_image(
+    truth_xywh: Iterable[Sequence[float]], preds: Iterable[Sequence[float]]
+) -> ScoredImage:
+    """One image ready to score: truth ``(x, y, w, h)`` rows, predictions ``(score, x, y, w, h)``."""
     truth = _as_boxes(truth_xywh, 4)
     scored = _as_boxes(preds, 5)
     order = np.argsort(-scored[:, 0], kind="stable")
     scored = scored[order]
     boxes = scored[:, 1:5]
-    return _Image(truth, scored[:, 0], boxes, iou_matrix(boxes, truth))
+    iou = iou_matrix(xywh_to_xyxy(boxes), xywh_to_xyxy(truth))
+    return ScoredImage(truth, scored[:, 0], boxes, iou)
 
 
 class _Dataset:
@@ -140,7 +110,7 @@ class _Dataset:
 
     def __init__(self, truth: Truth, preds: Preds) -> None:
         self.ids = list(truth)
-        self.images = [_image(truth[i], preds.get(i, ())) for i in self.ids]
+        self.images = [scored_image(truth[i], preds.get(i, ())) for i in self.ids]
         self.n_truth_boxes = sum(len(im.truth) for im in self.images)
 
     def rsna_map(self, threshold: float) -> float:
@@ -244,7 +214,7 @@ def rsna_image_score(
     float or None
         In [0, 1]; ``None`` when the image has neither truth nor predictions (it is skipped).
     """
-    image = _image(truth_xywh, preds)
+    image = scored_image(truth_xywh, preds)
     return image.rsna_score(len(image.scores))
 
 

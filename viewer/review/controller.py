@@ -39,7 +39,7 @@ from detector.review import (
     default_session_path,
     open_session,
 )
-from detector.review.records import iou
+from detector.rsna.matching import box_iou
 from viewer.canvas.box_layers import GROUND_TRUTH, PREDICTION, REVIEWER, BoxLayers, BoxView
 
 if TYPE_CHECKING:
@@ -73,14 +73,14 @@ def comparison_marks(
     """Box id -> ``"matched"``, ``"missed"`` (ground truth) or ``"false positive"``.
 
     The same greedy matching (highest score first, each ground-truth box used once) as
-    :func:`detector.review.records.greedy_matches`, which the worklist counts come from.
+    :func:`detector.rsna.matching.match_boxes`, which the worklist counts come from.
     """
     marks: dict[str, str] = {}
     free = list(truth)
     for pred in sorted(preds, key=lambda b: -(b.score or 0.0)):
         best, best_iou = -1, iou_threshold
         for i, gt in enumerate(free):
-            value = iou(pred.xyxy, gt.xyxy)
+            value = box_iou(pred.xyxy, gt.xyxy)
             if value >= best_iou and (best < 0 or value > best_iou):
                 best, best_iou = i, value
         if best >= 0:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 import random
 
-import numpy as np
 import pytest
 
 from detector.rsna import metrics
@@ -15,7 +14,6 @@ from detector.rsna.metrics import (
     best_threshold,
     evaluate,
     image_sensitivity_specificity,
-    iou_matrix,
     precision_recall_f1,
     rsna_image_score,
     rsna_map,
@@ -29,18 +27,6 @@ FAR = (400.0, 400.0, 50.0, 50.0)
 
 def scored(score: float, box: tuple[float, float, float, float]) -> tuple[float, ...]:
     return (score, *box)
-
-
-class TestIouMatrix:
-    def test_identical_disjoint_and_partial(self) -> None:
-        """IoU is 1 for the same box, 0 for disjoint boxes, 75/125 for a 25 px shift."""
-        shifted = (125.0, 100.0, 100.0, 100.0)
-        iou = iou_matrix(np.array([BOX, FAR, shifted]), np.array([BOX]))
-        assert iou[:, 0] == pytest.approx([1.0, 0.0, 0.6])
-
-    def test_empty_inputs_give_empty_matrix(self) -> None:
-        """No boxes on either side gives a correctly shaped empty matrix."""
-        assert iou_matrix(np.zeros((0, 4)), np.array([BOX])).shape == (0, 1)
 
 
 class TestRsnaImageScore:
