@@ -39,14 +39,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from detector.review.export import ExportError, check_output, export_review
+    from detector.files.output import OutputError, check_output_file
+    from detector.review.export import ExportError, export_review
     from detector.review.store import SessionError, open_session
 
     if args.threshold is not None and not 0.0 <= args.threshold <= 1.0:
         raise UsageError("--threshold must be in [0, 1]")
     try:
-        check_output(args.out)
-    except ExportError as err:
+        check_output_file(args.out)
+    except OutputError as err:
         raise UsageError(f"--out {err}") from None
     try:
         state, store = open_session(args.session, create=False)

@@ -45,7 +45,8 @@ Session file (:mod:`detector.review.store`)
 Import / export (:mod:`detector.review.importing`, :mod:`detector.review.export`)
     ``import_labels(state, csv) -> ImportReport`` (``.summary()``, ``.problems``),
     ``import_classes(state, csv)``, ``export_review(state, out, format, threshold=None) ->
-    rows`` (what File → Export calls), ``check_output(out)``, ``default_threshold(state)``,
+    rows`` (what File → Export calls; the output is checked first with
+    :func:`detector.files.output.check_output_file`), ``default_threshold(state)``,
     ``EXPORT_FORMATS``, ``ExportError``; the command ``pneumoview export``.
 
 Image keys come from :mod:`detector.files.identity` (``identify``, ``image_key``, ``patient_id_for``).

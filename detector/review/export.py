@@ -25,9 +25,8 @@ import math
 import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
-from detector.files.output import atomic_open
+from detector.files.output import OutputError, atomic_open, check_output_file
 from detector.review.state import (
     DONE_STATUSES,
     BoxKind,
@@ -66,27 +65,6 @@ class ExportError(Exception):
         super().__init__(f"{self.path}: {reason}")
 
 
-def check_output(path: str | os.PathLike[str]) -> Path:
-    """Fail early (before any work) when ``path`` cannot be written as a file.
-
-    Raises
-    ------
-    ExportError
-        A folder, a missing parent folder, or a folder/file without write permission.
-    """
-    out = Path(os.fspath(path))
-    if out.is_dir():
-        raise ExportError(out, "is a folder; give a CSV file name")
-    parent = out.parent if str(out.parent) else Path(".")
-    if not parent.is_dir():
-        raise ExportError(out, f"folder {parent} does not exist")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise ExportError(out, f"folder {parent} is not writable")
-    if out.exists() and not os.access(out, os.W_OK):
-        raise ExportError(out, "file exists and is not writable")
-    return out
-
-
 def default_threshold(state: ReviewState) -> float:
     """The threshold of the model added last to the session (0.5 without one)."""
     if not state.models:
@@ -117,13 +95,18 @@ def export_review(
     ValueError
         Unknown format or a threshold outside [0, 1].
     ExportError
-        The output cannot be written (checked before anything is done).
+        The output cannot be written (checked before anything is done by
+        :func:`detector.files.output.check_output_file`: a folder, a FIFO or another
+        non-regular file, a missing or read-only folder).
     """
     if fmt not in EXPORT_FORMATS:
         raise ValueError(f"unknown export format {fmt!r} (use {', '.join(EXPORT_FORMATS)})")
     if threshold is not None and not (math.isfinite(threshold) and 0.0 <= threshold <= 1.0):
         raise ValueError(f"threshold must be in [0, 1], not {threshold}")
-    target = check_output(out)
+    try:
+        target = check_output_file(out)
+    except OutputError as err:
+        raise ExportError(err.path, err.reason) from None
     columns: tuple[str, ...]
     rows: Iterator[list[str]]
     if fmt == "submission":

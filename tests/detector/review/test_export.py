@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import itertools
+import os
 from pathlib import Path
 
 import pytest
@@ -168,6 +169,18 @@ class TestChecks:
         with pytest.raises(ValueError, match="unknown export format"):
             export_review(state, tmp_path / "x.csv", "xml")
 
+    def test_fifo_is_refused_in_one_line(self, state: ReviewState, tmp_path: Path) -> None:
+        """A FIFO is not a file to export to: one line naming it, nothing written or blocked."""
+        fifo = tmp_path / "pipe.csv"
+        os.mkfifo(fifo)
+        with pytest.raises(ExportError) as info:
+            export_review(state, fifo, "labels")
+        assert (
+            str(info.value)
+            == f"{fifo}: exists and is not a regular file (a FIFO, device or socket)"
+        )
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["pipe.csv"]
+
 
 class TestExportCommand:
     def test_exports_a_session_file(self, tmp_path: Path, capsys) -> None:
@@ -196,6 +209,15 @@ class TestExportCommand:
         open_session(session)[1].close()
         assert cli.main(["export", str(session), "--out", str(tmp_path)]) == 2
         assert "is a folder" in capsys.readouterr().err
+
+    def test_fifo_output_is_a_usage_error(self, tmp_path: Path, capsys) -> None:
+        session = tmp_path / "s.sqlite"
+        open_session(session)[1].close()
+        fifo = tmp_path / "pipe.csv"
+        os.mkfifo(fifo)
+        assert cli.main(["export", str(session), "--out", str(fifo)]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and f"--out {fifo}: exists and is not a regular file" in err[0]
 
 
 class TestExportFeedsTrainAndEval:
