@@ -109,7 +109,7 @@ def _dist_env() -> tuple[int, int, int]:
 def _write_output(
     args: argparse.Namespace, results: list[DetectionResult], threshold: float
 ) -> int:
-    from detector.rsna.labels import write_labels, write_submission
+    from detector.rsna.csv_write import write_labels, write_submission
 
     if args.format == "labels":
         return write_labels(args.out, results, threshold, with_score=True)

@@ -20,13 +20,12 @@
 
 from __future__ import annotations
 
-import csv
 import math
 import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
-from detector.files.output import OutputError, atomic_open, check_output_file
+from detector.files.output import OutputError, check_output_file
 from detector.review.state import (
     DONE_STATUSES,
     BoxKind,
@@ -34,6 +33,13 @@ from detector.review.state import (
     ImageReview,
     ReviewBox,
     ReviewState,
+)
+from detector.rsna.csv_write import (
+    box_cells,
+    format_score,
+    label_rows,
+    prediction_string,
+    write_rows,
 )
 
 EXPORT_FORMATS: tuple[str, ...] = ("labels", "audit", "submission")
@@ -116,26 +122,13 @@ def export_review(
         columns, rows = AUDIT_COLUMNS, _audit_rows(state)
     else:
         columns, rows = LABEL_COLUMNS, _label_rows(state)
-    n = 0
     try:
-        with atomic_open(target, "w", newline="", encoding="utf-8") as fh:
-            writer = csv.writer(fh, lineterminator="\n")
-            writer.writerow(columns)
-            for row in rows:
-                writer.writerow(row)
-                n += 1
+        return write_rows(target, columns, rows)
     except OSError as exc:
         raise ExportError(target, f"cannot write ({exc.strerror or exc})") from None
-    return n
 
 
 # ---------------------------------------------------------------------------------------------
-
-
-def _num(value: float) -> str:
-    """Pixels as short text: ``12``, ``12.5``, ``12.346`` (1/1000 pixel is below any reader)."""
-    text = f"{value:.3f}".rstrip("0").rstrip(".")
-    return "0" if text in ("-0", "") else text
 
 
 def _time(stamp: float) -> str:
@@ -151,13 +144,10 @@ def _reviewed(state: ReviewState) -> Iterator[ImageReview]:
 
 
 def _label_rows(state: ReviewState) -> Iterator[list[str]]:
-    for image in _reviewed(state):
-        boxes = final_boxes(state, image.key)
-        if not boxes:
-            yield [image.patient_id, "", "", "", "", "0"]
-        for box in boxes:
-            x, y, w, h = box.xywh
-            yield [image.patient_id, _num(x), _num(y), _num(w), _num(h), "1"]
+    items = (
+        (im.patient_id, [b.xywh for b in final_boxes(state, im.key)]) for im in _reviewed(state)
+    )
+    yield from label_rows(items, with_score=False)
 
 
 def _audit_rows(state: ReviewState) -> Iterator[list[str]]:
@@ -181,11 +171,10 @@ def _audit_rows(state: ReviewState) -> Iterator[list[str]]:
                 image.reviewer, _time(image.modified), *tail, "",
             ]  # fmt: skip
         for box, target in [(b, "1") for b in boxes] + [(b, "0") for b in rejected]:
-            x, y, w, h = box.xywh
             yield [
-                image.patient_id, _num(x), _num(y), _num(w), _num(h), target, box.source,
-                "" if box.score is None else f"{box.score:.4f}", box.status.value, box.author,
-                _time(box.modified), *tail, box.id,
+                image.patient_id, *box_cells(box.xywh), target, box.source,
+                "" if box.score is None else format_score(box.score), box.status.value,
+                box.author, _time(box.modified), *tail, box.id,
             ]  # fmt: skip
 
 
@@ -194,9 +183,4 @@ def _submission_rows(state: ReviewState, threshold: float) -> Iterator[list[str]
         if not image.predicted_by:
             continue
         boxes = state.model_boxes(image.key, threshold)
-        boxes.sort(key=lambda b: -(b.score or 0.0))
-        parts = []
-        for box in boxes:
-            x, y, w, h = box.xywh
-            parts.append(f"{box.score:.4f} {_num(x)} {_num(y)} {_num(w)} {_num(h)}")
-        yield [image.patient_id, " ".join(parts)]
+        yield [image.patient_id, prediction_string((b.score or 0.0, b.xywh) for b in boxes)]

@@ -14,7 +14,8 @@ class info (``stage_2_detailed_class_info.csv``)
 
 Every CSV is untrusted: a UTF-8 BOM, CRLF line ends, quoting, stray whitespace and huge fields
 are handled; a bad row is skipped and reported as ``"<file>:<line>: <reason>"``; a file that
-cannot be used at all raises :class:`LabelsError`. Writes are atomic.
+cannot be used at all raises :class:`LabelsError`. Writing them is
+:mod:`detector.rsna.csv_write`.
 """
 
 from __future__ import annotations
@@ -23,12 +24,9 @@ import csv
 import io
 import math
 import os
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from detector.files.output import atomic_open
-from detector.types import Detection, DetectionResult
 
 #: ``(x, y, width, height)`` in pixels.
 Box = tuple[float, float, float, float]
@@ -466,123 +464,3 @@ def outside_problem(
     return f"{where}: box (x={x:g}, y={y:g}, width={w:g}, height={h:g}) lies outside {size}" + (
         f" {image}" if image else ""
     )
-
-
-# ---------------------------------------------------------------------------------------------
-# Writing
-
-
-def _fmt(value: float) -> str:
-    """Short, exact-enough number text: ``12.5``, ``100``."""
-    text = f"{value:.2f}".rstrip("0").rstrip(".")
-    return "0" if text in ("-0", "") else text
-
-
-def _fmt_score(value: float) -> str:
-    return f"{value:.4f}"
-
-
-def write_submission(
-    path: str | os.PathLike[str], results: Iterable[DetectionResult], threshold: float
-) -> int:
-    """Write an RSNA submission CSV: one row per image, detections with ``score >= threshold``.
-
-    Images that could not be processed (``result.error``) are left out.
-
-    Returns
-    -------
-    int
-        Rows written.
-    """
-    n = 0
-    with atomic_open(path, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh, lineterminator="\n")
-        writer.writerow(SUBMISSION_COLUMNS)
-        for result in results:
-            if result.error is not None:
-                continue
-            parts = []
-            for det in sorted(result.above(threshold), key=lambda d: -d.score):
-                x, y, w, h = det.box_xywh
-                parts.append(" ".join([_fmt_score(det.score), _fmt(x), _fmt(y), _fmt(w), _fmt(h)]))
-            writer.writerow([result.image_id, " ".join(parts)])
-            n += 1
-    return n
-
-
-#: What :func:`write_labels` takes per image: a result, or ``(patientId, boxes)`` where each box
-#: is a :class:`~detector.types.Detection` (scored) or a plain ``(x, y, width, height)`` (no
-#: score: a hand-drawn or ground-truth box).
-LabelsItem = DetectionResult | tuple[str, Sequence[Detection | Sequence[float]]]
-
-
-def _label_rows(
-    item: LabelsItem, threshold: float | None
-) -> tuple[str, list[tuple[Box, float | None]]] | None:
-    """``(patientId, [(xywh, score or None), ...])``, or None for a failed image."""
-    if isinstance(item, DetectionResult):
-        if item.error is not None:
-            return None
-        dets = item.detections if threshold is None else item.above(threshold)
-        return item.image_id, [(d.box_xywh, d.score) for d in sorted(dets, key=lambda d: -d.score)]
-    pid, boxes = item
-    rows: list[tuple[Box, float | None]] = []
-    for box in boxes:
-        if isinstance(box, Detection):
-            if threshold is None or box.score >= threshold:
-                rows.append((box.box_xywh, box.score))
-        else:
-            x, y, w, h = (float(v) for v in box)
-            rows.append(((x, y, w, h), None))
-    return str(pid), rows
-
-
-def write_labels(
-    path: str | os.PathLike[str],
-    results: Iterable[LabelsItem] | Mapping[str, Sequence[Detection | Sequence[float]]],
-    threshold: float | None = None,
-    with_score: bool = True,
-) -> int:
-    """Write the RSNA labels format (plus ``score``): one row per box.
-
-    Parameters
-    ----------
-    results : iterable or mapping
-        :class:`DetectionResult` objects (failed images are left out), ``(patientId, boxes)``
-        pairs or a ``{patientId: boxes}`` mapping; a box is a :class:`Detection` or a plain
-        ``(x, y, width, height)`` without a score, whose ``score`` cell stays empty.
-    threshold : float, optional
-        Keep scored boxes with ``score >= threshold`` (unscored boxes are always kept);
-        default: every box.
-    with_score : bool
-        Add the ``score`` column.
-
-    An image with no box gets one ``Target=0`` row with empty box fields.
-
-    Returns
-    -------
-    int
-        Rows written.
-    """
-    items: Iterable[LabelsItem] = results.items() if isinstance(results, Mapping) else results
-    n = 0
-    columns = LABEL_COLUMNS + (("score",) if with_score else ())
-    with atomic_open(path, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh, lineterminator="\n")
-        writer.writerow(columns)
-        for item in items:
-            parsed = _label_rows(item, threshold)
-            if parsed is None:
-                continue
-            pid, rows = parsed
-            if not rows:
-                writer.writerow([pid, "", "", "", "", "0"] + ([""] if with_score else []))
-                n += 1
-                continue
-            for (x, y, w, h), score in rows:
-                row = [pid, _fmt(x), _fmt(y), _fmt(w), _fmt(h), "1"]
-                if with_score:
-                    row.append("" if score is None else _fmt_score(score))
-                writer.writerow(row)
-                n += 1
-    return n

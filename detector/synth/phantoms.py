@@ -39,6 +39,7 @@ from pydicom.uid import generate_uid
 
 from detector.files.output import atomic_open, atomic_write_text
 from detector.imaging.dicom_write import compress_jpeg_baseline, new_image_dataset, save_dataset
+from detector.rsna.csv_write import write_labels
 
 logger = logging.getLogger(__name__)
 
@@ -501,10 +502,6 @@ def _dataset_for(phantom: Phantom, pid: str, index: int, seed: int, size: int) -
     return ds
 
 
-def _fmt(value: float) -> str:
-    return f"{value:g}"
-
-
 def synthesize(
     out_dir: str | os.PathLike[str],
     count: int,
@@ -585,14 +582,11 @@ def synthesize(
             progress(index + 1, count)
 
     summary.labels_csv = out / LABELS_NAME
-    with atomic_open(summary.labels_csv, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh, lineterminator="\n")
-        writer.writerow(["patientId", "x", "y", "width", "height", "Target"])
-        for pid in summary.patient_ids:
-            if not summary.boxes[pid]:
-                writer.writerow([pid, "", "", "", "", "0"])
-            for bx, by, bw, bh in summary.boxes[pid]:
-                writer.writerow([pid, _fmt(bx), _fmt(by), _fmt(bw), _fmt(bh), "1"])
+    write_labels(
+        summary.labels_csv,
+        {pid: summary.boxes[pid] for pid in summary.patient_ids},
+        with_score=False,
+    )
     summary.class_info_csv = out / CLASS_INFO_NAME
     with atomic_open(summary.class_info_csv, "w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh, lineterminator="\n")

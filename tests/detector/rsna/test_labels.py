@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import pytest
@@ -13,10 +12,7 @@ from detector.rsna.labels import (
     read_class_info,
     read_labels,
     read_predictions,
-    write_labels,
-    write_submission,
 )
-from detector.types import Detection, DetectionResult
 
 HEADER = "patientId,x,y,width,height,Target\n"
 
@@ -161,69 +157,6 @@ class TestParsePredictionString:
     def test_empty_string_is_no_findings(self) -> None:
         """An empty PredictionString is an image with no findings."""
         assert parse_prediction_string("  ") == []
-
-
-class TestWriters:
-    results = [
-        DetectionResult(
-            "a",
-            [Detection((10, 20, 40, 60), 0.9), Detection((0, 0, 5, 5), 0.2)],
-            (100, 100),
-        ),
-        DetectionResult("empty", [], (100, 100)),
-        DetectionResult("broken", [], (0, 0), error="not a DICOM file"),
-    ]
-
-    def test_submission_round_trip(self, tmp_path: Path) -> None:
-        """One row per readable image, boxes at the threshold as conf x y w h."""
-        path = tmp_path / "out" / "sub.csv"
-        assert write_submission(path, self.results, threshold=0.5) == 2
-        rows = list(csv.reader(path.open(encoding="utf-8")))
-        assert rows == [
-            ["patientId", "PredictionString"],
-            ["a", "0.9000 10 20 30 40"],
-            ["empty", ""],
-        ]
-        assert read_predictions(path) == {"a": [(0.9, 10, 20, 30, 40)], "empty": []}
-        assert [p.name for p in path.parent.iterdir()] == ["sub.csv"]
-
-    def test_labels_round_trip(self, tmp_path: Path) -> None:
-        """Labels format: a Target=0 row for an image without detections, plus scores."""
-        path = tmp_path / "labels.csv"
-        assert write_labels(path, self.results, threshold=0.1) == 3
-        labels = read_labels(path)
-        assert labels.boxes == {"a": [(10, 20, 30, 40), (0, 0, 5, 5)], "empty": []}
-        assert labels.scores == {"a": [0.9, 0.2], "empty": []}
-
-    def test_labels_without_score(self, tmp_path: Path) -> None:
-        """with_score=False writes the plain RSNA labels columns."""
-        path = tmp_path / "labels.csv"
-        write_labels(path, self.results, threshold=0.5, with_score=False)
-        assert path.read_text(encoding="utf-8").splitlines()[0] == (
-            "patientId,x,y,width,height,Target"
-        )
-
-    def test_boxes_without_score(self, tmp_path: Path) -> None:
-        """Hand-drawn boxes (no score) beside predictions: empty score cells, read back."""
-        path = tmp_path / "review.csv"
-        items = {
-            "drawn": [(10.0, 20.0, 30.0, 40.0)],
-            "mixed": [Detection.from_xywh((1, 2, 3, 4), 0.8), (5.0, 6.0, 7.0, 8.0)],
-            "none": [],
-        }
-        assert write_labels(path, items) == 4
-        assert path.read_text(encoding="utf-8").splitlines()[1:] == [
-            "drawn,10,20,30,40,1,",
-            "mixed,1,2,3,4,1,0.8000",
-            "mixed,5,6,7,8,1,",
-            "none,,,,,0,",
-        ]
-        labels = read_labels(path)
-        assert labels.problems == []
-        assert labels.boxes["mixed"] == [(1, 2, 3, 4), (5, 6, 7, 8)]
-        preds = read_predictions(path)
-        assert preds["mixed"] == [(0.8, 1, 2, 3, 4)] and preds["drawn"] == []
-        assert preds.skipped == 2 and "2 box(es) without a score" in preds.problems[0]
 
 
 class TestReadClassInfo:
