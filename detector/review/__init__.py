@@ -5,7 +5,10 @@ through its methods, as napari's ``_qt`` observes ``components``.
 
 Public API
 ----------
-Model (:mod:`detector.review.state`)
+Model (:mod:`detector.review.state`; the jobs in :mod:`~detector.review.core`,
+:mod:`~detector.review.image_edits`, :mod:`~detector.review.box_edits`,
+:mod:`~detector.review.model_runs`, :mod:`~detector.review.comparing`; values in
+:mod:`~detector.review.records`)
     ``ReviewState(reviewer=None, writer=None, clock=time.time, history_size=500)``
 
     - images: ``add_image(key, patient_id, path=, sop_instance_uid=, frame=)``,
@@ -55,7 +58,7 @@ Image keys come from :mod:`detector.files.identity` (``identify``, ``image_key``
 from __future__ import annotations
 
 from detector.review.history import History, Step
-from detector.review.state import (
+from detector.review.records import (
     BoxKind,
     BoxStatus,
     Comparison,
@@ -65,8 +68,8 @@ from detector.review.state import (
     ModelInfo,
     ReviewBox,
     ReviewError,
-    ReviewState,
 )
+from detector.review.state import ReviewState
 from detector.review.store import (
     SCHEMA_VERSION,
     SessionError,

@@ -26,14 +26,14 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 from detector.files.output import OutputError, check_output_file
-from detector.review.state import (
+from detector.review.records import (
     DONE_STATUSES,
     BoxKind,
     BoxStatus,
     ImageReview,
     ReviewBox,
-    ReviewState,
 )
+from detector.review.state import ReviewState
 from detector.rsna.csv_write import (
     box_cells,
     format_score,

@@ -12,7 +12,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from detector.review.state import XYXY, ReviewState
+from detector.review.records import XYXY
+from detector.review.state import ReviewState
 from detector.rsna.labels import read_class_info, read_labels
 
 

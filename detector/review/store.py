@@ -19,8 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from detector.files.userdata import user_data_dir
-from detector.review.records import either_box
-from detector.review.state import (
+from detector.review.records import (
     XYXY,
     BoxKind,
     BoxStatus,
@@ -28,8 +27,9 @@ from detector.review.state import (
     ImageStatus,
     ModelInfo,
     ReviewBox,
-    ReviewState,
+    either_box,
 )
+from detector.review.state import ReviewState
 
 APP_ID = "pneumoview-review"
 SCHEMA_VERSION = 1

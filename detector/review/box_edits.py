@@ -1,0 +1,82 @@
+"""Box edits of a review, each one undo step: draw, accept, reject, delete, move."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from detector.review.core import ReviewCore
+from detector.review.records import BoxKind, BoxStatus, ReviewBox, ReviewError, check_xyxy
+
+
+class BoxEdits(ReviewCore):
+    """The box edits of :class:`detector.review.state.ReviewState`."""
+
+    # -- edits (each one undo step) -------------------------------------------------------
+
+    def add_box(self, image: str, xyxy: Sequence[float]) -> ReviewBox:
+        """Draw a reviewer box (status ADDED)."""
+        self.image(image)
+        box = self._new_box(
+            image, BoxKind.REVIEWER, check_xyxy(xyxy), status=BoxStatus.ADDED, now=self.clock()
+        )
+        self._apply([(None, box)], [], "add box", touched={image})
+        return box
+
+    def accept(self, box_id: str) -> ReviewBox:
+        """Accept a prediction: it becomes a REVIEWER box (status ACCEPTED), origin and score kept."""
+        box = self.box(box_id)
+        if box.kind is not BoxKind.PREDICTION:
+            raise ReviewError(f"box {box_id} is a {box.kind.value} box, not a prediction")
+        new = self._touch(box, self.clock(), kind=BoxKind.REVIEWER, status=BoxStatus.ACCEPTED)
+        self._apply([(box, new)], [], "accept", touched={box.image})
+        return new
+
+    def accept_all(self, image: str, threshold: float = 0.0) -> list[ReviewBox]:
+        """Accept every proposed prediction with ``score >= threshold`` (one undo step)."""
+        self.image(image)
+        todo = [
+            b
+            for b in self.boxes(image, kind=BoxKind.PREDICTION, status=BoxStatus.PROPOSED)
+            if b.score is None or b.score >= threshold
+        ]
+        now = self.clock()
+        changes = [
+            (b, self._touch(b, now, kind=BoxKind.REVIEWER, status=BoxStatus.ACCEPTED)) for b in todo
+        ]
+        if changes:
+            self._apply(changes, [], "accept all", touched={image})
+        return [new for _old, new in changes]
+
+    def reject(self, box_id: str) -> ReviewBox:
+        """Reject a prediction (kept, status REJECTED; shown in the audit export)."""
+        box = self.box(box_id)
+        if box.kind is not BoxKind.PREDICTION:
+            raise ReviewError(f"box {box_id} is a {box.kind.value} box, not a prediction")
+        new = self._touch(box, self.clock(), status=BoxStatus.REJECTED)
+        self._apply([(box, new)], [], "reject", touched={box.image})
+        return new
+
+    def delete(self, box_id: str) -> ReviewBox:
+        """Delete a box: a prediction is rejected, any other box gets status DELETED."""
+        box = self.box(box_id)
+        if box.kind is BoxKind.PREDICTION:
+            return self.reject(box_id)
+        new = self._touch(box, self.clock(), status=BoxStatus.DELETED)
+        self._apply([(box, new)], [], "delete", touched={box.image})
+        return new
+
+    def move(self, box_id: str, xyxy: Sequence[float]) -> ReviewBox:
+        """Move/resize a box to its final geometry (a drag is recorded once, on release).
+
+        A prediction becomes a reviewer box; every moved box gets status EDITED (a box drawn
+        by the reviewer stays ADDED).
+        """
+        box = self.box(box_id)
+        new_xyxy = check_xyxy(xyxy)
+        if new_xyxy == box.xyxy:
+            return box
+        status = BoxStatus.ADDED if box.status is BoxStatus.ADDED else BoxStatus.EDITED
+        kind = BoxKind.REVIEWER if box.kind is BoxKind.PREDICTION else box.kind
+        new = self._touch(box, self.clock(), xyxy=new_xyxy, status=status, kind=kind)
+        self._apply([(box, new)], [], "move", touched={box.image})
+        return new
