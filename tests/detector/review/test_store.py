@@ -15,7 +15,9 @@ import pytest
 
 from detector.review import (
     SCHEMA_VERSION,
+    BoxKind,
     BoxStatus,
+    ImageReview,
     ImageStatus,
     ModelInfo,
     SessionError,
@@ -25,18 +27,16 @@ from detector.review import (
 from detector.review.store import MIGRATIONS
 
 A = "1.2.3/0"
+GROUND_TRUTH, PREDICTION, REVIEWER = BoxKind.GROUND_TRUTH, BoxKind.PREDICTION, BoxKind.REVIEWER
 ROOT = Path(__file__).resolve().parents[3]
-
-
-def full_state(state: object) -> tuple[object, ...]:
-    boxes = tuple(sorted((b.id, b) for b in state.boxes()))  # type: ignore[attr-defined]
-    return boxes, state.images, state.models, state.pending_truth  # type: ignore[attr-defined]
 
 
 class TestOpenSession:
     def test_reopen_restores_everything(self, tmp_path: Path) -> None:
+        """Every box, image, model and kept ground-truth box comes back as it was written."""
         path = tmp_path / "s.sqlite"
-        state, store = open_session(path, reviewer="dr_a")
+        now = 1_700_000_000.0
+        state, store = open_session(path, reviewer="dr_a", clock=lambda: now)
         state.add_image(A, "pa", path="/d/pa.dcm", sop_instance_uid="1.2.3")
         state.add_image("1.2.4/0", "pb")
         state.add_model(ModelInfo("demo", "/m/demo.pt", 0.35, {"arch": "retinanet", "n": [1, 2]}))
@@ -44,18 +44,37 @@ class TestOpenSession:
         state.import_ground_truth({A: [(40, 40, 50, 50)]}, "labels.csv", {"gone": [(1, 1, 2, 2)]})
         state.accept(p1.id)
         state.reject(p2.id)
-        state.add_box(A, (60, 60, 70, 70))
+        drawn = state.add_box(A, (60, 60, 70, 70))
         state.mark_no_opacity("1.2.4/0")
         state.add_seconds(A, 12.5)
         state.set_rsna_class(A, "Lung Opacity")
-        expected = full_state(state)
         store.close()
 
         again, store2 = open_session(path, reviewer="dr_b")
         try:
-            assert full_state(again) == expected
+            boxes = {
+                (b.kind, b.xyxy, b.score, b.status, b.origin, b.author, b.created, b.modified)
+                for b in again.boxes()
+            }
+            assert boxes == {
+                (REVIEWER, (0.0, 0.0, 9.0, 9.0), 0.9, BoxStatus.ACCEPTED, "demo", "dr_a", now, now),
+                (PREDICTION, (20.0, 20.0, 29.0, 29.0), 0.8, BoxStatus.REJECTED, "demo", "dr_a", now, now),
+                (GROUND_TRUTH, (40.0, 40.0, 50.0, 50.0), None, BoxStatus.PROPOSED, "labels.csv", "dr_a", now, now),
+                (REVIEWER, (60.0, 60.0, 70.0, 70.0), None, BoxStatus.ADDED, "", "dr_a", now, now),
+            }  # fmt: skip
+            assert again.box(drawn.id).xyxy == (60.0, 60.0, 70.0, 70.0)
+            assert dict(again.images) == {
+                A: ImageReview(
+                    A, "pa", "/d/pa.dcm", "1.2.3", 0, ImageStatus.IN_PROGRESS, 12.5,
+                    3, "dr_a", now, ("demo",), "Lung Opacity",
+                ),  # edits: accept, reject, add box
+                "1.2.4/0": ImageReview(
+                    "1.2.4/0", "pb", "", "", 0, ImageStatus.NO_OPACITY, 0.0, 1, "dr_a", now,
+                ),
+            }  # fmt: skip
+            assert again.models == {"demo": ModelInfo("demo", "/m/demo.pt", 0.35, added=now)}
             assert again.models["demo"].meta == {"arch": "retinanet", "n": [1, 2]}
-            assert again.box(p1.id).author == "dr_a"
+            assert again.pending_truth == {"gone": [((1.0, 1.0, 2.0, 2.0), "labels.csv")]}
             log = store2.read_log()
             assert [e["action"] for e in log if e["box"] == p1.id][-1] == "accept"
             assert {e["author"] for e in log} == {"dr_a"}
