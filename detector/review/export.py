@@ -159,11 +159,8 @@ def _audit_rows(state: ReviewState) -> Iterator[list[str]]:
             image.sop_instance_uid,
             image.path,
         ]
-        every = state.boxes(image.key)
-        boxes = [b for b in every if b.kind in _FINAL_KINDS and b.active]
-        rejected = [
-            b for b in every if b.kind is BoxKind.PREDICTION and b.status is BoxStatus.REJECTED
-        ]
+        boxes = final_boxes(state, image.key)
+        rejected = state.boxes(image.key, kind=BoxKind.PREDICTION, status=BoxStatus.REJECTED)
         if not boxes:
             # The image-level row of a reviewed image without findings.
             yield [
