@@ -13,7 +13,8 @@ and yields one event per step so that results stream in image by image:
 
 The model always gets what ``pneumoview detect`` gives it for the same file: the file is read
 again with the default display (never the reader's window, zoom or inversion) and prepared by
-the detector's own input function. torch is imported only inside the worker thread.
+the detector's own input function. The gate is the detector's own (:meth:`detector.model.
+inference.Detector.finish`). torch is imported only inside the worker thread.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Generator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from detector.types import DetectionResult
@@ -124,7 +125,7 @@ def run_detection(
     the model itself is not interrupted mid-image. Errors loading the checkpoint or running the
     model raise :class:`DetectionFailed` (the worker's ``errored`` shows them in the window).
     """
-    from detector.model.inference import prepare_source
+    from detector.model.sources import prepare_source
 
     stats = stats if stats is not None else RunStats()
     if cancel.is_set():
@@ -151,12 +152,9 @@ def run_detection(
             frame=job.frame,
         )
         try:
-            result = detector.predict_prepared([prepared], threshold=SCORE_FLOOR)[0]
             # The checkpoint's image gate and box cap, as `detect` applies them; the box
             # threshold stays with the slider (predictions down to SCORE_FLOOR are kept).
-            result.detections = replace(detector.gate, box_threshold=0.0).select(
-                result.detections, lambda d: d.score
-            )
+            result = detector.predict_prepared([prepared], floor=SCORE_FLOOR)[0]
         except Exception as exc:  # noqa: BLE001 - reported in the window, never a crash
             raise DetectionFailed(error_text(exc)) from exc
         seconds = time.perf_counter() - start
