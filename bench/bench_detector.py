@@ -36,8 +36,9 @@ from bench.common import chest_field, machine_line, median_seconds  # noqa: E402
 from detector.imaging.dicom_write import compress_jpeg_baseline, new_image_dataset, save_dataset  # noqa: E402
 from detector.imaging.pipeline import display_pixels  # noqa: E402
 from detector.model.build import build_model  # noqa: E402
-from detector.model.inference import Detector, PreparedImage, prepare_source  # noqa: E402
+from detector.model.inference import Detector  # noqa: E402
 from detector.model.preprocess import gray_to_tensor, prepare_gray  # noqa: E402
+from detector.model.sources import PreparedImage, prepare_source  # noqa: E402
 
 INPUT = 512
 VARIANTS = [
@@ -108,7 +109,7 @@ def bench_gpu(
 ) -> None:
     from torch.utils.data import DataLoader
 
-    from detector.model.inference import SourceDataset, _collate
+    from detector.model.sources import SourceDataset, collate_items
 
     device = torch.device("cuda")
     print(
@@ -119,7 +120,7 @@ def bench_gpu(
     ds = SourceDataset(paths, [Path(p).stem for p in paths], input_size=INPUT, equalize="none")
     t0 = time.perf_counter()
     for _batch in DataLoader(
-        ds, batch_size=batch, num_workers=workers, collate_fn=_collate, prefetch_factor=4
+        ds, batch_size=batch, num_workers=workers, collate_fn=collate_items, prefetch_factor=4
     ):
         pass
     decode_rate = len(paths) / (time.perf_counter() - t0)
@@ -158,7 +159,11 @@ def bench_gpu(
 
             model_rate = batch / median_seconds(model_batch, runs, warmup=2)
             loader = DataLoader(
-                ds, batch_size=batch, num_workers=workers, collate_fn=_collate, prefetch_factor=4
+                ds,
+                batch_size=batch,
+                num_workers=workers,
+                collate_fn=collate_items,
+                prefetch_factor=4,
             )
             t0 = time.perf_counter()
             n = 0

@@ -42,10 +42,6 @@ class Detection:
         """``(x, y, width, height)`` as in the RSNA files."""
         return xyxy_to_xywh(self.box_xyxy)
 
-    @property
-    def class_name(self) -> str:
-        return CLASS_NAMES[self.label] if 0 <= self.label < len(CLASS_NAMES) else str(self.label)
-
     @classmethod
     def from_xywh(
         cls, box_xywh: Sequence[float], score: float, label: int = LUNG_OPACITY

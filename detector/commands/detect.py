@@ -2,8 +2,8 @@
 
 ``--out`` is checked before anything else (a folder, a FIFO, a missing or read-only folder is
 a usage error, exit 2). Files are decoded by DataLoader workers (``--workers``) while the model
-runs (:meth:`detector.model.inference.Detector.iter_detect`, the engine the viewer uses too); a
-progress bar on stderr shows images/s. Every result is appended to a journal beside the output
+runs (:meth:`detector.model.inference.Detector.iter_detect`); a progress bar on stderr shows
+images/s. Every result is appended to a journal beside the output
 (:mod:`detector.model.journal`) as soon as it is known, so Ctrl+C or a kill loses nothing: ``--resume``
 skips the images that the journal (or an existing output CSV) already has. At the end the CSV
 is written atomically and the journal deleted. Unreadable files are reported (``path: reason``)

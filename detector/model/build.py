@@ -63,7 +63,7 @@ class _InputSizeTransform(GeneralizedRCNNTransform):
     """Normalise and pad only: skip torchvision's resize when it would be a no-op.
 
     Our inputs already have the longer side equal to ``max_size`` (see
-    :func:`detector.model.preprocess.model_input`); torchvision would still run a bilinear
+    :func:`detector.model.preprocess.model_gray`); torchvision would still run a bilinear
     interpolation at scale 1.0 on every image.
     """
 

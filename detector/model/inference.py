@@ -1,11 +1,14 @@
 """The :class:`Detector`: load a checkpoint once, run it on display images or DICOM files.
 
-One streaming engine, :meth:`Detector.iter_detect`, serves the ``detect`` command and the
-viewer's worker thread: it yields one ``(index, DetectionResult)`` per image as soon as it is
-done, checks a cancel callback between batches, reports progress (images/s) per image, decodes
-in DataLoader workers while the model runs, and reports unreadable files in the results instead
-of raising. :meth:`Detector.predict` (a list) and :meth:`Detector.predict_steps` (one image,
-stage by stage) are thin layers over the same batch step. No global state.
+One streaming engine, :meth:`Detector.iter_detect`, serves the ``detect`` command: it yields
+one ``(index, DetectionResult)`` per image as soon as it is done, checks a cancel callback
+between batches, reports progress (images/s) per image, decodes in DataLoader workers while the
+model runs, and reports unreadable files in the results instead of raising.
+:meth:`Detector.predict` is a list-returning layer over it. The viewer's worker
+(:func:`viewer.detection.worker.run_detection`) prepares one image at a time with
+:func:`detector.model.sources.prepare_source` and runs it through the same batch step, :meth:`Detector.predict_prepared`.
+Both end in :meth:`Detector.finish`, the one place a checkpoint's gate is applied. No global
+state.
 
 Device: ``"auto"`` picks CUDA, then Apple MPS, then CPU. On CUDA the model runs in
 ``channels_last`` under autocast (bfloat16 where the GPU supports it, else float16); a CUDA
@@ -20,8 +23,8 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Generator, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +34,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from detector.files.identity import patient_id_for
-from detector.imaging.pipeline import DicomImage, DicomReadError
+from detector.imaging.pipeline import DicomImage
 from detector.model.build import build_model
 from detector.model.checkpoint import (
     DEFAULT_INPUT_SIZE,
@@ -41,13 +44,18 @@ from detector.model.checkpoint import (
 )
 from detector.model.gating import Gate
 from detector.model.postprocess import output_to_result
-from detector.model.preprocess import gray_to_tensor, model_gray, prepare_gray
+from detector.model.preprocess import gray_to_tensor
+from detector.model.sources import (
+    ImageInput,
+    PreparedImage,
+    SourceDataset,
+    collate_items,
+)
 from detector.model.tta import TTA_CHOICES, merge_hflip
 from detector.types import Detection, DetectionResult
 
 logger = logging.getLogger(__name__)
 
-ImageInput = DicomImage | np.ndarray | str | os.PathLike[str]
 ProgressCallback = Callable[[int, int], None]
 CancelCallback = Callable[[], bool]
 
@@ -94,62 +102,6 @@ def resolve_device(request: str | torch.device = "auto") -> torch.device:
     return device
 
 
-@dataclass
-class PreparedImage:
-    """An image ready for the model (made in a DataLoader worker or the calling thread).
-
-    ``gray`` is uint8 ``(h, w)`` at the model input size; ``error`` is set instead when the
-    source could not be read.
-    """
-
-    image_id: str
-    gray: np.ndarray | None
-    scale: float
-    image_size: tuple[int, int]
-    source: str = ""
-    error: str | None = None
-
-
-def prepare_source(
-    source: ImageInput,
-    image_id: str,
-    *,
-    input_size: int,
-    equalize: str = "none",
-    frame: int = 0,
-) -> PreparedImage:
-    """Read/prepare one image; never raises for bad input (the reason goes to ``error``).
-
-    A :class:`~detector.imaging.pipeline.DicomImage` (the viewer's) or a path goes through
-    :func:`detector.model.preprocess.model_gray`, the one model input, so the window and the command
-    line feed the model the same pixels. An array is taken as a plain grey/RGB picture (its
-    equalization is applied to it as it is; never pass a rendered, inverted DICOM).
-    """
-    if isinstance(source, DicomImage):
-        label = source.path
-    elif isinstance(source, np.ndarray):
-        label = image_id
-    else:
-        label = os.fspath(source)
-    try:
-        if isinstance(source, np.ndarray):
-            gray, scale = prepare_gray(source, input_size=input_size, equalize=equalize)
-            size = (int(source.shape[0]), int(source.shape[1]))
-        else:
-            gray, scale, size = model_gray(
-                source, input_size=input_size, equalize=equalize, frame=frame
-            )
-    except DicomReadError as err:
-        return PreparedImage(image_id, None, 1.0, (0, 0), label, err.reason)
-    except (ValueError, TypeError) as err:
-        return PreparedImage(image_id, None, 1.0, (0, 0), label, str(err))
-    except MemoryError:
-        return PreparedImage(image_id, None, 1.0, (0, 0), label, "out of memory decoding it")
-    except Exception as err:  # noqa: BLE001 - one bad file never stops a batch
-        return PreparedImage(image_id, None, 1.0, (0, 0), label, f"{type(err).__name__}: {err}")
-    return PreparedImage(image_id, gray, scale, size, label)
-
-
 @dataclass(frozen=True)
 class RunProgress:
     """Where a streaming run stands: ``done`` of ``total`` images after ``seconds``."""
@@ -161,45 +113,6 @@ class RunProgress:
     @property
     def images_per_s(self) -> float:
         return self.done / self.seconds if self.seconds > 0 else 0.0
-
-
-class SourceDataset:
-    """Map-style dataset: index -> ``(index, PreparedImage)``; never raises for bad input.
-
-    Runs in DataLoader worker processes, so it holds only paths/arrays and plain settings.
-    """
-
-    def __init__(
-        self,
-        sources: Sequence[ImageInput],
-        ids: Sequence[str],
-        *,
-        input_size: int,
-        equalize: str,
-        frame: int = 0,
-    ) -> None:
-        self.sources = list(sources)
-        self.ids = list(ids)
-        self.input_size = input_size
-        self.equalize = equalize
-        self.frame = frame
-
-    def __len__(self) -> int:
-        return len(self.sources)
-
-    def __getitem__(self, index: int) -> tuple[int, PreparedImage]:
-        item = prepare_source(
-            self.sources[index],
-            self.ids[index],
-            input_size=self.input_size,
-            equalize=self.equalize,
-            frame=self.frame,
-        )
-        return index, item
-
-
-def _collate(batch: list[tuple[int, PreparedImage]]) -> list[tuple[int, PreparedImage]]:
-    return batch
 
 
 class Detector:
@@ -401,10 +314,42 @@ class Detector:
             return self._forward(self._cpu_fallback(), grays, torch.device("cpu"))
 
     def finish(
-        self, output: dict[str, torch.Tensor], item: PreparedImage, threshold: float | None
+        self,
+        output: dict[str, torch.Tensor],
+        item: PreparedImage,
+        threshold: float | None = None,
+        *,
+        floor: float | None = None,
     ) -> DetectionResult:
-        """Raw output -> result: the checkpoint's gate, or a plain ``threshold`` if given."""
-        gate = self.gate if threshold is None else Gate(float(threshold))
+        """Raw output -> result through the checkpoint's gate: the one place a gate is applied.
+
+        Parameters
+        ----------
+        output : dict of str to Tensor
+            One torchvision output (``boxes``, ``scores``, ``labels``) in model-input pixels.
+        item : PreparedImage
+            The prepared image it came from (scale and original size).
+        threshold : float, optional
+            A plain per-box threshold instead of the checkpoint's gate (``detect --threshold``):
+            no image threshold, no box cap.
+        floor : float, optional
+            Keep the checkpoint's image threshold and box cap, but every box scoring at least
+            ``floor`` instead of the gate's box threshold (the viewer: its slider applies the
+            box threshold afterwards).
+
+        Raises
+        ------
+        ValueError
+            Both ``threshold`` and ``floor`` given.
+        """
+        if threshold is not None and floor is not None:
+            raise ValueError("give a threshold or a floor, not both")
+        if threshold is not None:
+            gate = Gate(float(threshold))
+        elif floor is not None:
+            gate = replace(self.gate, box_threshold=float(floor))
+        else:
+            gate = self.gate
         result = output_to_result(
             output,
             image_id=item.image_id,
@@ -416,9 +361,16 @@ class Detector:
         return result
 
     def predict_prepared(
-        self, batch: Sequence[PreparedImage], *, threshold: float | None = None
+        self,
+        batch: Sequence[PreparedImage],
+        *,
+        threshold: float | None = None,
+        floor: float | None = None,
     ) -> list[DetectionResult]:
-        """Run one batch of prepared images (failed ones pass through as error results)."""
+        """Run one batch of prepared images (failed ones pass through as error results).
+
+        ``threshold`` and ``floor`` go to :meth:`finish`.
+        """
         good = [p for p in batch if p.error is None and p.gray is not None]
         outputs = (
             iter(self.run_model([p.gray for p in good if p.gray is not None])) if good else iter(())
@@ -430,7 +382,7 @@ class Detector:
                     DetectionResult(item.image_id, [], (0, 0), item.error or "not prepared")
                 )
                 continue
-            results.append(self.finish(next(outputs), item, threshold))
+            results.append(self.finish(next(outputs), item, threshold, floor=floor))
         return results
 
     def iter_detect(
@@ -447,9 +399,9 @@ class Detector:
     ) -> Iterator[tuple[int, DetectionResult]]:
         """The streaming engine: one ``(index, DetectionResult)`` per image as it finishes.
 
-        Used by ``pneumoview detect`` and by the viewer's worker thread alike. Images are read
-        and prepared by ``workers`` DataLoader processes (0: in the calling thread) while the
-        model runs on the previous batch.
+        Used by ``pneumoview detect`` (and :meth:`predict`). Images are read and prepared by
+        ``workers`` DataLoader processes (0: in the calling thread) while the model runs on the
+        previous batch.
 
         Parameters
         ----------
@@ -459,7 +411,8 @@ class Detector:
         image_ids : sequence of str, optional
             One per source; default :func:`image_id_for` for paths, the index for arrays.
         threshold : float, optional
-            Keep detections with ``score >= threshold``; default :attr:`threshold`.
+            Keep detections with ``score >= threshold`` (a plain threshold); default the
+            checkpoint's gate (:attr:`gate`, see :meth:`finish`).
         frame : int
             Frame of multi-frame files.
         workers : int
@@ -503,7 +456,7 @@ class Detector:
             sampler=order,
             shuffle=False,
             num_workers=procs,
-            collate_fn=_collate,
+            collate_fn=collate_items,
             prefetch_factor=4 if procs else None,
         )
         total = len(order)
@@ -552,7 +505,8 @@ class Detector:
             One per image; default: the patientId (:func:`detector.files.identity.patient_id_for`)
             for files and DicomImages, the index for arrays.
         threshold : float, optional
-            Keep detections with ``score >= threshold``; default :attr:`threshold`.
+            Keep detections with ``score >= threshold`` (a plain threshold); default the
+            checkpoint's gate (:attr:`gate`, see :meth:`finish`).
         progress : callable, optional
             ``progress(done, total)`` after each image.
         cancelled : callable, optional
@@ -575,37 +529,6 @@ class Detector:
                 progress=report,
             )
         ]
-
-    def predict_steps(
-        self,
-        display: DicomImage | np.ndarray,
-        request_id: object,
-        *,
-        threshold: float | None = None,
-    ) -> Generator[str, None, DetectionResult]:
-        """One image, step by step, for a GUI generator worker.
-
-        Pass the viewer's :class:`~detector.imaging.pipeline.DicomImage` (not its rendered pixels): the
-        model then sees exactly what ``pneumoview detect`` feeds it for that file.
-
-        Yields the stage names ``"loading model"`` (first call only), ``"preparing"``,
-        ``"running model"``, ``"post-processing"``; returns the :class:`DetectionResult`
-        (``image_id = str(request_id)``). Errors in the model raise (the worker's ``errored``);
-        a bad array gives a result with ``error`` set.
-        """
-        if not self._loaded:
-            yield "loading model"
-            self.load()
-        yield "preparing"
-        item = prepare_source(
-            display, str(request_id), input_size=self.input_size, equalize=self.equalize
-        )
-        if item.error is not None or item.gray is None:
-            return DetectionResult(str(request_id), [], (0, 0), item.error)
-        yield "running model"
-        output = self.run_model([item.gray])[0]
-        yield "post-processing"
-        return self.finish(output, item, threshold)
 
 
 def _score(detection: Detection) -> float:

@@ -37,7 +37,7 @@ def to_detections(
         Boxes in model-input pixels.
     scores, labels : (N,)
     scale : float
-        Model pixels per original pixel (from :func:`detector.model.preprocess.model_input`).
+        Model pixels per original pixel (from :func:`detector.model.preprocess.model_gray`).
     image_size : (height, width)
         Of the original image; boxes are clipped to it.
     threshold : float

@@ -1,8 +1,8 @@
 """The one model input, shared by the viewer, ``detect`` and training.
 
-:func:`model_gray` / :func:`model_input` take a decoded :class:`~detector.imaging.pipeline.DicomImage`
-(what the viewer holds) or a file path (what ``detect`` and training read) and always produce
-the same pixels for the same file:
+:func:`model_gray` takes a decoded :class:`~detector.imaging.pipeline.DicomImage` (what the
+viewer holds) or a file path (what ``detect`` and training read) and always produces the same
+pixels for the same file:
 
 DICOM -> :func:`detector.imaging.pipeline.render` with the image's *default* display (header or automatic
 window, MONOCHROME1 / INVERSE inverted; never the user's current window, zoom or invert) and the
@@ -32,8 +32,6 @@ from detector.imaging.pipeline import (
     resize_display,
     to_gray,
 )
-
-#: Files read as plain pictures (grey) rather than DICOM.
 
 ModelSource = DicomImage | str | os.PathLike[str]
 
@@ -93,7 +91,7 @@ def gray_to_tensor(
 def model_gray(
     source: ModelSource, *, input_size: int, equalize: str = "none", frame: int = 0
 ) -> tuple[np.ndarray, float, tuple[int, int]]:
-    """The model input of an image, as uint8 grey (the numpy half of :func:`model_input`).
+    """The model input of an image, as uint8 grey (:func:`gray_to_tensor` makes the tensor).
 
     Parameters
     ----------
@@ -131,19 +129,3 @@ def model_gray(
         display = render(load_image(source, frame), None, invert=None, equalize=equalize)
     gray, scale = prepare_gray(display, input_size=input_size)
     return gray, scale, (int(display.shape[0]), int(display.shape[1]))
-
-
-def model_input(
-    source: ModelSource,
-    *,
-    input_size: int,
-    equalize: str = "none",
-    frame: int = 0,
-    device: torch.device | str | None = None,
-) -> tuple[torch.Tensor, float, tuple[int, int]]:
-    """The model input of an image: float32 ``[3, h, w]`` in [0, 1], scale and original size.
-
-    See :func:`model_gray`; the three channels are the same grey image.
-    """
-    gray, scale, size = model_gray(source, input_size=input_size, equalize=equalize, frame=frame)
-    return gray_to_tensor(gray, device), scale, size

@@ -6,7 +6,9 @@ run_detection`) drains the queue off the GUI thread, so the window stays respons
 finished image comes back through ``result_ready(key, result)`` with the key of the image it was
 run on (never "the current image"), so a result lands on its own image even when the reader has
 moved on. Results are cached per image and model: running again on an image already done by the
-same checkpoint returns the cached result at once.
+same checkpoint returns the cached result at once. Given the window's
+:class:`viewer.loading.pixel_cache.PixelCache`, a queued job carries a detached copy of the frame
+when the window has it decoded, so the worker does not decode that file again.
 
 torch is imported only by the worker (inside :mod:`detector.model.inference`).
 """
@@ -19,7 +21,8 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterable
-from typing import Any
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 from PySide6 import QtCore
 from superqt.utils import WorkerBase, create_worker
@@ -33,6 +36,9 @@ from viewer.detection.worker import (
     error_text,
     run_detection,
 )
+
+if TYPE_CHECKING:
+    from viewer.loading.pixel_cache import PixelCache
 
 logger = logging.getLogger(__name__)
 
@@ -78,9 +84,16 @@ class DetectionController(QtCore.QObject):
     notice = QtCore.Signal(str)
     threshold_changed = QtCore.Signal(float)
 
-    def __init__(self, parent: QtCore.QObject | None = None, *, device: str = "auto") -> None:
+    def __init__(
+        self,
+        parent: QtCore.QObject | None = None,
+        *,
+        device: str = "auto",
+        pixel_cache: PixelCache | None = None,
+    ) -> None:
         super().__init__(parent)
         self.device_request = device
+        self.pixel_cache = pixel_cache
         self.detector: Any = None
         self.model_path = ""
         self.model_key = ""
@@ -140,7 +153,10 @@ class DetectionController(QtCore.QObject):
         return self._cache.get((self.model_key, key))
 
     def run(self, jobs: Iterable[DetectionJob]) -> int:
-        """Queue images; cached ones are answered at once. Returns how many were queued."""
+        """Queue images; cached results are answered at once. Returns how many were queued.
+
+        A queued job takes its frame from the pixel cache when the window has it decoded.
+        """
         if self.detector is None:
             self.failed.emit("No model loaded: use Detection \u2192 Load model...")
             return 0
@@ -154,7 +170,7 @@ class DetectionController(QtCore.QObject):
             if job.key in queued:
                 continue
             queued.add(job.key)
-            self._jobs.append(job)
+            self._jobs.append(self._with_cached_frame(job))
             added += 1
         if added:
             if self._worker is None or self._run_done >= self._run_total:
@@ -165,6 +181,17 @@ class DetectionController(QtCore.QObject):
             self.progress.emit(self._run_done, self._run_total, 0.0)
             self._ensure_worker()
         return added
+
+    def _with_cached_frame(self, job: DetectionJob) -> DetectionJob:
+        """``job`` with a detached copy of its frame when the pixel cache has it (GUI thread).
+
+        The copy shares the cached pixels, so a queued job keeps them alive until it runs even
+        if the cache evicts the frame meanwhile; only frames cached at queue time are attached.
+        """
+        if self.pixel_cache is None or job.image is not None:
+            return job
+        image = self.pixel_cache.detached(job.path, job.frame)
+        return job if image is None else replace(job, image=image)
 
     def cancel(self) -> None:
         """Stop after the image in progress; queued images are dropped."""

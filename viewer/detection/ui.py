@@ -30,7 +30,7 @@ class DetectionUI(QtCore.QObject):
     def __init__(self, window: MainWindow) -> None:
         super().__init__(window)
         self.window = window
-        self.controller = DetectionController(window)
+        self.controller = DetectionController(window, pixel_cache=window.cache)
         self.panel = DetectionDock()
         self.panel.auto_check.setChecked(window.prefs.auto_detect)
         scroll = QtWidgets.QScrollArea()

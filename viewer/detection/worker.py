@@ -11,9 +11,13 @@ and yields one event per step so that results stream in image by image:
 - :class:`Notice` for things the reader must know (a GPU out of memory that moved the work to
   the CPU).
 
-The model always gets what ``pneumoview detect`` gives it for the same file: the file is read
-again with the default display (never the reader's window, zoom or inversion) and prepared by
-the detector's own input function. torch is imported only inside the worker thread.
+The model always gets what ``pneumoview detect`` gives it for the same file: the frame is
+prepared by the detector's own input function with the default display (never the reader's
+window, zoom or inversion). A job carries the frame the window has already decoded when the
+pixel cache had it (a detached copy with read-only pixels, made on the GUI thread by
+:meth:`viewer.loading.pixel_cache.PixelCache.detached`), so the file is not decoded again;
+otherwise the file is read. The gate is the detector's own (:meth:`detector.model.inference.
+Detector.finish`). torch is imported only inside the worker thread.
 """
 
 from __future__ import annotations
@@ -23,10 +27,13 @@ import threading
 import time
 from collections import deque
 from collections.abc import Generator
-from dataclasses import dataclass, field, replace
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from detector.types import DetectionResult
+
+if TYPE_CHECKING:
+    from detector.imaging.pipeline import DicomImage
 
 logger = logging.getLogger(__name__)
 
@@ -36,11 +43,17 @@ SCORE_FLOOR = 0.05
 
 @dataclass(frozen=True)
 class DetectionJob:
-    """One image to run the model on: ``key`` identifies it in the review (UID + frame)."""
+    """One image to run the model on: ``key`` identifies it in the review (UID + frame).
+
+    ``image`` is the decoded frame of ``path`` when the window had it cached: a detached copy
+    (:meth:`viewer.loading.pixel_cache.PixelCache.detached`) that only the worker reads; the
+    file is decoded when it is ``None``.
+    """
 
     key: str
     path: str
     frame: int = 0
+    image: DicomImage | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass
@@ -53,7 +66,7 @@ class ModelReady:
 
 @dataclass
 class JobDone:
-    """One image finished: ``seconds`` is the time it took (decode + model)."""
+    """One image finished: ``seconds`` is the time it took (decode or cached frame, then model)."""
 
     job: DetectionJob
     result: DetectionResult
@@ -124,7 +137,7 @@ def run_detection(
     the model itself is not interrupted mid-image. Errors loading the checkpoint or running the
     model raise :class:`DetectionFailed` (the worker's ``errored`` shows them in the window).
     """
-    from detector.model.inference import prepare_source
+    from detector.model.sources import prepare_source
 
     stats = stats if stats is not None else RunStats()
     if cancel.is_set():
@@ -144,19 +157,16 @@ def run_detection(
             break
         start = time.perf_counter()
         prepared = prepare_source(
-            job.path,
+            job.image if job.image is not None else job.path,
             job.key,
             input_size=detector.input_size,
             equalize=detector.equalize,
             frame=job.frame,
         )
         try:
-            result = detector.predict_prepared([prepared], threshold=SCORE_FLOOR)[0]
             # The checkpoint's image gate and box cap, as `detect` applies them; the box
             # threshold stays with the slider (predictions down to SCORE_FLOOR are kept).
-            result.detections = replace(detector.gate, box_threshold=0.0).select(
-                result.detections, lambda d: d.score
-            )
+            result = detector.predict_prepared([prepared], floor=SCORE_FLOOR)[0]
         except Exception as exc:  # noqa: BLE001 - reported in the window, never a crash
             raise DetectionFailed(error_text(exc)) from exc
         seconds = time.perf_counter() - start

@@ -1,7 +1,13 @@
-"""A bounded cache of decoded frames, least recently used first out, sized in bytes (no Qt)."""
+"""A bounded cache of decoded frames, least recently used first out, sized in bytes (no Qt).
+
+The window renders the frames it holds (filling their lazy modality array and LUT caches);
+:meth:`PixelCache.detached` gives another thread (the detection worker) its own copy to read.
+"""
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import threading
 from collections import OrderedDict
 
@@ -52,6 +58,31 @@ class PixelCache:
                 # LUTs and the modality copy grow after the first render: re-measure.
                 self._sizes[key] = image_nbytes(image)
             return image
+
+    def detached(self, path: str, frame: int = 0) -> DicomImage | None:
+        """A copy of the cached frame that another thread may read, or None when not cached.
+
+        The pixels are shared, not copied, through a read-only view; the header, the window
+        list and the lazy render caches are the copy's own, so the window can keep rendering
+        the original meanwhile. Rendering the copy gives the same pixels as the original.
+        The least-recently-used order is not changed (running the detector is not viewing).
+        """
+        with self._lock:
+            image = self._items.get((path, frame))
+        if image is None:
+            return None
+        pixels = image.stored.view()
+        pixels.flags.writeable = False
+        return dataclasses.replace(
+            image,
+            header=copy.deepcopy(image.header),
+            stored=pixels,
+            windows=list(image.windows),
+            warnings=list(image.warnings),
+            _modality=None,
+            _lut_cache={},
+            _auto_window=image._auto_window,
+        )
 
     def put(self, image: DicomImage) -> None:
         key = (image.path, image.frame)

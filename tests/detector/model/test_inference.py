@@ -1,4 +1,4 @@
-"""The Detector: boxes back in original pixels, bad files reported, cancel, progress, steps."""
+"""The Detector: boxes back in original pixels, bad files reported, cancel, progress, gate."""
 
 from __future__ import annotations
 
@@ -179,28 +179,54 @@ class TestIterDetect:
         assert plain == pooled and sorted(pooled) == [0, 1, 2]
 
 
-class TestPredictSteps:
-    def test_stages_and_result(self) -> None:
-        """The generator yields the stage names and returns the DetectionResult."""
-        det = fake_detector()
-        gen = det.predict_steps(np.zeros((64, 64), np.uint8), "uid-1#3")
-        stages = []
-        with pytest.raises(StopIteration) as stop:
-            while True:
-                stages.append(next(gen))
-        assert stages == ["loading model", "preparing", "running model", "post-processing"]
-        result = stop.value.value
-        assert result.image_id == "uid-1#3"
-        assert result.detections[0].box_xyxy == (8.0, 16.0, 24.0, 40.0)
+class TestGate:
+    """Detector.finish applies the checkpoint's gate, the one place for `detect` and the viewer."""
 
-    def test_bad_array_returns_an_error_result(self) -> None:
-        """A float array is reported in the result, not raised."""
-        det = fake_detector().load()
-        gen = det.predict_steps(np.zeros((8, 8), np.float32), 7)
-        with pytest.raises(StopIteration) as stop:
-            while True:
-                next(gen)
-        assert "must be uint8" in (stop.value.value.error or "")
+    BOXES = (
+        (0.0, 0.0, 10.0, 10.0),
+        (20.0, 0.0, 30.0, 10.0),
+        (0.0, 20.0, 10.0, 30.0),
+        (20.0, 20.0, 30.0, 30.0),
+    )
+
+    def _detector(self, scores) -> Detector:
+        model = FakeModel(boxes=self.BOXES, scores=scores, labels=(1, 1, 1, 1))
+        meta = {**META, "threshold": 0.5, "image_threshold": 0.6, "max_boxes": 3}
+        return Detector(model=model, meta=meta, device="cpu")
+
+    def _scores(self, det: Detector, **kwargs) -> list[float]:
+        from detector.model.sources import prepare_source
+
+        item = prepare_source(np.zeros((64, 64), np.uint8), "x", input_size=64)
+        [result] = det.predict_prepared([item], **kwargs)
+        return [round(d.score, 4) for d in result.detections]
+
+    def test_checkpoint_gate_by_default(self) -> None:
+        """Best 0.9 opens the image; boxes >= the gate's 0.5 box threshold are kept."""
+        det = self._detector((0.3, 0.9, 0.04, 0.55))
+        assert self._scores(det) == [0.9, 0.55]
+        [result] = det.predict([np.zeros((64, 64), np.uint8)])
+        assert [round(d.score, 4) for d in result.detections] == [0.9, 0.55]
+
+    def test_plain_threshold_replaces_the_gate(self) -> None:
+        """``threshold`` (detect --threshold) is a plain per-box threshold: no image gate, no cap."""
+        det = self._detector((0.3, 0.9, 0.04, 0.55))
+        assert self._scores(det, threshold=0.02) == [0.9, 0.55, 0.3, 0.04]
+        gated_out = self._detector((0.3, 0.58, 0.04, 0.55))
+        assert self._scores(gated_out, threshold=0.2) == [0.58, 0.55, 0.3]
+
+    def test_floor_keeps_image_gate_and_cap(self) -> None:
+        """``floor`` (the viewer) keeps boxes down to it, still gated by the image threshold and
+        capped at max_boxes."""
+        det = self._detector((0.3, 0.9, 0.04, 0.55))
+        assert self._scores(det, floor=0.05) == [0.9, 0.55, 0.3]
+        assert self._scores(det, floor=0.01) == [0.9, 0.55, 0.3]  # cap 3
+        assert self._scores(self._detector((0.3, 0.58, 0.04, 0.55)), floor=0.05) == []
+
+    def test_threshold_and_floor_together_are_refused(self) -> None:
+        det = self._detector((0.9, 0.8, 0.7, 0.6))
+        with pytest.raises(ValueError, match="not both"):
+            self._scores(det, threshold=0.5, floor=0.05)
 
 
 class TestOutOfMemory:

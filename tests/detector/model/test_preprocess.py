@@ -14,14 +14,20 @@ from detector.imaging.pipeline import (
     render,
     resize_display,
 )
-from detector.model.inference import prepare_source
-from detector.model.preprocess import gray_to_tensor, model_gray, model_input, prepare_gray
+from detector.model.preprocess import gray_to_tensor, model_gray, prepare_gray
+from detector.model.sources import prepare_source
 from tests.conftest import chest_like
 
 
 def prepare_image(display: np.ndarray, *, input_size: int, **kwargs: str) -> tuple:
     gray, scale = prepare_gray(display, input_size=input_size, **kwargs)
     return gray_to_tensor(gray), scale
+
+
+def tensor_of(source, *, input_size: int) -> tuple:
+    """The model's tensor for a file or DicomImage: model_gray, then gray_to_tensor."""
+    gray, scale, size = model_gray(source, input_size=input_size)
+    return gray_to_tensor(gray), scale, size
 
 
 class TestPrepareGray:
@@ -91,18 +97,18 @@ class TestModelInput:
         pixels = np.full((96, 96), 20, np.uint8)
         pixels[:, 48:] = 100
         path = make_dicom("a.dcm", pixels, WindowCenter=100, WindowWidth=120)
-        image, scale, size = model_input(path, input_size=48)
+        image, scale, size = tensor_of(path, input_size=48)
         assert size == (96, 96) and scale == 0.5 and tuple(image.shape) == (3, 48, 48)
         assert torch.equal(image[0], image[1]) and torch.equal(image[1], image[2])
         np.testing.assert_allclose(image[0, :, :22].numpy(), 0.0, atol=1e-6)
         np.testing.assert_allclose(image[0, :, 26:].numpy(), 128.57 / 255, atol=1.0 / 255)
-        assert torch.equal(model_input(load_image(path), input_size=48)[0], image)
+        assert torch.equal(tensor_of(load_image(path), input_size=48)[0], image)
 
     def test_monochrome1_is_inverted(self, make_dicom) -> None:
         """MONOCHROME1 is shown (and fed to the model) inverted, as in the viewer."""
         pixels = chest_like(64)
-        mono1 = model_input(make_dicom("m1.dcm", pixels, photometric="MONOCHROME1"), input_size=64)
-        mono2 = model_input(make_dicom("m2.dcm", pixels), input_size=64)
+        mono1 = tensor_of(make_dicom("m1.dcm", pixels, photometric="MONOCHROME1"), input_size=64)
+        mono2 = tensor_of(make_dicom("m2.dcm", pixels), input_size=64)
         assert float((mono1[0] + mono2[0] - 1.0).abs().max()) < 0.02
 
     @pytest.mark.parametrize("equalize", ["hist", "clahe"])
@@ -141,39 +147,3 @@ class TestModelInput:
             model_gray(bad, input_size=32)
         with pytest.raises(ValueError, match="equalize must be"):
             model_gray(bad, input_size=32, equalize="magic")
-
-
-class _Recorder(torch.nn.Module):
-    """Records the tensors the detector feeds it; finds nothing."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.weight = torch.nn.Parameter(torch.zeros(1))
-        self.inputs: list[torch.Tensor] = []
-
-    def forward(self, images):
-        self.inputs.extend(im.clone() for im in images)
-        empty = {"boxes": torch.zeros((0, 4)), "scores": torch.zeros(0)}
-        return [{**empty, "labels": torch.zeros(0, dtype=torch.int64)} for _ in images]
-
-
-class TestDetectorInput:
-    def test_gui_worker_and_detect_feed_the_model_the_same_tensor(self, make_dicom) -> None:
-        """predict_steps(DicomImage) (the window) == predict([path]) (detect), hist, MONO1."""
-        from detector.model.inference import Detector
-
-        pixels = (chest_like(96, seed=2) // 3 + 60).astype(np.uint8)
-        path = make_dicom("m1.dcm", pixels, photometric="MONOCHROME1")
-        model = _Recorder()
-        meta = {"arch": "retinanet", "backbone": "mobilenet_v3", "input_size": 64}
-        det = Detector(model=model, meta={**meta, "equalize": "hist"}, device="cpu")
-        assert det.equalize == "hist"
-        steps = det.predict_steps(load_image(path), "uid/0")
-        with pytest.raises(StopIteration) as done:
-            while True:
-                next(steps)
-        assert done.value.value.error is None
-        det.predict([path])
-        gui, cli = model.inputs
-        assert gui.shape == (3, 64, 64)
-        assert torch.equal(gui, cli)
