@@ -18,7 +18,7 @@ from pathlib import Path
 from PySide6 import QtCore, QtGui, QtWidgets
 from superqt.utils import WorkerBase
 
-from detector.files.scan import Instance, Problem
+from detector.files.scan import Instance
 from viewer.canvas.controls import FrameControl, WindowControl
 from viewer.canvas.display import ImageDisplay
 from viewer.canvas.image_canvas import ImageCanvas
@@ -28,10 +28,11 @@ from viewer.detection.ui import DetectionUI
 from viewer.loading.frame_loader import FrameLoader
 from viewer.loading.pixel_cache import PixelCache
 from viewer.loading.scan_controller import ScanController
+from viewer.loading.scan_status import ScanStatus
 from viewer.panels import dialogs
 from viewer.panels.findings_table import FindingsPanel
 from viewer.panels.metadata_panel import MetadataPanel
-from viewer.panels.problems_panel import ProblemsPanel
+from viewer.panels.problems_dock import ProblemsDock
 from viewer.panels.study_browser import StudyBrowser
 from viewer.panels.worklist import WorklistPanel
 from viewer.platform.action_factory import ActionFactory
@@ -87,8 +88,6 @@ class MainWindow(QtWidgets.QMainWindow):
         # pool (one thread per core) would make the displayed image wait for a free thread.
         pool = QtCore.QThreadPool.globalInstance()
         pool.setMaxThreadCount(max(pool.maxThreadCount(), 6))
-        #: The last scan summary shown in the status bar (refreshed when the problem count grows).
-        self._summary = ""
         #: False in ``--screenshot`` runs: nothing is written to the settings file.
         self.persist_preferences = True
 
@@ -122,8 +121,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.metadata = MetadataPanel()
         self.metadata_dock = self._dock("Metadata", "metadata_dock", self.metadata)
         self.addDockWidget(QtCore.Qt.DockWidgetArea.RightDockWidgetArea, self.metadata_dock)
-        self.problems = ProblemsPanel()
-        self.problems_dock = self._dock("Problems", "problems_dock", self.problems)
+        self.problems_dock = ProblemsDock(self.state, self)
+        self.problems = self.problems_dock.panel
         self.addDockWidget(QtCore.Qt.DockWidgetArea.BottomDockWidgetArea, self.problems_dock)
         self.resizeDocks([self.problems_dock], [150], QtCore.Qt.Orientation.Vertical)
         self.problems_dock.hide()
@@ -151,25 +150,13 @@ class MainWindow(QtWidgets.QMainWindow):
             self.statusBar().showMessage,
             self,
         )
-        self.progress = QtWidgets.QProgressBar()
-        self.progress.setObjectName("scan_progress")
-        self.progress.setMaximumWidth(220)
-        self.progress.setTextVisible(True)
-        self.progress.hide()
-        self.cancel_button = QtWidgets.QToolButton()
-        self.cancel_button.setText("Cancel")
-        self.cancel_button.setToolTip("Stop scanning (Esc)")
-        self.cancel_button.clicked.connect(self.scan.cancel)
-        self.cancel_button.hide()
-        self.position_label = QtWidgets.QLabel("")
-        self.problems_button = QtWidgets.QToolButton()
-        self.problems_button.setAutoRaise(True)
-        self.problems_button.clicked.connect(self._show_problems)
-        self.problems_button.hide()
         bar = self.statusBar()
-        bar.addPermanentWidget(self.problems_button)
-        bar.addPermanentWidget(self.progress)
-        bar.addPermanentWidget(self.cancel_button)
+        self.scan_status = ScanStatus(self.scan, self.state, self.problems, bar, self)
+        self.progress = self.scan_status.progress
+        self.problems_button = self.problems_dock.button
+        self.position_label = QtWidgets.QLabel("")
+        for widget in (self.problems_button, self.progress, self.scan_status.cancel_button):
+            bar.addPermanentWidget(widget)
         bar.addPermanentWidget(self.position_label)
 
     def _build_review_docks(self) -> None:
@@ -285,7 +272,6 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _connect_state(self) -> None:
         st = self.state
-        st.problems_added.connect(self._on_state_problems_added)
         st.current_changed.connect(self._on_state_current_changed)
         st.frame_changed.connect(self._on_state_frame_changed)
         st.reviewed_changed.connect(self._on_state_reviewed_changed)
@@ -297,11 +283,8 @@ class MainWindow(QtWidgets.QMainWindow):
             lambda d: self.state.set_frame(self.state.frame + d)
         )
         self.frame_control.frame_requested.connect(self.state.set_frame)
-        self.problems.count_changed.connect(self._on_problems_count_changed)
         show = self.statusBar().showMessage
         self.scan.opening.connect(self._on_scan_opening)
-        self.scan.started.connect(self._on_scan_started)
-        self.scan.progress.connect(self._on_scan_progress)
         self.scan.message.connect(show)
         self.scan.failed.connect(
             lambda text: QtWidgets.QMessageBox.warning(
@@ -311,7 +294,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.scan.finished.connect(self._on_scan_finished)
         self.scan.thumbnails_finished.connect(self.thumbnails_finished)
         self.loader.loading.connect(show)
-        self.loader.settled.connect(lambda: show(self._summary))
+        self.loader.settled.connect(self.scan_status.show_summary)
         self.loader.failed.connect(self._on_load_failed)
         self.display.frame_shown.connect(self.review.image_shown)
         self.display.painted.connect(self._on_painted)
@@ -393,44 +376,13 @@ class MainWindow(QtWidgets.QMainWindow):
             self.review.ensure_session(recent)
         self._rebuild_recent_menu()
 
-    def _on_scan_started(self, text: str) -> None:
-        self.progress.setRange(0, 0)
-        self.progress.setFormat("Scanning...")
-        self.progress.show()
-        self.cancel_button.show()
-        self.statusBar().showMessage(text)
-
-    def _on_scan_progress(self, done: int, total: int) -> None:
-        self.progress.setRange(0, total)
-        self.progress.setValue(done)
-        self.progress.setFormat("%v / %m files")
-
     def cancel_scan(self) -> None:
         """Stop the running scan (images found so far stay open) and drop queued scans."""
         self.scan.cancel()
 
     def _on_scan_finished(self) -> None:
-        self.progress.hide()
-        self.cancel_button.hide()
-        self._summary = self._scan_summary()
-        self.statusBar().showMessage(self._summary)
         self._update_position_label()
         self.scan_finished.emit()
-
-    def _scan_summary(self) -> str:
-        """The status-bar summary: "N images open; M problems (see Problems)", M being exactly
-        what the Problems panel lists (scan failures and images whose pixels do not decode)."""
-        n_images = len(self.state.images())
-        n_problems = len(self.problems.problems)
-        if n_images == 0 and n_problems == 0:
-            return "No DICOM files found"
-        msg = f"{n_images} image{'s' if n_images != 1 else ''} open"
-        if n_problems:
-            msg += f"; {n_problems} problem{'s' if n_problems != 1 else ''} (see Problems)"
-        side = sum(1 for s in self.state.result.skipped if s.side_file)
-        if side:
-            msg += f"; {side} file{'s' if side != 1 else ''} skipped (not images)"
-        return msg
 
     def _on_state_images_added(self, instances: list[Instance]) -> None:
         self.detection_ui.images_added(instances)
@@ -439,28 +391,6 @@ class MainWindow(QtWidgets.QMainWindow):
         self._update_position_label()
         self.display.update_overlays()  # "image i / n" grows while the scan runs
 
-    def _on_state_problems_added(self, problems: list[Problem]) -> None:
-        self.problems.add_problems(problems)
-
-    def _on_problems_count_changed(self, count: int) -> None:
-        if self._summary:
-            showing = self.statusBar().currentMessage() == self._summary
-            self._summary = self._scan_summary()
-            if showing:
-                self.statusBar().showMessage(self._summary)
-        self.problems_dock.setWindowTitle(f"Problems ({count})" if count else "Problems")
-        self.problems_button.setText(f"\u26a0 {count} problem{'s' if count != 1 else ''}")
-        self.problems_button.setVisible(count > 0)
-        if count and not self.problems_dock.isVisible() and not self._problems_shown_once:
-            self._problems_shown_once = True
-            self.problems_dock.show()
-
-    _problems_shown_once = False
-
-    def _show_problems(self) -> None:
-        self.problems_dock.show()
-        self.problems_dock.raise_()
-
     def close_all(self) -> None:
         self.scan.cancel()
         self.scan.clear_thumbnails()
@@ -468,7 +398,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.problems.clear()
         self.display.clear()
         self.loader.clear()
-        self._summary = ""
+        self.scan_status.clear()
         self.state.clear()
         self._update_position_label()
         self.statusBar().showMessage("Closed all images", 3000)
