@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Sequence
-from pathlib import Path
 
 from PySide6 import QtCore, QtGui, QtWidgets
 from superqt.utils import WorkerBase
@@ -33,13 +32,16 @@ from viewer.panels import dialogs
 from viewer.panels.findings_table import FindingsPanel
 from viewer.panels.metadata_panel import MetadataPanel
 from viewer.panels.problems_dock import ProblemsDock
+from viewer.panels.recent_menu import RecentMenu
 from viewer.panels.study_browser import StudyBrowser
 from viewer.panels.worklist import WorklistPanel
 from viewer.platform.action_factory import ActionFactory
+from viewer.platform.file_drop import FileDrop
 from viewer.platform.settings import AppSettings, load_settings, open_qsettings, save_settings
 from viewer.review.actions import ReviewActions
 from viewer.review.controller import ReviewController
 from viewer.review.file_menu import ReviewFileActions
+from viewer.review.status_label import ReviewStatusLabel
 from viewer.state import ViewerState
 
 logger = logging.getLogger(__name__)
@@ -80,6 +82,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.setWindowTitle("PneumoView")
         self.setObjectName("main_window")
         self.setAcceptDrops(True)
+        self.installEventFilter(FileDrop(self.open_paths, self))
         self.state = ViewerState()
         self.cache = cache or PixelCache()
         self._store = settings if settings is not None else open_qsettings()
@@ -173,17 +176,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.browser_dock.raise_()
         self.tabifyDockWidget(self.metadata_dock, self.findings_dock)
         self.findings_dock.raise_()
-        self.review_label = QtWidgets.QLabel("")
-        self.review_label.setObjectName("review_status")
+        self.review_label = ReviewStatusLabel(self.review)
         self.statusBar().addPermanentWidget(self.review_label)
-        self.review.changed.connect(self._update_review_label)
-        self.review.session_changed.connect(lambda _p: self._update_review_label())
-
-    def _update_review_label(self) -> None:
-        done, total = self.review.review_progress()
-        session = Path(self.review.session_path).name if self.review.session_path else "not saved"
-        self.review_label.setText(f"{done} of {total} reviewed • session: {session}")
-        self.review_label.setToolTip(self.review.session_path)
 
     def _dock(self, title: str, name: str, widget: QtWidgets.QWidget) -> QtWidgets.QDockWidget:
         dock = QtWidgets.QDockWidget(title, self)
@@ -220,10 +214,8 @@ class MainWindow(QtWidgets.QMainWindow):
         bar = self.menuBar()
         file_menu = bar.addMenu("&File")
         file_menu.addActions([self.act_open, self.act_open_folder])
-        self.recent_menu = file_menu.addMenu("Open &recent")
-        self.recent_menu.setObjectName("recent_menu")
-        self.recent_menu.aboutToShow.connect(self._rebuild_recent_menu)
-        self._rebuild_recent_menu()
+        self.recent_menu = RecentMenu(self.prefs, lambda path: self.open_paths([path]), file_menu)
+        file_menu.addMenu(self.recent_menu)
         file_menu.addSeparator()
         self.review_files = ReviewFileActions(
             self.review, self.prefs, self.statusBar().showMessage, self
@@ -326,22 +318,6 @@ class MainWindow(QtWidgets.QMainWindow):
         self.prefs.show_overlays = self.display.act_overlays.isChecked()
         save_settings(self.prefs, self._store)
 
-    def _rebuild_recent_menu(self) -> None:
-        self.recent_menu.clear()
-        for path in self.prefs.recent:
-            act = self.recent_menu.addAction(path)
-            act.triggered.connect(lambda _=False, p=path: self.open_paths([p]))
-            act.setEnabled(os.path.exists(path))
-        if not self.prefs.recent:
-            self.recent_menu.addAction("(none)").setEnabled(False)
-        else:
-            self.recent_menu.addSeparator()
-            self.recent_menu.addAction("Clear list", self._clear_recent)
-
-    def _clear_recent(self) -> None:
-        self.prefs.recent = []
-        self._rebuild_recent_menu()
-
     # -- opening ----------------------------------------------------------------------------
 
     def open_files_dialog(self) -> None:
@@ -374,7 +350,7 @@ class MainWindow(QtWidgets.QMainWindow):
     def _on_scan_opening(self, recent: list[str]) -> None:
         if self.persist_preferences:  # --screenshot runs write nothing (the review stays in memory)
             self.review.ensure_session(recent)
-        self._rebuild_recent_menu()
+        self.recent_menu.rebuild()
 
     def cancel_scan(self) -> None:
         """Stop the running scan (images found so far stay open) and drop queued scans."""
@@ -487,28 +463,6 @@ class MainWindow(QtWidgets.QMainWindow):
     def detect_all(self) -> None:
         """Run the detector on every open image (key Shift+D); results stream in."""
         self.detection_ui.detect_all()
-
-    # -- drag and drop ----------------------------------------------------------------------
-
-    @staticmethod
-    def _local_paths(mime: QtCore.QMimeData) -> list[str]:
-        return [u.toLocalFile() for u in mime.urls() if u.isLocalFile() and u.toLocalFile()]
-
-    def dragEnterEvent(self, event: QtGui.QDragEnterEvent) -> None:  # noqa: N802 - Qt override
-        if self._local_paths(event.mimeData()):
-            event.acceptProposedAction()
-        else:
-            event.ignore()
-
-    def dragMoveEvent(self, event: QtGui.QDragMoveEvent) -> None:  # noqa: N802 - Qt override
-        if self._local_paths(event.mimeData()):
-            event.acceptProposedAction()
-
-    def dropEvent(self, event: QtGui.QDropEvent) -> None:  # noqa: N802 - Qt override
-        paths = self._local_paths(event.mimeData())
-        if paths:
-            event.acceptProposedAction()
-            self.open_paths(paths)
 
     # -- shutdown ---------------------------------------------------------------------------
 
