@@ -85,8 +85,8 @@ def main() -> int:
     for name in ("CONFIG", "CACHE", "DATA"):
         os.environ[f"PNEUMOVIEW_{name}_DIR"] = str(tmp / name.lower())
     from detector.synth.phantoms import make_demo_study
-    from viewer.app import create_app  # noqa: TID251 - the bench drives the viewer
     from viewer.main_window import MainWindow  # noqa: TID251
+    from viewer.platform.qt_app import create_app  # noqa: TID251 - the bench drives the viewer
     from viewer.platform.user_folders import default_model_path  # noqa: TID251
 
     study = make_demo_study(tmp / "study", count=args.images, size=512)

@@ -80,8 +80,8 @@ def main() -> int:
 
     tmp = Path(tempfile.mkdtemp(prefix="pv-bench-"))
     os.environ["PNEUMOVIEW_CONFIG_DIR"] = str(tmp / "config")
-    from viewer.app import create_app  # noqa: TID251 - the bench drives the viewer
     from viewer.main_window import MainWindow  # noqa: TID251
+    from viewer.platform.qt_app import create_app  # noqa: TID251 - the bench drives the viewer
 
     app = create_app()
     rss_start = rss_mb()

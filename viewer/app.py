@@ -149,25 +149,6 @@ def demo_inputs(
     return files + paths, [folder, *paths], labels, classes, model
 
 
-def create_app() -> Any:
-    """The QApplication (created once) with pyqtgraph configured for row-major images."""
-    import pyqtgraph as pg
-    from PySide6 import QtGui, QtWidgets
-
-    from viewer.platform.user_folders import app_icon_path
-
-    app = QtWidgets.QApplication.instance()
-    if app is None:
-        QtWidgets.QApplication.setApplicationName("pneumoview")
-        QtWidgets.QApplication.setApplicationDisplayName("PneumoView")
-        app = QtWidgets.QApplication([sys.argv[0]])
-    icon = app_icon_path()
-    if icon.is_file() and app.windowIcon().isNull():
-        app.setWindowIcon(QtGui.QIcon(str(icon)))
-    pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
-    return app
-
-
 def run(args: Sequence[str]) -> int:
     """Open the main window on the given command line (paths, --screenshot, --demo)."""
     parser = build_parser()
@@ -207,6 +188,8 @@ def run(args: Sequence[str]) -> int:
     if problem:  # Qt would print its own message and abort
         sys.stderr.write(f"pneumoview: {problem}\n")
         return 1
+    from viewer.platform.qt_app import create_app
+
     try:
         app = create_app()
     except ImportError as exc:  # e.g. libEGL.so.1 missing: PySide6.QtGui cannot load

@@ -210,8 +210,8 @@ def check_window(folder: Path, demo_files: list[Path], demo_model: Path) -> str:
     """The demo study in the main window, the demo model on it, a review edit and export."""
     from PySide6 import QtCore
 
-    from viewer.app import create_app
     from viewer.main_window import MainWindow
+    from viewer.platform.qt_app import create_app
     from viewer.platform.settings import open_qsettings
 
     if not demo_files:

@@ -98,17 +98,36 @@ class ViewerState:
             if real in self._known:
                 continue
             self._known.add(real)
-            self.result.add(item)
             if item.problem is not None:
                 new_problems.append(item.problem)
-            elif item.instance is not None and item.instance.is_image:
+                continue
+            self.result.add(item)
+            if item.instance is not None and item.instance.is_image:
                 new_images.append(item.instance)
         if new_images:
             self._order = None
             self.images_added.emit(new_images)
-        if new_problems:
-            self.problems_added.emit(new_problems)
+        self.add_problems(new_problems)
         return new_images
+
+    def add_problems(self, problems: Iterable[Problem], *, once_per_path: bool = False) -> None:
+        """List files that cannot be read or shown; ``problems_added`` tells the Problems panel.
+
+        The one way problems are added: scan failures, images whose pixels do not decode and
+        bad rows of an imported labels CSV. With ``once_per_path`` a file already listed is
+        not listed again (an image that fails to decode each time it is shown).
+        """
+        listed = {p.path for p in self.result.problems} if once_per_path else set()
+        new: list[Problem] = []
+        for problem in problems:
+            if problem.path in listed:
+                continue
+            if once_per_path:
+                listed.add(problem.path)
+            new.append(problem)
+        if new:
+            self.result.problems.extend(new)
+            self.problems_added.emit(new)
 
     def clear(self) -> None:
         """Close everything."""

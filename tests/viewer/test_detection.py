@@ -20,7 +20,7 @@ from tests.viewer.detection_models import (
 from viewer.detection.controller import DetectionController
 from viewer.detection.dock import is_demo_model, model_summary
 from viewer.detection.worker import DetectionJob, JobDone, ModelReady, run_detection
-from viewer.review.controller import key_for
+from viewer.review.keys import key_for
 
 
 def _bright_rows(fraction: float, size: int = 64) -> np.ndarray:

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CYCLES_SCRIPT = """
 import sys
 from PySide6 import QtCore
-from viewer.app import create_app
+from viewer.platform.qt_app import create_app
 from viewer.main_window import MainWindow
 
 folder, cycles = sys.argv[1], int(sys.argv[2])

@@ -282,7 +282,7 @@ class TestCanvasTools:
         path = make_dicom(pixels=np.zeros((100, 100), np.uint8), PixelSpacing=[0.5, 0.5])
         window = make_main_window()
         open_and_wait(qtbot, window, [str(path)])
-        window.set_tool("measure")
+        window.display.set_tool("measure")
         canvas = window.canvas
         vp = canvas.viewport()
 
@@ -409,12 +409,12 @@ class TestSettings:
         window = make_main_window()
         open_and_wait(qtbot, window, [str(mixed_folder)])
         window.metadata_dock.hide()
-        window.act_overlays.trigger()
+        window.display.act_overlays.trigger()
         window.close()
         again = make_main_window()
         assert again.prefs.recent[0] == str(mixed_folder)
         assert again.prefs.last_folder == str(mixed_folder)
-        assert not again.act_overlays.isChecked() and not again.canvas.overlays_visible
+        assert not again.display.act_overlays.isChecked() and not again.canvas.overlays_visible
         assert not again.metadata_dock.isVisible() and again.browser_dock.isVisible()
         menu_texts = [a.text() for a in again.recent_menu.actions()]
         assert str(mixed_folder) in menu_texts
@@ -433,7 +433,7 @@ class TestHelp:
         from viewer.panels import dialogs
 
         window = make_main_window()
-        rows = dict(dialogs.shortcut_rows(window._all_actions))
+        rows = dict(dialogs.shortcut_rows(window.actions_made.actions))
         assert rows["Invert"] == "I" and rows["Next image"] == "PgDown"
         assert "Window/level" in rows
         text = dialogs.about_text()

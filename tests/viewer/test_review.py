@@ -11,7 +11,7 @@ from PySide6 import QtCore, QtTest
 
 from detector.review import BoxKind, BoxStatus, ImageStatus
 from tests.viewer.conftest import open_and_wait
-from viewer.review.controller import key_for
+from viewer.review.keys import key_for
 
 Key = QtCore.Qt.Key
 Mod = QtCore.Qt.KeyboardModifier
@@ -334,7 +334,7 @@ def test_help_shortcuts_lists_the_keyboard_contract(qtbot, window):
     """Help → Shortcuts shows every review key with its action."""
     from viewer.panels.dialogs import shortcut_rows
 
-    rows = dict(shortcut_rows(window._all_actions))
+    rows = dict(shortcut_rows(window.actions_made.actions))
     assert rows["Draw a box (then left-drag)"] == "B"
     assert rows["Accept selected prediction"].startswith("Return")
     assert rows["Reject prediction / delete box"] == "Del, Backspace"

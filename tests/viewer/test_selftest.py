@@ -90,3 +90,39 @@ def test_review_core_exports_and_reopens(tmp_path):
     """The review check writes a labels CSV with the drawn box and a reopenable session."""
     assert "1 row(s)" in check_review_core(tmp_path)
     assert (tmp_path / "labels.csv").read_text().splitlines()[1] == "selftest-patient,10,20,50,80,1"
+
+
+def test_broken_install_fails_with_one_line_per_check(tmp_path, monkeypatch, qapp):
+    """A frozen build whose real checkpoint is corrupt and whose demo checkpoint is missing:
+    each model check is one FAIL line, the other checks still run, the summary counts the
+    failures and the exit code is 1."""
+    from io import StringIO
+
+    from viewer.selftest import run_selftest
+
+    models = tmp_path / "bundle" / "resources" / "models"
+    models.mkdir(parents=True)
+    (models / "real.pt").write_bytes(b"this is not a PyTorch checkpoint")
+    # The shipped files are looked up under sys._MEIPASS in a frozen build.
+    monkeypatch.setattr(sys, "_MEIPASS", str(tmp_path / "bundle"), raising=False)
+    for name in ("CONFIG", "CACHE", "DATA"):  # run_selftest points these at its temp folder
+        monkeypatch.setenv(f"PNEUMOVIEW_{name}_DIR", str(tmp_path / name.lower()))
+    out = StringIO()
+
+    code = run_selftest(out)
+
+    lines = out.getvalue().splitlines()
+    assert all(LINE.match(line) for line in lines[:-1]), out.getvalue()
+    by_name = {line[5:].split(" (")[0].split(":")[0]: line for line in lines[:-1]}
+    assert by_name["model demo"] == f"FAIL model demo: {models / 'demo.pt'}: not found"
+    assert by_name["model real"] == (
+        "FAIL model real: CheckpointError: real.pt: not a checkpoint (not a PyTorch file)"
+    )
+    # The window check loads the missing demo model through the GUI's worker.
+    assert by_name["window"].startswith("FAIL window: detection failed: demo.pt")
+    for passing in ("decode uncompressed", "decode RLE", "demo study", "review core"):
+        assert by_name[passing].startswith(f"PASS {passing}"), out.getvalue()
+    failed = sum(line.startswith("FAIL ") for line in lines[:-1])
+    assert failed == 3
+    assert lines[-1] == f"{len(lines) - 1 - failed} passed, 3 failed"
+    assert code == 1

@@ -1,16 +1,18 @@
 """The detector in the window: the Detection dock, its actions (D, Shift+D) and their wiring.
 
-:class:`DetectionUI` connects the window (the image on screen, the open images, the status bar,
-the preferences) to :class:`viewer.detection.controller.DetectionController` (the model and its
-background worker) and to the passive :class:`viewer.detection.dock.DetectionDock`. Results go
-to the review (``ReviewController`` listens to the controller's ``result_ready``).
+:class:`DetectionUI` connects the open images (:class:`viewer.state.ViewerState`), the
+preferences and the review's prediction counts to
+:class:`viewer.detection.controller.DetectionController` (the model and its background worker)
+and to the passive :class:`viewer.detection.dock.DetectionDock`. Results go to the review
+(``ReviewController`` listens to the controller's ``result_ready``); status-bar lines leave
+through the ``message`` signal.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
@@ -18,33 +20,73 @@ from detector.files.scan import Instance
 from viewer.detection.controller import DetectionController
 from viewer.detection.dock import DetectionDock
 from viewer.detection.worker import DetectionJob
-from viewer.review.controller import key_for
+from viewer.platform.settings import AppSettings
+from viewer.review.keys import key_for
+from viewer.state import ViewerState
 
-if TYPE_CHECKING:
-    from viewer.main_window import MainWindow
+
+class PredictionSource(Protocol):
+    """What the dock needs of the review: which images have predictions, and how many."""
+
+    @property
+    def current_key(self) -> str | None: ...
+    def shown_key(self) -> str | None: ...
+    def has_predictions(self, key: str) -> bool: ...
+    def prediction_counts(self, key: str) -> tuple[int, int]: ...
 
 
 class DetectionUI(QtCore.QObject):
-    """The Detection dock and actions of one window."""
+    """The Detection dock and actions of one window.
 
-    def __init__(self, window: MainWindow) -> None:
-        super().__init__(window)
-        self.window = window
-        self.controller = DetectionController(window, pixel_cache=window.cache)
+    Parameters
+    ----------
+    controller : DetectionController
+        The model and its worker.
+    state : ViewerState
+        The open images and the one on screen.
+    prefs : AppSettings
+        "Detect automatically on open" and the folder the model dialog starts in.
+    review : PredictionSource
+        The review's predictions (the owner calls :meth:`show_counts` when it changes).
+    parent : QWidget
+        Owner of the dock and the dialogs (the owner adds :attr:`dock` to its window).
+
+    Signals
+    -------
+    message(str, int)
+        A status-bar line and how long it shows (ms; 0: until replaced).
+    """
+
+    message = QtCore.Signal(str, int)
+
+    def __init__(
+        self,
+        controller: DetectionController,
+        state: ViewerState,
+        prefs: AppSettings,
+        review: PredictionSource,
+        parent: QtWidgets.QWidget,
+    ) -> None:
+        super().__init__(parent)
+        self.parent_widget = parent
+        self.state = state
+        self.prefs = prefs
+        self.review = review
+        self.controller = controller
         self.panel = DetectionDock()
-        self.panel.auto_check.setChecked(window.prefs.auto_detect)
+        self.panel.auto_check.setChecked(prefs.auto_detect)
         scroll = QtWidgets.QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
         scroll.setWidget(self.panel)  # the window may be short; the dock scrolls
-        self.dock = QtWidgets.QDockWidget("Detection", window)
+        self.dock = QtWidgets.QDockWidget("Detection", parent)
         self.dock.setObjectName("detection_dock")
         self.dock.setWidget(scroll)
         self.dock.setAllowedAreas(QtCore.Qt.DockWidgetArea.AllDockWidgetAreas)
-        window.addDockWidget(QtCore.Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
 
     def build_actions(self, add: Callable[..., QtGui.QAction]) -> None:
-        """Create the actions with the window's ``_action`` helper (so Help lists them)."""
+        """Create the actions with the window's action factory (so Help lists them, in the
+        window's order) and wire the controller and the dock to them."""
         self.act_load_model = add("&Load model...", self.load_model_dialog)
         self.act_detect = add("&Run on this image", self.detect_current, ["D"])
         self.act_detect_all = add("Run on &all open images", self.detect_all, ["Shift+D"])
@@ -57,25 +99,24 @@ class DetectionUI(QtCore.QObject):
         self.panel.set_actions(
             self.act_load_model, self.act_detect, self.act_detect_all, self.act_detect_cancel
         )
+        self._connect()
 
     def fill_menu(self, menu: QtWidgets.QMenu) -> None:
         menu.addActions(
             [self.act_load_model, self.act_detect, self.act_detect_all, self.act_detect_cancel]
         )
 
-    def connect(self) -> None:
-        """Wire the controller, the dock and the review (once the review controller exists)."""
-        det, panel, window = self.controller, self.panel, self.window
+    def _connect(self) -> None:
+        det, panel = self.controller, self.panel
         det.model_loading.connect(self._on_model_loading)
         det.model_ready.connect(self._on_model_ready)
         det.result_ready.connect(self._on_result)
         det.progress.connect(self._on_progress)
         det.run_finished.connect(self._on_finished)
         det.failed.connect(self._on_failed)
-        det.notice.connect(lambda text: window.statusBar().showMessage(text, 10_000))
+        det.notice.connect(lambda text: self.message.emit(text, 10_000))
         det.threshold_changed.connect(panel.set_threshold)
         det.threshold_changed.connect(lambda _v: self.show_counts())
-        window.review.changed.connect(self.show_counts)
         panel.threshold_changed.connect(det.set_threshold)
         panel.auto_detect_toggled.connect(self._on_auto_detect_toggled)
 
@@ -84,18 +125,18 @@ class DetectionUI(QtCore.QObject):
     def jobs_for(self, instances: Sequence[Instance]) -> list[DetectionJob]:
         """Jobs for first frames, except images this model already ran on in this session."""
         jobs = [DetectionJob(key_for(i), i.path, 0) for i in instances]
-        return [j for j in jobs if not self.window.review.has_predictions(j.key)]
+        return [j for j in jobs if not self.review.has_predictions(j.key)]
 
     def images_added(self, instances: Sequence[Instance]) -> None:
         """ "Detect automatically on open"."""
-        if self.window.prefs.auto_detect and self.controller.has_model:
+        if self.prefs.auto_detect and self.controller.has_model:
             self.controller.run(self.jobs_for(instances))
 
     def load_model_dialog(self) -> None:
         path, _ = QtWidgets.QFileDialog.getOpenFileName(
-            self.window,
+            self.parent_widget,
             "Load detector checkpoint",
-            self.window.prefs.last_folder,
+            self.prefs.last_folder,
             "Checkpoints (*.pt *.pth)",
         )
         if path:
@@ -107,7 +148,7 @@ class DetectionUI(QtCore.QObject):
             return True
         from viewer.platform.user_folders import default_model_path
 
-        default = default_model_path([inst.path for inst in self.window.state.images()[:16]])
+        default = default_model_path([inst.path for inst in self.state.images()[:16]])
         if default is None:
             self._on_failed("No model loaded: use Detection \u2192 Load model...")
             return False
@@ -115,7 +156,7 @@ class DetectionUI(QtCore.QObject):
         return True
 
     def detect_current(self) -> None:
-        state = self.window.state
+        state = self.state
         inst = state.current
         if inst is None or not self._ensure_model():
             return
@@ -123,7 +164,7 @@ class DetectionUI(QtCore.QObject):
         self.controller.run([DetectionJob(key_for(inst, frame), inst.path, frame)])
 
     def detect_all(self) -> None:
-        images = self.window.state.images()
+        images = self.state.images()
         if images and self._ensure_model():
             self.controller.run(self.jobs_for(images))
 
@@ -139,11 +180,11 @@ class DetectionUI(QtCore.QObject):
         name = Path(self.controller.model_path).name
         from detector.model.choice import DEMO_WARNING, all_phantoms, is_demo_model
 
-        paths = [inst.path for inst in self.window.state.images()[:16]]
+        paths = [inst.path for inst in self.state.images()[:16]]
         if is_demo_model(meta) and paths and not all_phantoms(paths):
-            self.window.statusBar().showMessage(f"Warning: {DEMO_WARNING}", 20_000)
+            self.message.emit(f"Warning: {DEMO_WARNING}", 20_000)
         else:
-            self.window.statusBar().showMessage(f"Model {name} ready on {device}", 5000)
+            self.message.emit(f"Model {name} ready on {device}", 5000)
 
     def _on_progress(self, done: int, total: int, rate: float) -> None:
         self.panel.show_progress(done, total, rate)
@@ -152,28 +193,25 @@ class DetectionUI(QtCore.QObject):
     def _on_finished(self, cancelled: bool) -> None:
         self.act_detect_cancel.setEnabled(False)
         if cancelled:
-            self.window.statusBar().showMessage(
-                "Detection cancelled; finished images keep their results", 5000
-            )
+            self.message.emit("Detection cancelled; finished images keep their results", 5000)
 
     def _on_failed(self, text: str) -> None:
         self.act_detect_cancel.setEnabled(False)
         self.panel.show_model_error(text)
-        self.window.statusBar().showMessage(f"Detection: {text}")
+        self.message.emit(f"Detection: {text}", 0)
 
     def _on_result(self, key: str, result: object) -> None:
         error = getattr(result, "error", None)
         if error:
-            self.window.statusBar().showMessage(f"Detection: {error}", 8000)
-        if key == self.window.current_key():
+            self.message.emit(f"Detection: {error}", 8000)
+        if key == self.review.current_key:
             self.show_counts()
 
     def _on_auto_detect_toggled(self, checked: bool) -> None:
-        self.window.prefs.auto_detect = checked
+        self.prefs.auto_detect = checked
 
     def show_counts(self) -> None:
         """ "n of m predictions shown" for the image on screen."""
-        window = self.window
-        key = window.current_key() if window.canvas.has_image else None
-        shown, total = window.review.prediction_counts(key) if key is not None else (0, 0)
+        key = self.review.shown_key()
+        shown, total = self.review.prediction_counts(key) if key is not None else (0, 0)
         self.panel.show_counts(shown, total)

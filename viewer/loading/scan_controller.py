@@ -3,7 +3,7 @@
 :class:`ScanController` runs :func:`viewer.platform.workers.scan_batches` and
 :func:`viewer.platform.workers.thumbnails` in superqt workers and applies their results on the GUI thread
 (images to the :class:`viewer.state.ViewerState`, thumbnails to the study browser, unreadable
-files to the Problems panel). The window shows its progress and the summary.
+files to the state's problems). Its signals tell the window what to show (progress, messages).
 """
 
 from __future__ import annotations
@@ -14,17 +14,17 @@ import threading
 from collections import deque
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
-from PySide6 import QtCore, QtGui, QtWidgets
+from PySide6 import QtCore, QtGui
 from superqt.utils import WorkerBase, create_worker
 
-from detector.files.scan import Instance
+from detector.files.scan import Instance, Problem
+from viewer.loading.pixel_cache import PixelCache
+from viewer.panels.study_browser import StudyBrowser
+from viewer.platform.settings import AppSettings
 from viewer.platform.workers import ScanBatch, scan_batches, thumbnails
-
-if TYPE_CHECKING:
-    from viewer.main_window import MainWindow
+from viewer.state import ViewerState
 
 logger = logging.getLogger(__name__)
 
@@ -59,20 +59,61 @@ def start_worker(
 class ScanController(QtCore.QObject):
     """The scans (one at a time, later ones queued) and thumbnails of one window.
 
+    Parameters
+    ----------
+    state : ViewerState
+        Receives the images found and the files that cannot be read.
+    cache : PixelCache
+        Receives the first image, decoded by the scan.
+    prefs : AppSettings
+        Its recent-files list remembers what is opened.
+    browser : StudyBrowser
+        Shows the thumbnails.
+    foreground : threading.Event
+        Set while the displayed image decodes: thumbnails wait.
+
     Signals
     -------
+    opening(list)
+        Paths are about to be scanned (what File > Recent remembers, already added to it).
+    started(str)
+        A scan started (its status-bar line).
+    progress(int, int)
+        Files scanned and files found so far.
+    message(str, int)
+        A status-bar line and how long it shows (ms).
+    failed(str)
+        The scan stopped on an error (its text).
     finished()
         A scan ended (completed or cancelled) and no other is queued.
     thumbnails_finished()
         The thumbnail queue is empty.
     """
 
+    opening = QtCore.Signal(list)
+    started = QtCore.Signal(str)
+    progress = QtCore.Signal(int, int)
+    message = QtCore.Signal(str, int)
+    failed = QtCore.Signal(str)
     finished = QtCore.Signal()
     thumbnails_finished = QtCore.Signal()
 
-    def __init__(self, window: MainWindow) -> None:
-        super().__init__(window)
-        self.window = window
+    def __init__(
+        self,
+        state: ViewerState,
+        cache: PixelCache,
+        prefs: AppSettings,
+        browser: StudyBrowser,
+        foreground: threading.Event,
+        parent: QtCore.QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.state = state
+        self.cache = cache
+        self.prefs = prefs
+        self.browser = browser
+        self.foreground = foreground
+        self._closing = False
         self._scan_worker: WorkerBase | None = None
         self._scan_cancel = threading.Event()
         self._pending: list[list[str]] = []
@@ -95,40 +136,34 @@ class ScanController(QtCore.QObject):
         *,
         recent: Sequence[str | os.PathLike[str]] | None = None,
     ) -> None:
-        """See :meth:`viewer.main_window.MainWindow.open_paths`."""
-        window = self.window
+        """Scan files and folders (queued behind a running scan); ``recent`` is what File >
+        Recent remembers (``paths`` by default)."""
         clean = [os.path.abspath(str(p)) for p in paths]
         if not clean:
             return
         for path in reversed(clean if recent is None else [str(p) for p in recent]):
-            window.prefs.add_recent(path)
-        window.review.ensure_session([str(p) for p in (recent or clean)])
-        window._rebuild_recent_menu()
+            self.prefs.add_recent(path)
+        self.opening.emit([str(p) for p in (recent or clean)])
         if self._scan_worker is not None:
             self._pending.append(clean)
             return
         self._start(clean)
 
     def _start(self, paths: list[str]) -> None:
-        window = self.window
         self._scan_cancel = threading.Event()
         self._scan_worker = start_worker(
             scan_batches,
             paths,
             self._scan_cancel,
-            decode_first=window.state.current is None,
+            decode_first=self.state.current is None,
             connect={
                 "yielded": self._on_yielded,
                 "errored": self._on_errored,
                 "finished": self._on_worker_finished,
             },
         )
-        window.progress.setRange(0, 0)
-        window.progress.setFormat("Scanning...")
-        window.progress.show()
-        window.cancel_button.show()
         names = ", ".join(Path(p).name or p for p in paths[:3]) + (" ..." if len(paths) > 3 else "")
-        window.statusBar().showMessage(f"Scanning {names}")
+        self.started.emit(f"Scanning {names}")
 
     def cancel(self) -> None:
         """Stop the running scan (images found so far stay open) and drop queued scans."""
@@ -136,33 +171,26 @@ class ScanController(QtCore.QObject):
         if self._scan_worker is not None:
             self._scan_cancel.set()
             self._scan_worker.quit()
-            self.window.statusBar().showMessage(
-                "Scan cancelled; images found so far stay open", 5000
-            )
+            self.message.emit("Scan cancelled; images found so far stay open", 5000)
 
     def _on_yielded(self, batch: ScanBatch) -> None:
-        window = self.window
-        if window._closing:
+        if self._closing:
             return
         if batch.total:
-            window.progress.setRange(0, batch.total)
-            window.progress.setValue(batch.done)
-            window.progress.setFormat("%v / %m files")
+            self.progress.emit(batch.done, batch.total)
         if batch.first_image is not None:
-            window.cache.put(batch.first_image)
+            self.cache.put(batch.first_image)
         if batch.items:
-            window.state.add_scan_items(batch.items)
+            self.state.add_scan_items(batch.items)
 
     def _on_errored(self, exc: Exception) -> None:
         logger.error("scan failed: %s", exc)
-        if not self.window._closing:
-            QtWidgets.QMessageBox.warning(
-                self.window, "Scan failed", f"The folder scan stopped: {exc}"
-            )
+        if not self._closing:
+            self.failed.emit(str(exc))
 
     def _on_worker_finished(self) -> None:
         self._scan_worker = None
-        if self.window._closing:
+        if self._closing:
             return
         if self._pending:
             self._start(self._pending.pop(0))
@@ -179,12 +207,12 @@ class ScanController(QtCore.QObject):
         self._thumb_queue.clear()
 
     def _ensure_thumbnail_worker(self) -> None:
-        if self._thumb_worker is not None or not self._thumb_queue or self.window._closing:
+        if self._thumb_worker is not None or not self._thumb_queue or self._closing:
             return
         self._thumb_worker = start_worker(
             thumbnails,
             self._thumb_queue,
-            foreground=self.window._foreground,
+            foreground=self.foreground,
             connect={
                 "yielded": self._on_thumbnail_yielded,
                 "finished": self._on_thumbnail_worker_finished,
@@ -192,20 +220,19 @@ class ScanController(QtCore.QObject):
         )
 
     def _on_thumbnail_yielded(self, result: tuple[str, np.ndarray | None, str]) -> None:
-        window = self.window
-        if window._closing:
+        if self._closing:
             return
         path, pixels, error = result
         if pixels is None:
-            window.browser.set_thumbnail_failed(path, error)
-            window._report_problem(path, error)
+            self.browser.set_thumbnail_failed(path, error)
+            self.state.add_problems([Problem(path, error)], once_per_path=True)
             return
         icon = QtGui.QIcon(QtGui.QPixmap.fromImage(array_to_qimage(pixels)))
-        window.browser.set_thumbnail(path, icon)
+        self.browser.set_thumbnail(path, icon)
 
     def _on_thumbnail_worker_finished(self) -> None:
         self._thumb_worker = None
-        if self.window._closing:
+        if self._closing:
             return
         if self._thumb_queue:
             self._ensure_thumbnail_worker()
@@ -216,6 +243,7 @@ class ScanController(QtCore.QObject):
 
     def shutdown(self) -> list[WorkerBase]:
         """Window closing: stop everything; returns the workers still running (to await)."""
+        self._closing = True
         self._pending.clear()
         self._scan_cancel.set()
         self._thumb_queue.clear()

@@ -7,15 +7,13 @@ the review model (one undo step). It is rebuilt from the model, never edited in 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import Protocol
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from detector.review import BoxKind, BoxStatus, ReviewBox
-from viewer.canvas.box_layers import COLOURS
-
-if TYPE_CHECKING:
-    from viewer.review.controller import ReviewController
+from detector.review import BoxKind, BoxStatus, ReviewBox, ReviewState
+from viewer.canvas.box_layers import COLOURS, BoxLayers
 
 COLUMNS = ("kind", "score", "x", "y", "w", "h", "status")
 #: Columns the reader may edit (x, y, w, h).
@@ -28,12 +26,38 @@ KIND_TEXT = {
 BOX_ID_ROLE = QtCore.Qt.ItemDataRole.UserRole + 1
 
 
-class FindingsPanel(QtWidgets.QWidget):
-    """Boxes of the image on screen, with comparison controls and the image's RSNA score."""
+class FindingsSource(Protocol):
+    """What the panel reads and edits: the review of the open images (the review controller)."""
 
-    def __init__(self, review: ReviewController, parent: QtWidgets.QWidget | None = None) -> None:
+    @property
+    def review(self) -> ReviewState: ...
+    @property
+    def threshold(self) -> float: ...
+    @property
+    def iou_threshold(self) -> float: ...
+    def shown_key(self) -> str | None: ...
+    def review_progress(self) -> tuple[int, int]: ...
+    def rsna_score(self, key: str) -> float | None: ...
+    def move_box(self, box_id: str, xyxy: Sequence[float]) -> None: ...
+    def set_compare(self, on: bool, iou_threshold: float | None = None) -> None: ...
+
+
+class FindingsPanel(QtWidgets.QWidget):
+    """Boxes of the image on screen, with comparison controls and the image's RSNA score.
+
+    The owner calls :meth:`refresh` when the review changes and :meth:`show_compare` when the
+    comparison is switched elsewhere (its key); the panel follows the canvas selection itself.
+    """
+
+    def __init__(
+        self,
+        review: FindingsSource,
+        layers: BoxLayers,
+        parent: QtWidgets.QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self.review = review
+        self.layers = layers
         self._updating = False
         self._shown: object = None
         layout = QtWidgets.QVBoxLayout(self)
@@ -76,16 +100,14 @@ class FindingsPanel(QtWidgets.QWidget):
         self.iou_spin.valueChanged.connect(self._on_compare)
         self.table.itemSelectionChanged.connect(self._on_table_selection)
         self.table.itemChanged.connect(self._on_item_changed)
-        review.changed.connect(self.refresh)
-        review.layers.selected.connect(self._select_row)
-        review.compare_changed.connect(self._show_compare)
+        layers.selected.connect(self._select_row)
 
     # -- model -> table ---------------------------------------------------------------------
 
     def boxes(self) -> list[ReviewBox]:
         """What the table lists: the image's boxes, its predictions (proposed or rejected) at or
         above the threshold."""
-        key = self.review.current_key if self.review.window.canvas.has_image else None
+        key = self.review.shown_key()
         if key is None:
             return []
         thr = self.review.threshold
@@ -126,13 +148,13 @@ class FindingsPanel(QtWidgets.QWidget):
                     if not box.active:
                         item.setForeground(QtGui.QColor("#888888"))
                     self.table.setItem(r, c, item)
-            self._select_row(self.review.layers.selected_id)
+            self._select_row(self.layers.selected_id)
         finally:
             self._updating = False
         self._update_score()
 
     def _update_score(self) -> None:
-        key = self.review.current_key if self.review.window.canvas.has_image else None
+        key = self.review.shown_key()
         if key is None:
             self.score_label.setText("")
             return
@@ -166,7 +188,7 @@ class FindingsPanel(QtWidgets.QWidget):
         rows = self.table.selectionModel().selectedRows()
         if rows:
             item = self.table.item(rows[0].row(), 0)
-            self.review.layers.select(item.data(BOX_ID_ROLE) if item is not None else None)
+            self.layers.select(item.data(BOX_ID_ROLE) if item is not None else None)
 
     def _on_item_changed(self, item: QtWidgets.QTableWidgetItem) -> None:
         if self._updating or item.column() not in GEOMETRY_COLUMNS:
@@ -182,12 +204,12 @@ class FindingsPanel(QtWidgets.QWidget):
             self.refresh()
             return
         box_id = str(item.data(BOX_ID_ROLE))
-        self.review.layers.select(box_id)
+        self.layers.select(box_id)
         self.review.move_box(box_id, (x, y, x + w, y + h))
         self._shown = None
         self.refresh()  # a refused edit shows the model's geometry again
 
-    def _show_compare(self, on: bool) -> None:
+    def show_compare(self, on: bool) -> None:
         blocked = self.compare_check.blockSignals(True)
         self.compare_check.setChecked(on)
         self.compare_check.blockSignals(blocked)

@@ -8,14 +8,14 @@ comparison IoU; the table is rebuilt (coalesced) when the review changes and the
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from PySide6 import QtCore, QtWidgets
 
-from detector.review import ReviewError
-
-if TYPE_CHECKING:
-    from viewer.review.controller import ReviewController
+from detector.files.scan import Instance
+from detector.review import ReviewError, ReviewState
+from viewer.review.keys import STATUS_TEXT, key_for
+from viewer.state import ViewerState
 
 COLUMNS = ("image", "status", "pred.", "max", "disagree", "GT")
 TOOLTIPS = (
@@ -44,11 +44,34 @@ class _Item(QtWidgets.QTableWidgetItem):
         return super().__lt__(other)
 
 
-class WorklistPanel(QtWidgets.QWidget):
-    """All open images with status, predictions, max score and disagreement."""
+class WorklistSource(Protocol):
+    """What the worklist reads: the review of the open images (the review controller)."""
 
-    def __init__(self, review: ReviewController, parent: QtWidgets.QWidget | None = None) -> None:
+    @property
+    def review(self) -> ReviewState: ...
+    @property
+    def threshold(self) -> float: ...
+    @property
+    def iou_threshold(self) -> float: ...
+    def review_progress(self) -> tuple[int, int]: ...
+    def instance_for(self, key: str) -> Instance | None: ...
+
+
+class WorklistPanel(QtWidgets.QWidget):
+    """All open images with status, predictions, max score and disagreement.
+
+    The owner calls :meth:`schedule` when the review changes; an opened row becomes the
+    current image of ``state``.
+    """
+
+    def __init__(
+        self,
+        state: ViewerState,
+        review: WorklistSource,
+        parent: QtWidgets.QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
+        self.state = state
         self.review = review
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
@@ -74,7 +97,6 @@ class WorklistPanel(QtWidgets.QWidget):
         self._timer.setSingleShot(True)
         self._timer.setInterval(150)
         self._timer.timeout.connect(self.refresh)
-        review.changed.connect(self.schedule)
 
     def schedule(self) -> None:
         """Rebuild soon (many changes in a row cost one rebuild)."""
@@ -83,12 +105,10 @@ class WorklistPanel(QtWidgets.QWidget):
 
     def rows(self) -> list[tuple[str, str, str, int, float | None, int, int]]:
         """(key, patientId, status, predictions, max score, disagreement, ground truth)."""
-        from viewer.review.controller import STATUS_TEXT
-
         out = []
         review = self.review.review
-        for inst in self.review.window.state.images():
-            key = self.review.key_of(inst)
+        for inst in self.state.images():
+            key = key_for(inst)
             try:
                 image = review.image(key)
                 counts = review.counts(
@@ -139,4 +159,4 @@ class WorklistPanel(QtWidgets.QWidget):
     def _open(self, item: QtWidgets.QTableWidgetItem) -> None:
         inst = self.review.instance_for(str(item.data(KEY_ROLE)))
         if inst is not None:
-            self.review.window.state.set_current(inst)
+            self.state.set_current(inst)

@@ -8,14 +8,11 @@ older keys of the viewer: **P** (was the Pan tool; Esc returns to Pan) now toggl
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
 
 from PySide6 import QtGui, QtWidgets
 
 from viewer.canvas.box_layers import GROUND_TRUTH, PREDICTION, legend_html
-
-if TYPE_CHECKING:
-    from viewer.main_window import MainWindow
+from viewer.review.controller import ReviewController
 
 #: (attribute, menu text, keys) of the review actions, in menu order; None = separator.
 REVIEW_KEYS: tuple[tuple[str, str, tuple[str, ...]] | None, ...] = (
@@ -35,10 +32,26 @@ REVIEW_KEYS: tuple[tuple[str, str, tuple[str, ...]] | None, ...] = (
 
 
 class ReviewActions:
-    """The QActions of the review workflow, bound to a window's :class:`ReviewController`."""
+    """The QActions of the review workflow, bound to a :class:`ReviewController`.
 
-    def __init__(self, window: MainWindow, add: Callable[..., QtGui.QAction]) -> None:
-        review = window.review
+    Parameters
+    ----------
+    review : ReviewController
+        What the actions do.
+    add : callable
+        Creates a QAction (text, slot, keys, checkable=, tip=) the way the window lists them.
+    show_legend : callable
+        Receives the legend (HTML) after a layer was shown or hidden.
+    """
+
+    def __init__(
+        self,
+        review: ReviewController,
+        add: Callable[..., QtGui.QAction],
+        show_legend: Callable[[str], object],
+    ) -> None:
+        self.review = review
+        self.show_legend = show_legend
         slots: dict[str, Callable[[], object]] = {
             "act_draw_box": review.start_drawing,
             "act_next_box": lambda: review.select_next(1),
@@ -62,13 +75,13 @@ class ReviewActions:
             self.ordered.append(action)
         self.act_show_truth = add(
             "Show &ground truth",
-            lambda on: self._toggle(window, GROUND_TRUTH, on),
+            lambda on: self._toggle(GROUND_TRUTH, on),
             ["G"],
             checkable=True,
         )
         self.act_show_predictions = add(
             "Show &predictions",
-            lambda on: self._toggle(window, PREDICTION, on),
+            lambda on: self._toggle(PREDICTION, on),
             ["P"],
             checkable=True,
         )
@@ -83,12 +96,13 @@ class ReviewActions:
             act.setChecked(True)
         review.compare_changed.connect(self.act_compare.setChecked)
 
-    @staticmethod
-    def _toggle(window: MainWindow, kind: str, on: bool) -> None:
-        window.review.layers.set_layer_visible(kind, on)
-        window.detection_panel.set_legend(
-            legend_html(window.review.layers.visibility(), LEGEND_KEYS)
-        )
+    def legend(self) -> str:
+        """The legend of the layers as they are shown now."""
+        return legend_html(self.review.layers.visibility(), LEGEND_KEYS)
+
+    def _toggle(self, kind: str, on: bool) -> None:
+        self.review.layers.set_layer_visible(kind, on)
+        self.show_legend(self.legend())
 
     def fill_menu(self, menu: QtWidgets.QMenu) -> None:
         for action in self.ordered:

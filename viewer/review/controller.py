@@ -20,11 +20,11 @@ import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from PySide6 import QtCore
 
-from detector.files.identity import image_key, patient_id_for
+from detector.files.identity import patient_id_for
 from detector.files.scan import Instance, Problem
 from detector.review import (
     BoxKind,
@@ -41,30 +41,13 @@ from detector.review import (
 )
 from detector.rsna.matching import box_iou
 from viewer.canvas.box_layers import GROUND_TRUTH, PREDICTION, REVIEWER, BoxLayers, BoxView
-
-if TYPE_CHECKING:
-    from viewer.main_window import MainWindow
+from viewer.canvas.image_canvas import ImageCanvas
+from viewer.detection.controller import DetectionController
+from viewer.panels.study_browser import StudyBrowser
+from viewer.review.keys import STATUS_MARKS, STATUS_TEXT, key_for
+from viewer.state import ViewerState
 
 logger = logging.getLogger(__name__)
-
-#: Marks in the study browser's review column.
-STATUS_MARKS: dict[ImageStatus, str] = {
-    ImageStatus.UNREVIEWED: "",
-    ImageStatus.IN_PROGRESS: "\u2026",
-    ImageStatus.REVIEWED: "\u2713",
-    ImageStatus.NO_OPACITY: "\u2205",
-}
-STATUS_TEXT: dict[ImageStatus, str] = {
-    ImageStatus.UNREVIEWED: "unreviewed",
-    ImageStatus.IN_PROGRESS: "in progress",
-    ImageStatus.REVIEWED: "reviewed",
-    ImageStatus.NO_OPACITY: "no opacity",
-}
-
-
-def key_for(inst: Instance, frame: int = 0) -> str:
-    """Session key of an open image's frame."""
-    return image_key(inst.sop_instance_uid, frame, inst.path)
 
 
 def comparison_marks(
@@ -112,10 +95,20 @@ class ReviewController(QtCore.QObject):
     session_changed = QtCore.Signal(str)
     message = QtCore.Signal(str)
 
-    def __init__(self, window: MainWindow) -> None:
-        super().__init__(window)
-        self.window = window
-        self.layers = BoxLayers(window.canvas.image_item, self)
+    def __init__(
+        self,
+        state: ViewerState,
+        canvas: ImageCanvas,
+        detection: DetectionController,
+        browser: StudyBrowser,
+        parent: QtCore.QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.state = state
+        self.canvas = canvas
+        self.detection = detection
+        self.browser = browser
+        self.layers = BoxLayers(canvas.image_item, self)
         self.review = ReviewState()
         self.store: SessionStore | None = None
         self.session_path = ""
@@ -125,14 +118,14 @@ class ReviewController(QtCore.QObject):
         self._shown_key: str | None = None
         self._shown_since = time.monotonic()
         self._connect_review()
-        window.state.images_added.connect(self._on_images_added)
-        window.state.cleared.connect(self._on_cleared)
-        window.canvas.box_drawn.connect(self._on_box_drawn)
+        state.images_added.connect(self._on_images_added)
+        state.cleared.connect(self._on_cleared)
+        canvas.box_drawn.connect(self._on_box_drawn)
         self.layers.edited.connect(self._on_box_edited)
         self.layers.selected.connect(lambda _i: self.changed.emit())
-        window.detection.result_ready.connect(self._on_detection_result)
-        window.detection.model_ready.connect(self._on_model_ready)
-        window.detection.threshold_changed.connect(lambda _v: self.refresh())
+        detection.result_ready.connect(self._on_detection_result)
+        detection.model_ready.connect(self._on_model_ready)
+        detection.threshold_changed.connect(lambda _v: self.refresh())
 
     # -- session ----------------------------------------------------------------------------
 
@@ -162,19 +155,23 @@ class ReviewController(QtCore.QObject):
             self.store.close()
         self.review, self.store, self.session_path = review, store, path
         self._connect_review()
-        for inst in self.window.state.images():
+        for inst in self.state.images():
             self._register(inst)
-        if self.window.detection.meta is not None:
-            self._on_model_ready(self.window.detection.meta, self.window.detection.device)
+        if self.detection.meta is not None:
+            self._on_model_ready(self.detection.meta, self.detection.device)
         self.session_changed.emit(path)
         self.refresh()
         self._update_browser_marks()
         return True
 
     def ensure_session(self, opened: Sequence[str]) -> None:
-        """Without a session yet, open the default one of the first opened folder."""
-        if self.store is not None or not opened or not self.window.persist_preferences:
-            return  # (--screenshot runs write nothing: their review stays in memory)
+        """Without a session yet, open the default one of the first opened folder.
+
+        The window does not call this in ``--screenshot`` runs: they write nothing, so their
+        review stays in memory.
+        """
+        if self.store is not None or not opened:
+            return
         first = os.path.abspath(opened[0])
         folder = first if os.path.isdir(first) else os.path.dirname(first)
         self.open_session(default_session_path(folder))
@@ -214,9 +211,7 @@ class ReviewController(QtCore.QObject):
             self.message.emit(text)
             return text
         if problems:
-            found = [Problem(path, problem) for problem in problems]
-            self.window.state.result.problems.extend(found)
-            self.window.state.problems_added.emit(found)
+            self.state.add_problems([Problem(path, problem) for problem in problems])
         self.refresh()
         text = "; ".join(lines)
         self.message.emit(text)
@@ -278,13 +273,17 @@ class ReviewController(QtCore.QObject):
 
     @property
     def current_key(self) -> str | None:
-        inst = self.window.state.current
+        inst = self.state.current
         if inst is None:
             return None
-        key = key_for(inst, self.window.state.frame)
+        key = key_for(inst, self.state.frame)
         if key not in self._instances:
-            self._register(inst, self.window.state.frame)
+            self._register(inst, self.state.frame)
         return key
+
+    def shown_key(self) -> str | None:
+        """Review key of the image drawn on the canvas (``None`` while nothing is drawn)."""
+        return self.current_key if self.canvas.has_image else None
 
     def image_shown(self) -> None:
         """The canvas shows another image or frame: draw its boxes, count time on the last."""
@@ -309,10 +308,10 @@ class ReviewController(QtCore.QObject):
 
     @property
     def model_name(self) -> str:
-        return Path(self.window.detection.model_path).name or "model"
+        return Path(self.detection.model_path).name or "model"
 
     def _on_model_ready(self, meta: dict, _device: str) -> None:
-        det = self.window.detection
+        det = self.detection
         self.review.add_model(
             ModelInfo(
                 self.model_name, det.model_path, float(meta.get("threshold", 0.5)), dict(meta)
@@ -336,7 +335,7 @@ class ReviewController(QtCore.QObject):
 
     @property
     def threshold(self) -> float:
-        return self.window.detection.threshold
+        return self.detection.threshold
 
     def visible_predictions(self, key: str) -> list[ReviewBox]:
         return [b for b in self.proposals(key) if b.score is None or b.score >= self.threshold]
@@ -383,7 +382,7 @@ class ReviewController(QtCore.QObject):
         return out
 
     def refresh(self) -> None:
-        key = self.current_key if self.window.canvas.has_image else None
+        key = self.shown_key()
         self.layers.show_boxes(self.views(key) if key is not None else ())
         self.changed.emit()
 
@@ -398,9 +397,9 @@ class ReviewController(QtCore.QObject):
         self.changed.emit()
 
     def _mark_in_browser(self, inst: Instance, status: ImageStatus) -> None:
-        state = self.window.state
+        state = self.state
         state.set_reviewed(inst, status in (ImageStatus.REVIEWED, ImageStatus.NO_OPACITY))
-        item = self.window.browser.item_for(inst)
+        item = self.browser.item_for(inst)
         if item is not None:
             item.setText(1, STATUS_MARKS[status])
             item.setToolTip(1, STATUS_TEXT[status])
@@ -444,8 +443,8 @@ class ReviewController(QtCore.QObject):
 
     def start_drawing(self) -> None:
         """**B**: the next left-drag on the image draws a reviewer box."""
-        if self.window.canvas.has_image:
-            self.window.canvas.set_tool("box")
+        if self.canvas.has_image:
+            self.canvas.set_tool("box")
             self.message.emit("Draw a box: left-drag on the image")
 
     def _on_box_drawn(self, xyxy: tuple) -> None:
@@ -519,7 +518,7 @@ class ReviewController(QtCore.QObject):
             done, total = self.review_progress()
             self.message.emit(f"All {total} images reviewed" if done == total else "")
             return
-        self.window.state.set_current(target)
+        self.state.set_current(target)
 
     def toggle_reviewed(self) -> None:
         """Ctrl+R: mark the image reviewed, or take the mark back."""
@@ -537,8 +536,8 @@ class ReviewController(QtCore.QObject):
 
     def next_unreviewed(self) -> Instance | None:
         """The next image (in display order, wrapping) not yet reviewed."""
-        images = self.window.state.images()
-        start = self.window.state.index_of(self.window.state.current)
+        images = self.state.images()
+        start = self.state.index_of(self.state.current)
         for step in range(1, len(images) + 1):
             inst = images[(start + step) % len(images)]
             image = self.review.images.get(key_for(inst))

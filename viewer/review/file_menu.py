@@ -7,14 +7,13 @@ reports one line per outcome in the status bar).
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 from PySide6 import QtGui, QtWidgets
 
 from detector.review.export import EXPORT_FORMATS
-
-if TYPE_CHECKING:
-    from viewer.main_window import MainWindow
+from viewer.platform.settings import AppSettings
+from viewer.review.controller import ReviewController
 
 #: Default file names of the export formats.
 EXPORT_NAMES = {
@@ -25,20 +24,41 @@ EXPORT_NAMES = {
 
 
 class ReviewFileActions:
-    """File → Import ground truth…, Export (labels / audit / submission)…, Review session…."""
+    """File → Import ground truth…, Export (labels / audit / submission)…, Review session….
 
-    def __init__(self, window: MainWindow) -> None:
-        self.window = window
-        self.act_import = QtGui.QAction("Import &ground truth (labels CSV)...", window)
+    Parameters
+    ----------
+    review : ReviewController
+        Does the imports, exports and session changes.
+    prefs : AppSettings
+        The last folder the dialogs start in.
+    show_message : callable
+        ``(text[, msecs])``: one line for the status bar.
+    parent : QWidget
+        Owner of the actions and the dialogs.
+    """
+
+    def __init__(
+        self,
+        review: ReviewController,
+        prefs: AppSettings,
+        show_message: Callable[..., object],
+        parent: QtWidgets.QWidget,
+    ) -> None:
+        self.review = review
+        self.prefs = prefs
+        self.show_message = show_message
+        self.parent = parent
+        self.act_import = QtGui.QAction("Import &ground truth (labels CSV)...", parent)
         self.act_import.triggered.connect(self.import_dialog)
-        self.act_import_classes = QtGui.QAction("Import class CSV...", window)
+        self.act_import_classes = QtGui.QAction("Import class CSV...", parent)
         self.act_import_classes.triggered.connect(self.import_classes_dialog)
         self.export_actions: dict[str, QtGui.QAction] = {}
         for fmt in EXPORT_FORMATS:
-            act = QtGui.QAction(f"Export {fmt}...", window)
+            act = QtGui.QAction(f"Export {fmt}...", parent)
             act.triggered.connect(lambda _=False, f=fmt: self.export_dialog(f))
             self.export_actions[fmt] = act
-        self.act_session = QtGui.QAction("Review &session...", window)
+        self.act_session = QtGui.QAction("Review &session...", parent)
         self.act_session.triggered.connect(self.session_dialog)
 
     def fill_menu(self, menu: QtWidgets.QMenu) -> None:
@@ -49,43 +69,43 @@ class ReviewFileActions:
         menu.addAction(self.act_session)
 
     def _folder(self) -> str:
-        return self.window.prefs.last_folder or os.getcwd()
+        return self.prefs.last_folder or os.getcwd()
 
     def import_dialog(self) -> None:
         path, _ = QtWidgets.QFileDialog.getOpenFileName(
-            self.window, "Import ground truth (RSNA labels CSV)", self._folder(), "CSV (*.csv)"
+            self.parent, "Import ground truth (RSNA labels CSV)", self._folder(), "CSV (*.csv)"
         )
         if path:
-            self.window.review.import_labels(path)
+            self.review.import_labels(path)
 
     def import_classes_dialog(self) -> None:
         path, _ = QtWidgets.QFileDialog.getOpenFileName(
-            self.window, "Import class CSV (patientId,class)", self._folder(), "CSV (*.csv)"
+            self.parent, "Import class CSV (patientId,class)", self._folder(), "CSV (*.csv)"
         )
         if path:
             from detector.review.importing import import_classes
             from detector.rsna.labels import LabelsError
 
             try:
-                report = import_classes(self.window.review.review, path)
+                report = import_classes(self.review.review, path)
             except (LabelsError, OSError, ValueError) as exc:
-                self.window.statusBar().showMessage(str(exc))
+                self.show_message(str(exc))
                 return
-            self.window.statusBar().showMessage(report.summary(), 8000)
+            self.show_message(report.summary(), 8000)
 
     def export_dialog(self, fmt: str) -> None:
         start = os.path.join(self._folder(), EXPORT_NAMES.get(fmt, f"{fmt}.csv"))
         path, _ = QtWidgets.QFileDialog.getSaveFileName(
-            self.window, f"Export {fmt}", start, "CSV (*.csv)"
+            self.parent, f"Export {fmt}", start, "CSV (*.csv)"
         )
         if path:
-            self.window.review.export(path, fmt)
+            self.review.export(path, fmt)
 
     def session_dialog(self) -> None:
         """Show the session file in use; offer to open another one."""
-        review = self.window.review
+        review = self.review
         current = review.session_path or "(none yet: opened with the first folder)"
-        box = QtWidgets.QMessageBox(self.window)
+        box = QtWidgets.QMessageBox(self.parent)
         box.setWindowTitle("Review session")
         box.setText(
             f"Every edit is saved at once to:\n{current}\n\n"
@@ -99,7 +119,7 @@ class ReviewFileActions:
         box.exec()
         if box.clickedButton() is other:
             path, _ = QtWidgets.QFileDialog.getSaveFileName(
-                self.window,
+                self.parent,
                 "Open or create a review session",
                 os.path.dirname(review.session_path) or self._folder(),
                 "Review sessions (*.sqlite)",

@@ -23,7 +23,7 @@ def test_models_and_icon_follow_meipass(monkeypatch, tmp_path):
 
 def test_app_window_icon_is_set(qapp):
     """create_app gives the application (and so every window) the PneumoView icon."""
-    from viewer.app import create_app
+    from viewer.platform.qt_app import create_app
 
     app = create_app()
     assert app is qapp
