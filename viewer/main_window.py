@@ -16,9 +16,11 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from superqt.utils import WorkerBase
 
 from detector.files.scan import Instance, Problem
+from detector.imaging.decode import DicomImage
 from detector.imaging.dicom_info import pixel_spacing
-from detector.imaging.pipeline import DicomImage, DicomReadError, Window
+from detector.imaging.lut import Window
 from detector.imaging.plain import NO_SPACING
+from detector.imaging.read import DicomReadError
 from viewer.canvas.box_layers import legend_html
 from viewer.canvas.controls import FrameControl, WindowControl
 from viewer.canvas.image_canvas import ImageCanvas

@@ -31,7 +31,8 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from detector.files.identity import patient_id_for
-from detector.imaging.pipeline import DicomImage, DicomReadError
+from detector.imaging.decode import DicomImage
+from detector.imaging.read import DicomReadError
 from detector.model.build import build_model
 from detector.model.checkpoint import (
     DEFAULT_INPUT_SIZE,
@@ -120,7 +121,7 @@ def prepare_source(
 ) -> PreparedImage:
     """Read/prepare one image; never raises for bad input (the reason goes to ``error``).
 
-    A :class:`~detector.imaging.pipeline.DicomImage` (the viewer's) or a path goes through
+    A :class:`~detector.imaging.decode.DicomImage` (the viewer's) or a path goes through
     :func:`detector.model.preprocess.model_gray`, the one model input, so the window and the command
     line feed the model the same pixels. An array is taken as a plain grey/RGB picture (its
     equalization is applied to it as it is; never pass a rendered, inverted DICOM).
@@ -585,7 +586,7 @@ class Detector:
     ) -> Generator[str, None, DetectionResult]:
         """One image, step by step, for a GUI generator worker.
 
-        Pass the viewer's :class:`~detector.imaging.pipeline.DicomImage` (not its rendered pixels): the
+        Pass the viewer's :class:`~detector.imaging.decode.DicomImage` (not its rendered pixels): the
         model then sees exactly what ``pneumoview detect`` feeds it for that file.
 
         Yields the stage names ``"loading model"`` (first call only), ``"preparing"``,

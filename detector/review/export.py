@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+from detector.errors import PneumoViewError
 from detector.files.output import atomic_open
 from detector.review.state import (
     DONE_STATUSES,
@@ -57,13 +58,8 @@ SUBMISSION_COLUMNS = ("patientId", "PredictionString")
 FALLBACK_THRESHOLD = 0.5
 
 
-class ExportError(Exception):
-    """The output cannot be written; ``str(err)`` is ``"<file>: <reason>"``."""
-
-    def __init__(self, path: str | os.PathLike[str], reason: str) -> None:
-        self.path = os.fspath(path)
-        self.reason = reason
-        super().__init__(f"{self.path}: {reason}")
+class ExportError(PneumoViewError):
+    """The output cannot be written; ``str(err)`` is ``"<file name>: <reason>"``."""
 
 
 def check_output(path: str | os.PathLike[str]) -> Path:

@@ -27,6 +27,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from detector.errors import PneumoViewError
 from detector.files.output import atomic_open
 from detector.types import Detection, DetectionResult
 
@@ -44,13 +45,8 @@ RSNA_CLASSES = ("Normal", "No Lung Opacity / Not Normal", "Lung Opacity")
 MAX_PROBLEMS = 1000
 
 
-class LabelsError(Exception):
+class LabelsError(PneumoViewError):
     """A CSV file cannot be used at all; ``str(err)`` is ``"<file name>: <reason>"``."""
-
-    def __init__(self, path: str | os.PathLike[str], reason: str) -> None:
-        self.path = str(path)
-        self.reason = reason
-        super().__init__(f"{Path(self.path).name}: {reason}")
 
 
 @dataclass

@@ -6,14 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from detector.imaging.pipeline import (
-    DicomReadError,
-    Window,
-    equalize_display,
-    load_image,
-    render,
-    resize_display,
-)
+from detector.imaging.decode import load_image
+from detector.imaging.lut import Window
+from detector.imaging.read import DicomReadError
+from detector.imaging.render import equalize_display, render, resize_display
 from detector.model.inference import prepare_source
 from detector.model.preprocess import gray_to_tensor, model_gray, model_input, prepare_gray
 from tests.conftest import chest_like
