@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import chest_field, machine_line, median_seconds  # noqa: E402
 from detector.imaging.dicom_write import compress_jpeg_baseline, new_image_dataset, save_dataset  # noqa: E402
-from detector.imaging.pipeline import display_pixels  # noqa: E402
+from detector.imaging.render import display_pixels  # noqa: E402
 from detector.model.build import build_model  # noqa: E402
 from detector.model.inference import Detector  # noqa: E402
 from detector.model.preprocess import gray_to_tensor, prepare_gray  # noqa: E402

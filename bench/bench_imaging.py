@@ -27,13 +27,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import chest_field, median_seconds, print_table  # noqa: E402
 from detector.files.scan import scan  # noqa: E402
+from detector.imaging.decode import load_image  # noqa: E402
 from detector.imaging.dicom_write import (  # noqa: E402
     DX_IMAGE_STORAGE,
     compress_jpeg_baseline,
     new_image_dataset,
     save_dataset,
 )
-from detector.imaging.pipeline import Window, load_image, read_dataset, render  # noqa: E402
+from detector.imaging.lut import Window  # noqa: E402
+from detector.imaging.read import read_dataset  # noqa: E402
+from detector.imaging.render import render  # noqa: E402
 
 
 def median_ms(fn: Callable[[], object], runs: int, warmup: int = 1) -> float:

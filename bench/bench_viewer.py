@@ -28,12 +28,14 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import chest_field, machine_line, print_table  # noqa: E402
+from detector.imaging.decode import load_image  # noqa: E402
 from detector.imaging.dicom_write import (  # noqa: E402
     compress_jpeg_baseline,
     new_image_dataset,
     save_dataset,
 )
-from detector.imaging.pipeline import Window, load_image, render  # noqa: E402
+from detector.imaging.lut import Window  # noqa: E402
+from detector.imaging.render import render  # noqa: E402
 
 
 def rss_mb() -> float:

@@ -17,7 +17,8 @@ from collections.abc import Sequence
 from types import ModuleType
 
 import detector.commands
-from detector.imaging.pipeline import quiet_pydicom
+from detector.errors import PneumoViewError
+from detector.imaging.read import quiet_pydicom
 
 log = logging.getLogger("pneumoview")
 
@@ -92,6 +93,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         return 130
+    except PneumoViewError as exc:  # a file that cannot be used: "<file name>: <reason>"
+        sys.stderr.write(f"pneumoview {args.command}: error: {exc}\n")
+        return 1
     except Exception as exc:  # noqa: BLE001 - the CLI boundary: one line, no traceback
         log.debug("unhandled error", exc_info=True)
         sys.stderr.write(f"pneumoview {args.command}: error: {exc}\n")

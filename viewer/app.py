@@ -166,7 +166,7 @@ def run(args: Sequence[str]) -> int:
         stream=sys.stderr,
     )
     if not opts.verbose:
-        from detector.imaging.pipeline import quiet_pydicom
+        from detector.imaging.read import quiet_pydicom
 
         quiet_pydicom()
 

@@ -91,7 +91,9 @@ def write_codec_samples(folder: Path) -> dict[str, tuple[Path, np.ndarray | None
 
 def check_decode(path: Path, expected: np.ndarray | None) -> str:
     """Decode and render ``path``; lossless data must equal ``expected``."""
-    from detector.imaging.pipeline import DicomReadError, load_image, render
+    from detector.imaging.decode import load_image
+    from detector.imaging.read import DicomReadError
+    from detector.imaging.render import render
 
     try:
         image = load_image(path)

@@ -14,7 +14,9 @@ import numpy as np
 from psygnal import Signal
 
 from detector.files.scan import Instance, Patient, Problem, ScanItem, ScanResult, Series, Study
-from detector.imaging.pipeline import EQUALIZE_CHOICES, DicomImage, Window, render
+from detector.imaging.decode import DicomImage
+from detector.imaging.lut import Window
+from detector.imaging.render import EQUALIZE_CHOICES, render
 from viewer.canvas.presets import PRESET_NAMES, preset_window
 
 

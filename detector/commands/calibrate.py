@@ -15,6 +15,7 @@ import os
 import sys
 
 from detector.cli import UsageError
+from detector.errors import PneumoViewError
 
 NAME = "calibrate"
 HELP = "choose a checkpoint's threshold/gate and TTA on validation images"
@@ -45,10 +46,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from detector.model.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-    from detector.rsna.labels import LabelsError, read_labels
+    from detector.model.checkpoint import load_checkpoint, save_checkpoint
+    from detector.rsna.labels import read_labels
     from detector.training.calibration import calibrate
-    from detector.training.datasets import DatasetError, find_images, read_split
+    from detector.training.datasets import find_images, read_split
 
     if args.batch_size < 1:
         raise UsageError("--batch-size must be >= 1")
@@ -61,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         labels = read_labels(args.labels)
         paths = find_images(args.images)
         split = read_split(args.split) if args.split else None
-    except (CheckpointError, LabelsError, DatasetError) as exc:
+    except PneumoViewError as exc:  # checkpoint, labels, images or split file
         sys.stderr.write(f"pneumoview calibrate: error: {exc}\n")
         return 1
     ids = [i for i in labels.boxes if i in paths and (split is None or split.get(i) == "val")]

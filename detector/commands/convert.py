@@ -33,13 +33,9 @@ from detector.files.output import (
     remove_stale_temp_files,
 )
 from detector.files.scan import Skipped, iter_files, skipped_lines
-from detector.imaging.pipeline import (
-    EQUALIZE_CHOICES,
-    DicomReadError,
-    Window,
-    display_pixels,
-    resize_display,
-)
+from detector.imaging.lut import Window
+from detector.imaging.read import DicomReadError
+from detector.imaging.render import EQUALIZE_CHOICES, display_pixels, resize_display
 
 NAME = "convert"
 HELP = "convert DICOM images to 8-bit PNG through the display pipeline"

@@ -168,7 +168,7 @@ def outside_boxes(
 def image_sizes(folder: str, ids: set[str]) -> tuple[dict[str, tuple[int, int]], list[str]]:
     """``patientId -> (height, width)`` from the headers of the images of ``ids`` in folder."""
     from detector.files.image_files import DatasetError, find_images, probe_image
-    from detector.imaging.pipeline import DicomReadError
+    from detector.imaging.read import DicomReadError
 
     try:
         paths = find_images(folder)

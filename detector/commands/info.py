@@ -7,7 +7,7 @@ import json
 import sys
 
 from detector.imaging.dicom_info import KEY_ATTRIBUTES, key_attributes
-from detector.imaging.pipeline import DicomReadError, read_header
+from detector.imaging.read import DicomReadError, read_header
 
 NAME = "info"
 HELP = "show a DICOM file's key attributes and full tag dump"

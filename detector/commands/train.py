@@ -16,8 +16,9 @@ import os
 import sys
 
 from detector.cli import UsageError
+from detector.errors import PneumoViewError
 from detector.files.output import OutputError, check_output_file, remove_stale_temp_files
-from detector.imaging.pipeline import EQUALIZE_CHOICES
+from detector.imaging.render import EQUALIZE_CHOICES
 from detector.types import ARCHES, AUGMENT_LEVELS, BACKBONES
 
 NAME = "train"
@@ -104,10 +105,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from detector.model.build import BackboneWeightsError
-    from detector.model.checkpoint import CheckpointError
-    from detector.rsna.labels import LabelsError
-    from detector.training.datasets import DatasetError
     from detector.training.trainer import TrainConfig, train
 
     config = TrainConfig(
@@ -159,7 +156,7 @@ def run(args: argparse.Namespace) -> int:
     remove_stale_temp_files(os.path.dirname(os.path.abspath(args.out)))
     try:
         result = train(config)
-    except (LabelsError, DatasetError, CheckpointError, BackboneWeightsError) as exc:
+    except PneumoViewError as exc:  # labels, images, checkpoint, backbone weights
         sys.stderr.write(f"pneumoview train: error: {exc}\n")
         return 1
     except FloatingPointError as exc:

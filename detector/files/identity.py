@@ -79,7 +79,7 @@ def identify(path: str, sop_instance_uid: str | None = None, frame: int = 0) -> 
     """
     uid = sop_instance_uid
     if uid is None:
-        from detector.imaging.pipeline import DicomReadError, read_header
+        from detector.imaging.read import DicomReadError, read_header
 
         try:
             uid = str(read_header(path).get("SOPInstanceUID", "") or "")

@@ -7,20 +7,16 @@ from __future__ import annotations
 
 import os
 
+from detector.errors import PneumoViewError
 from detector.files.identity import patient_id_for
-from detector.imaging.pipeline import DicomReadError, read_header
+from detector.imaging.read import DicomReadError, read_header
 
 DICOM_SUFFIXES = (".dcm", ".dicom", ".dic")
 PNG_SUFFIXES = (".png", ".jpg", ".jpeg")
 
 
-class DatasetError(Exception):
-    """The training data cannot be used; ``str(err)`` is ``"<name>: <reason>"``."""
-
-    def __init__(self, path: str | os.PathLike[str], reason: str) -> None:
-        self.path = str(path)
-        self.reason = reason
-        super().__init__(f"{os.path.basename(self.path) or self.path}: {reason}")
+class DatasetError(PneumoViewError):
+    """The training data cannot be used; ``str(err)`` is ``"<file name>: <reason>"``."""
 
 
 def find_images(folder: str | os.PathLike[str]) -> dict[str, str]:

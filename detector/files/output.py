@@ -22,6 +22,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from detector.errors import PneumoViewError
+
 TEMP_PREFIX = ".pv-"
 TEMP_SUFFIX = ".tmp"
 _TEMP_RE = re.compile(r"^\.pv-(\d+)-[A-Za-z0-9_]+\.tmp$")
@@ -29,13 +31,8 @@ _TEMP_RE = re.compile(r"^\.pv-(\d+)-[A-Za-z0-9_]+\.tmp$")
 _LEGACY_TEMP_RE = re.compile(r"^\..+\.[A-Za-z0-9_]{8}\.tmp$")
 
 
-class OutputError(ValueError):
-    """An output path cannot be written; ``str(err)`` is ``"<path>: <reason>"``."""
-
-    def __init__(self, path: str | os.PathLike[str], reason: str) -> None:
-        self.path = os.fspath(path)
-        self.reason = reason
-        super().__init__(f"{self.path}: {reason}")
+class OutputError(PneumoViewError, ValueError):
+    """An output path cannot be written; ``str(err)`` is ``"<file name>: <reason>"``."""
 
 
 def _probe_writable(folder: Path, path_for_error: str | os.PathLike[str]) -> None:

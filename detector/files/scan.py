@@ -22,14 +22,14 @@ from pathlib import Path
 
 from pydicom.dataset import Dataset
 
-from detector.imaging.pipeline import (
+from detector.imaging.plain import plain_format
+from detector.imaging.read import (
     DicomReadError,
     non_image_kind,
     number_of_frames,
     read_header,
     special_file_kind,
 )
-from detector.imaging.plain import plain_format
 
 logger = logging.getLogger(__name__)
 

@@ -1,4 +1,6 @@
-"""Plain-words reasons for pixel-data decoding failures.
+"""Plain-words reasons for reading and decoding failures.
+
+:func:`short_reason` cuts any exception to one line that never is a bare class name.
 
 pydicom tries every decoder plugin and then raises one ``RuntimeError`` whose first line is
 "Unable to decode as exceptions were raised by all available plugins:", followed by one
@@ -36,6 +38,14 @@ _UNINFORMATIVE = ("cannot identify image file",)
 
 _LIBJPEG_PREFIX = re.compile(r"^libjpeg error code '[-\d]+' returned from Decode\(\):\s*")
 _OBJECT_REPR = re.compile(r"\s*<[^<>]* object at 0x[0-9a-fA-F]+>")
+
+
+def short_reason(exc: BaseException) -> str:
+    """First line of an exception's message; never a bare exception class name."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    if not text or text == type(exc).__name__:
+        text = f"the reader stopped without saying why ({type(exc).__name__})"
+    return text if len(text) <= 160 else text[:157] + "..."
 
 
 def short_syntax_name(name: str) -> str:

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 from pydicom.dataset import Dataset, FileMetaDataset
 
+from detector.errors import PneumoViewError
+
 if TYPE_CHECKING:
     from PIL.ImageFile import ImageFile
 
@@ -27,8 +29,8 @@ _MARK = "_pneumoview_plain_format"
 NO_SPACING = "not DICOM: no pixel spacing"
 
 
-class PlainImageError(Exception):
-    """A PNG/JPEG file that cannot be read; ``str(err)`` is the reason (no file name)."""
+class PlainImageError(PneumoViewError):
+    """A PNG/JPEG file that cannot be read; ``str(err)`` is ``"<file name>: <reason>"``."""
 
 
 def sniff_format(path: str | os.PathLike[str]) -> str | None:
@@ -59,7 +61,7 @@ def _open(path: str, fmt: str) -> ImageFile:
     try:
         return Image.open(path, formats=[fmt])
     except (UnidentifiedImageError, OSError, ValueError) as exc:
-        raise PlainImageError(f"damaged {fmt} image ({_pil_reason(exc)})") from None
+        raise PlainImageError(path, f"damaged {fmt} image ({_pil_reason(exc)})") from None
 
 
 def _pil_reason(exc: BaseException) -> str:
@@ -132,7 +134,7 @@ def read_plain_image(path: str, fmt: str) -> tuple[Dataset, np.ndarray]:
             else:
                 arr = np.array(img)
         except (OSError, ValueError, SyntaxError) as exc:
-            raise PlainImageError(f"damaged {fmt} image ({_pil_reason(exc)})") from None
+            raise PlainImageError(path, f"damaged {fmt} image ({_pil_reason(exc)})") from None
     if arr.ndim == 3:
         if np.array_equal(arr[..., 0], arr[..., 1]) and np.array_equal(arr[..., 0], arr[..., 2]):
             arr = np.ascontiguousarray(arr[..., 0])

@@ -17,7 +17,6 @@ from __future__ import annotations
 import logging
 import os
 from functools import partial
-from pathlib import Path
 from typing import Any, cast
 
 import torch
@@ -41,6 +40,7 @@ from torchvision.ops.feature_pyramid_network import LastLevelP6P7
 
 logger = logging.getLogger(__name__)
 
+from detector.errors import PneumoViewError  # noqa: E402
 from detector.types import ARCHES, BACKBONES  # noqa: E402, F401
 
 #: Name of the classification layer whose first dimension counts the classes, per architecture.
@@ -50,13 +50,8 @@ CLASS_WEIGHT_KEYS = {
 }
 
 
-class BackboneWeightsError(ValueError):
+class BackboneWeightsError(PneumoViewError, ValueError):
     """A backbone weights file cannot be used; ``str(err)`` is ``"<file name>: <reason>"``."""
-
-    def __init__(self, path: str | os.PathLike[str], reason: str) -> None:
-        self.path = str(path)
-        self.reason = reason
-        super().__init__(f"{Path(self.path).name}: {reason}")
 
 
 class _InputSizeTransform(GeneralizedRCNNTransform):

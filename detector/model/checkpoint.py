@@ -22,15 +22,15 @@ import pickle
 import warnings
 import zipfile
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
+from detector.errors import PneumoViewError
 from detector.files.output import atomic_open
-from detector.imaging.pipeline import EQUALIZE_CHOICES
+from detector.imaging.render import EQUALIZE_CHOICES
 from detector.model.build import ARCHES, BACKBONES, build_model, count_classes
 from detector.types import CLASS_NAMES
 
@@ -42,13 +42,8 @@ DEFAULT_INPUT_SIZE = 512
 DEFAULT_THRESHOLD = 0.5
 
 
-class CheckpointError(Exception):
+class CheckpointError(PneumoViewError):
     """A checkpoint cannot be used; ``str(err)`` is ``"<file name>: <reason>"``."""
-
-    def __init__(self, path: str | os.PathLike[str], reason: str) -> None:
-        self.path = str(path)
-        self.reason = reason
-        super().__init__(f"{Path(self.path).name}: {reason}")
 
 
 def project_version() -> str:

@@ -46,7 +46,7 @@ def is_phantom_header(header: Any) -> bool:
 
 def is_phantom_file(path: str | os.PathLike[str]) -> bool:
     """True when ``path`` is a readable phantom DICOM (header only; never raises)."""
-    from detector.imaging.pipeline import DicomReadError, read_header
+    from detector.imaging.read import DicomReadError, read_header
 
     try:
         return is_phantom_header(read_header(os.fspath(path)))

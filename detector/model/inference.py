@@ -34,7 +34,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from detector.files.identity import patient_id_for
-from detector.imaging.pipeline import DicomImage
+from detector.imaging.decode import DicomImage
 from detector.model.build import build_model
 from detector.model.checkpoint import (
     DEFAULT_INPUT_SIZE,

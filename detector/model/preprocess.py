@@ -1,10 +1,10 @@
 """The one model input, shared by the viewer, ``detect`` and training.
 
-:func:`model_gray` takes a decoded :class:`~detector.imaging.pipeline.DicomImage` (what the
+:func:`model_gray` takes a decoded :class:`~detector.imaging.decode.DicomImage` (what the
 viewer holds) or a file path (what ``detect`` and training read) and always produces the same
 pixels for the same file:
 
-DICOM -> :func:`detector.imaging.pipeline.render` with the image's *default* display (header or automatic
+DICOM -> :func:`detector.imaging.render.render` with the image's *default* display (header or automatic
 window, MONOCHROME1 / INVERSE inverted; never the user's current window, zoom or invert) and the
 checkpoint's equalization applied by ``render`` (to the windowed image, before the inversion)
 -> grey -> resize so the longer side is ``input_size`` -> float32 ``[3, H, W]`` in [0, 1].
@@ -23,11 +23,10 @@ import os
 import numpy as np
 import torch
 
-from detector.imaging.pipeline import (
+from detector.imaging.decode import DicomImage, load_image
+from detector.imaging.render import (
     EQUALIZE_CHOICES,
-    DicomImage,
     equalize_display,
-    load_image,
     render,
     resize_display,
     to_gray,
@@ -115,7 +114,7 @@ def model_gray(
 
     Raises
     ------
-    detector.imaging.pipeline.DicomReadError
+    detector.imaging.read.DicomReadError
         The file cannot be read as an image.
     ValueError
         Bad ``input_size`` or ``equalize``.

@@ -1,7 +1,7 @@
 """Images in, prepared model inputs out: the part of a run that happens before the model.
 
 :func:`prepare_source` turns one source (the viewer's decoded
-:class:`~detector.imaging.pipeline.DicomImage`, a file path or a plain uint8 array) into a
+:class:`~detector.imaging.decode.DicomImage`, a file path or a plain uint8 array) into a
 :class:`PreparedImage` through :func:`detector.model.preprocess.model_gray`, the one model
 input, and never raises for bad input (the reason goes to ``error``). :class:`SourceDataset`
 wraps it for the DataLoader workers of :meth:`detector.model.inference.Detector.iter_detect`.
@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from detector.imaging.pipeline import DicomImage, DicomReadError
+from detector.imaging.decode import DicomImage
+from detector.imaging.read import DicomReadError
 from detector.model.preprocess import model_gray, prepare_gray
 
 #: What the detector takes: a decoded frame, a plain uint8 picture or an image file.
@@ -48,7 +49,7 @@ def prepare_source(
 ) -> PreparedImage:
     """Read/prepare one image; never raises for bad input (the reason goes to ``error``).
 
-    A :class:`~detector.imaging.pipeline.DicomImage` (the viewer's) or a path goes through
+    A :class:`~detector.imaging.decode.DicomImage` (the viewer's) or a path goes through
     :func:`detector.model.preprocess.model_gray`, the one model input, so the window and the command
     line feed the model the same pixels. An array is taken as a plain grey/RGB picture (its
     equalization is applied to it as it is; never pass a rendered, inverted DICOM).

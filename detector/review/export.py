@@ -25,6 +25,7 @@ import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
+from detector.errors import PneumoViewError
 from detector.files.output import OutputError, check_output_file
 from detector.review.records import (
     DONE_STATUSES,
@@ -62,13 +63,8 @@ SUBMISSION_COLUMNS = ("patientId", "PredictionString")
 FALLBACK_THRESHOLD = 0.5
 
 
-class ExportError(Exception):
-    """The output cannot be written; ``str(err)`` is ``"<file>: <reason>"``."""
-
-    def __init__(self, path: str | os.PathLike[str], reason: str) -> None:
-        self.path = os.fspath(path)
-        self.reason = reason
-        super().__init__(f"{self.path}: {reason}")
+class ExportError(PneumoViewError):
+    """The output cannot be written; ``str(err)`` is ``"<file name>: <reason>"``."""
 
 
 def default_threshold(state: ReviewState) -> float:

@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from detector.errors import PneumoViewError
 from detector.files.userdata import user_data_dir
 from detector.review.records import (
     XYXY,
@@ -72,13 +73,8 @@ def _migrate_to_1(db: sqlite3.Connection) -> None:
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _migrate_to_1}
 
 
-class SessionError(Exception):
-    """A session file that cannot be used; ``str(err)`` is ``"<file>: <reason>"``."""
-
-    def __init__(self, path: str | os.PathLike[str], reason: str) -> None:
-        self.path = os.fspath(path)
-        self.reason = reason
-        super().__init__(f"{self.path}: {reason}")
+class SessionError(PneumoViewError):
+    """A session file that cannot be used; ``str(err)`` is ``"<file name>: <reason>"``."""
 
 
 def default_session_path(folder: str | os.PathLike[str]) -> Path:

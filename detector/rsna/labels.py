@@ -28,6 +28,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from detector.errors import PneumoViewError
+
 #: ``(x, y, width, height)`` in pixels.
 Box = tuple[float, float, float, float]
 #: ``(score, x, y, width, height)``.
@@ -42,13 +44,8 @@ RSNA_CLASSES = ("Normal", "No Lung Opacity / Not Normal", "Lung Opacity")
 MAX_PROBLEMS = 1000
 
 
-class LabelsError(Exception):
+class LabelsError(PneumoViewError):
     """A CSV file cannot be used at all; ``str(err)`` is ``"<file name>: <reason>"``."""
-
-    def __init__(self, path: str | os.PathLike[str], reason: str) -> None:
-        self.path = str(path)
-        self.reason = reason
-        super().__init__(f"{Path(self.path).name}: {reason}")
 
 
 @dataclass

@@ -41,7 +41,7 @@ from detector.files.image_files import (
     probe_image,
 )
 from detector.files.output import atomic_open
-from detector.imaging.pipeline import DicomReadError
+from detector.imaging.read import DicomReadError
 from detector.model.preprocess import model_gray
 from detector.rsna.labels import (
     BOX_SLACK,

@@ -32,7 +32,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler
 
-from detector.imaging.pipeline import EQUALIZE_CHOICES
+from detector.imaging.render import EQUALIZE_CHOICES
 from detector.model.build import ARCHES, BACKBONES, build_model
 from detector.model.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from detector.training.datasets import (

@@ -10,7 +10,7 @@ from PIL import Image
 
 from detector import cli
 from detector.commands.convert import unique_names
-from detector.imaging.pipeline import display_pixels
+from detector.imaging.render import display_pixels
 
 
 def _read_index(out: Path) -> list[dict[str, str]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from detector.files.scan import scan_file
-from detector.imaging.pipeline import load_image
+from detector.imaging.decode import load_image
 from viewer.state import ViewerState
 
 

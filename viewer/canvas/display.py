@@ -16,8 +16,9 @@ from pathlib import Path
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from detector.files.scan import Instance
+from detector.imaging.decode import DicomImage
 from detector.imaging.dicom_info import pixel_spacing
-from detector.imaging.pipeline import DicomImage, Window
+from detector.imaging.lut import Window
 from detector.imaging.plain import NO_SPACING
 from viewer.canvas.controls import WindowControl
 from viewer.canvas.image_canvas import ImageCanvas

@@ -1,6 +1,6 @@
 """The image canvas: a pyqtgraph ImageItem with window/level dragging, rulers and box overlays.
 
-The canvas displays 8-bit pixels rendered by :mod:`detector.imaging.pipeline` (levels are always 0..255;
+The canvas displays 8-bit pixels rendered by :mod:`detector.imaging.render` (levels are always 0..255;
 pyqtgraph never picks levels itself). Everything drawn over the image (rulers, detection and
 ground-truth boxes) is a child of the ImageItem, so it lives in original pixel coordinates and
 follows zoom, pan, rotation and flips for free.

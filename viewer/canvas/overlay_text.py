@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pydicom.dataset import Dataset
 
+from detector.imaging.decode import DicomImage
 from detector.imaging.dicom_info import pixel_spacing
-from detector.imaging.pipeline import DicomImage, Window
+from detector.imaging.lut import Window
 from detector.imaging.plain import NO_SPACING
 from viewer.canvas.presets import window_text
 

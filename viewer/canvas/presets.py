@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from detector.imaging.pipeline import DicomImage, Window, full_range_window
+from detector.imaging.decode import DicomImage, full_range_window
+from detector.imaging.lut import Window
 
 #: Preset names in number-key order (key 1 = header windows, cycling through them).
 PRESET_NAMES: tuple[str, ...] = ("Header", "Lung", "Mediastinum", "Bone", "Full range", "Auto")

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 from detector.types import DetectionResult
 
 if TYPE_CHECKING:
-    from detector.imaging.pipeline import DicomImage
+    from detector.imaging.decode import DicomImage
 
 logger = logging.getLogger(__name__)
 

@@ -17,7 +17,8 @@ from PySide6 import QtCore
 from superqt.utils import WorkerBase
 
 from detector.files.scan import Instance, Problem
-from detector.imaging.pipeline import DicomImage, DicomReadError
+from detector.imaging.decode import DicomImage
+from detector.imaging.read import DicomReadError
 from viewer.loading.pixel_cache import PixelCache
 from viewer.loading.scan_controller import start_worker
 from viewer.platform.workers import load_frame

@@ -11,7 +11,7 @@ import dataclasses
 import threading
 from collections import OrderedDict
 
-from detector.imaging.pipeline import DicomImage
+from detector.imaging.decode import DicomImage
 
 #: Default budget for decoded pixels (a 2500x2048 16-bit frame with its float copy is ~30 MB).
 DEFAULT_CACHE_BYTES = 384 * 1024 * 1024

@@ -16,7 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from detector.files.scan import ScanItem, Skipped, instance_from_header, iter_files, iter_scan
-from detector.imaging.pipeline import DicomImage, DicomReadError, load_image, render, resize_display
+from detector.imaging.decode import DicomImage, load_image
+from detector.imaging.read import DicomReadError
+from detector.imaging.render import render, resize_display
 
 logger = logging.getLogger(__name__)
 

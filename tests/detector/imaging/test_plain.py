@@ -9,14 +9,10 @@ import pytest
 from PIL import Image
 
 from detector.files.scan import scan
+from detector.imaging.decode import load_image
 from detector.imaging.dicom_info import pixel_spacing
-from detector.imaging.pipeline import (
-    DicomReadError,
-    display_pixels,
-    load_image,
-    read_header,
-    render,
-)
+from detector.imaging.read import DicomReadError, read_header
+from detector.imaging.render import display_pixels, render
 from tests.conftest import chest_like
 
 

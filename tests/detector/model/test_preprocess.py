@@ -6,14 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from detector.imaging.pipeline import (
-    DicomReadError,
-    Window,
-    equalize_display,
-    load_image,
-    render,
-    resize_display,
-)
+from detector.imaging.decode import load_image
+from detector.imaging.lut import Window
+from detector.imaging.read import DicomReadError
+from detector.imaging.render import equalize_display, render, resize_display
 from detector.model.preprocess import gray_to_tensor, model_gray, prepare_gray
 from detector.model.sources import prepare_source
 from tests.conftest import chest_like

@@ -175,8 +175,9 @@ class TestChecks:
             export_review(state, fifo, "labels")
         assert (
             str(info.value)
-            == f"{fifo}: exists and is not a regular file (a FIFO, device or socket)"
+            == "pipe.csv: exists and is not a regular file (a FIFO, device or socket)"
         )
+        assert info.value.path == str(fifo)
         assert sorted(p.name for p in tmp_path.iterdir()) == ["pipe.csv"]
 
 
@@ -215,7 +216,7 @@ class TestExportCommand:
         os.mkfifo(fifo)
         assert cli.main(["export", str(session), "--out", str(fifo)]) == 2
         err = capsys.readouterr().err.strip().splitlines()
-        assert len(err) == 1 and f"--out {fifo}: exists and is not a regular file" in err[0]
+        assert len(err) == 1 and "--out pipe.csv: exists and is not a regular file" in err[0]
 
 
 class TestExportFeedsTrainAndEval:

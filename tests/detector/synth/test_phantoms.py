@@ -11,7 +11,7 @@ import pydicom
 import pytest
 
 from detector import cli
-from detector.imaging.pipeline import load_image
+from detector.imaging.decode import load_image
 from detector.rsna.labels import read_class_info, read_labels
 from detector.synth.phantoms import (
     MANIFEST_NAME,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from detector.imaging.pipeline import load_image
+from detector.imaging.decode import load_image
 from viewer.canvas.overlay_text import corner_texts, cursor_text, format_name
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from detector.imaging.pipeline import Window, load_image
+from detector.imaging.decode import load_image
+from detector.imaging.lut import Window
 from viewer.canvas.presets import drag_window, preset_window, window_text
 
 

@@ -8,7 +8,8 @@ from collections import deque
 import numpy as np
 import pytest
 
-from detector.imaging.pipeline import Window, render
+from detector.imaging.lut import Window
+from detector.imaging.render import render
 from tests.conftest import chest_like
 from tests.viewer.detection_models import brightness_model, make_detector
 from viewer.detection.controller import DetectionController

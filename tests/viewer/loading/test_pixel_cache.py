@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from detector.imaging.pipeline import Window, load_image, render
+from detector.imaging.decode import load_image
+from detector.imaging.lut import Window
+from detector.imaging.render import render
 from viewer.loading.pixel_cache import PixelCache, image_nbytes
 
 

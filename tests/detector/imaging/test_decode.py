@@ -1,4 +1,4 @@
-"""The one pixel pipeline: decode, modality LUT, VOI, presentation, enhancement."""
+"""Decoding one frame: load_image on plain, compressed, colour and odd-but-valid files."""
 
 from __future__ import annotations
 
@@ -15,59 +15,15 @@ from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 from pydicom.uid import JPEG2000Lossless, RLELossless
 
+from detector.imaging.decode import load_image
 from detector.imaging.dicom_write import new_image_dataset, save_dataset
-from detector.imaging.pipeline import (
-    DicomReadError,
-    Window,
-    apply_modality,
-    display_pixels,
-    full_range_window,
-    header_windows,
-    load_image,
-    quiet_pydicom,
-    read_header,
-    render,
-    resize_display,
-    to_gray,
-    voi_to_unit,
-)
-
-
-def ramp(rows: int = 16, cols: int = 256, dtype=np.uint8) -> np.ndarray:
-    return np.tile(np.arange(cols, dtype=np.int64), (rows, 1)).astype(dtype)
+from detector.imaging.lut import Window
+from detector.imaging.read import DicomReadError, quiet_pydicom, read_header
+from detector.imaging.render import render, to_gray
+from tests.detector.imaging.pixels import ramp
 
 
 class TestLoadImage:
-    def test_monochrome2_full_window_is_identity(self, make_dicom) -> None:
-        """An 8-bit ramp windowed over 0..255 displays as itself."""
-        path = make_dicom(pixels=ramp(), WindowCenter=128, WindowWidth=256)
-        display = render(load_image(path))
-        assert display.dtype == np.uint8
-        np.testing.assert_array_equal(display, ramp())
-
-    def test_monochrome1_is_shown_inverted(self, make_dicom) -> None:
-        """MONOCHROME1: the lowest stored value is displayed white."""
-        path = make_dicom(
-            pixels=ramp(), photometric="MONOCHROME1", WindowCenter=128, WindowWidth=256
-        )
-        image = load_image(path)
-        assert image.invert_default
-        display = render(image)
-        np.testing.assert_array_equal(display, 255 - ramp())
-        np.testing.assert_array_equal(render(image, invert=False), ramp())
-
-    def test_presentation_lut_inverse_is_honoured(self, make_dicom) -> None:
-        """Presentation LUT Shape INVERSE on MONOCHROME2 inverts the display."""
-        path = make_dicom(
-            pixels=ramp(), WindowCenter=128, WindowWidth=256, PresentationLUTShape="INVERSE"
-        )
-        assert render(load_image(path))[0, 0] == 255
-
-    def test_user_invert_toggles(self, make_dicom) -> None:
-        """invert=True inverts a MONOCHROME2 image."""
-        path = make_dicom(pixels=ramp(), WindowCenter=128, WindowWidth=256)
-        np.testing.assert_array_equal(render(load_image(path), invert=True), 255 - ramp())
-
     def test_signed_16_bit_with_rescale(self, make_dicom) -> None:
         """Rescale slope/intercept give modality values (HU) before windowing."""
         stored = np.array([[-1000, 0, 1000, 3000]], dtype=np.int16)
@@ -214,206 +170,6 @@ class TestCompressedTransferSyntaxes:
         assert image.stored.dtype == np.uint16 and image.stored.max() > 255
 
 
-class TestBadInput:
-    def test_zero_byte_file(self, tmp_path: Path) -> None:
-        """An empty file names itself and says it is empty."""
-        path = tmp_path / "empty.dcm"
-        path.write_bytes(b"")
-        with pytest.raises(DicomReadError, match=r"^empty\.dcm: empty file \(0 bytes\)$"):
-            load_image(path)
-
-    def test_not_dicom(self, tmp_path: Path) -> None:
-        """A text file is 'not a DICOM file'."""
-        path = tmp_path / "notes.txt"
-        path.write_text("patientId,x,y\n" * 50)
-        with pytest.raises(DicomReadError, match=r"notes\.txt: not a DICOM file"):
-            read_header(path)
-
-    def test_missing_file(self, tmp_path: Path) -> None:
-        """A path that does not exist says so."""
-        with pytest.raises(DicomReadError, match="file not found"):
-            load_image(tmp_path / "nope.dcm")
-
-    def test_truncated_pixel_data(self, make_dicom, tmp_path: Path) -> None:
-        """A file cut inside its pixel data: header readable, pixels refused with a reason."""
-        path = make_dicom(pixels=np.zeros((64, 64), np.uint16))
-        data = path.read_bytes()
-        cut = tmp_path / "cut.dcm"
-        cut.write_bytes(data[: len(data) - 3000])
-        assert read_header(cut).Rows == 64
-        with pytest.raises(DicomReadError, match=r"cut\.dcm: .*(truncated|shorter|damaged)"):
-            load_image(cut)
-
-    @pytest.mark.filterwarnings("ignore:End of file reached before delimiter")
-    def test_truncated_encapsulated_pixel_data(self, make_dicom, tmp_path: Path) -> None:
-        """A JPEG file cut inside its fragments is 'truncated', and its header still reads."""
-        path = make_dicom(jpeg=True, PatientID="CUTJPEG")
-        data = path.read_bytes()
-        cut = tmp_path / "cutjpeg.dcm"
-        cut.write_bytes(data[: data.index(b"\xff\xd8\xff") + 300])
-        assert read_header(cut).PatientID == "CUTJPEG"
-        with pytest.raises(DicomReadError, match=r"cutjpeg\.dcm: file is truncated or damaged"):
-            load_image(cut)
-
-    def test_truncated_header_still_shows_what_was_read(self, make_dicom, tmp_path: Path) -> None:
-        """A file cut inside its header keeps the elements before the cut."""
-        path = make_dicom(pixels=np.zeros((8, 8), np.uint8), PatientID="KEEPME")
-        data = path.read_bytes()
-        ds = pydicom.dcmread(path)
-        # Cut in the middle of the last element before the pixel data.
-        offset = data.index(b"KEEPME") + 200
-        cut = tmp_path / "cut_header.dcm"
-        cut.write_bytes(data[:offset])
-        assert len(data) > offset
-        header = read_header(cut)
-        assert header.PatientID == ds.PatientID
-
-    def test_corrupt_jpeg_stream(self, make_dicom, tmp_path: Path) -> None:
-        """Garbage inside a JPEG Baseline stream is a decode error naming the syntax."""
-        path = make_dicom(jpeg=True)
-        data = bytearray(path.read_bytes())
-        soi = data.index(b"\xff\xd8\xff")
-        data[soi + 20 : soi + 400] = b"\x00" * 380
-        bad = tmp_path / "badjpeg.dcm"
-        bad.write_bytes(bytes(data))
-        with pytest.raises(DicomReadError, match=r"badjpeg\.dcm: .*JPEG Baseline"):
-            load_image(bad)
-
-    def test_empty_pixel_data(self, make_dicom, tmp_path: Path) -> None:
-        """A PixelData element with no bytes is refused with a reason."""
-        path = make_dicom()
-        ds = pydicom.dcmread(path)
-        ds.PixelData = b""
-        ds.save_as(path)
-        with pytest.raises(DicomReadError, match=r"image\.dcm: .*"):
-            load_image(path)
-
-    def test_no_pixel_data_is_header_only(self, make_dicom) -> None:
-        """A non-image object (SR) is refused but its header reads."""
-        path = get_testdata_file("test-SR.dcm")
-        assert read_header(path).Modality == "SR"
-        with pytest.raises(DicomReadError, match="not an image .structured report"):
-            load_image(path)
-
-    def test_unsupported_transfer_syntax(self, make_dicom) -> None:
-        """A transfer syntax with no decoder is named in the error."""
-        path = make_dicom()
-        ds = pydicom.dcmread(path)
-        ds.file_meta.TransferSyntaxUID = "1.2.840.10008.1.2.4.100"  # MPEG2
-        ds.PixelData = pydicom.encaps.encapsulate([b"\x00" * 64])
-        ds["PixelData"].VR = "OB"
-        ds.save_as(path)
-        with pytest.raises(DicomReadError, match=r"image\.dcm: .*(MPEG|unsupported|decod)"):
-            load_image(path)
-
-
-class TestNoMetaHeader:
-    def test_acr_nema_style_file_is_read_as_implicit_le(self, tmp_path: Path) -> None:
-        """No preamble and no File Meta: read as Implicit VR Little Endian."""
-        arr = ramp(8, 16, np.uint16)
-        ds = new_image_dataset(arr, PatientID="NOMETA")
-        ds.file_meta = pydicom.dataset.FileMetaDataset()
-        path = tmp_path / "nometa"
-        ds.save_as(path, implicit_vr=True, little_endian=True, enforce_file_format=False)
-        assert path.read_bytes()[128:132] != b"DICM"
-        image = load_image(path)
-        assert image.header.PatientID == "NOMETA"
-        np.testing.assert_array_equal(image.stored, arr)
-
-    def test_bundled_explicit_le_without_meta(self) -> None:
-        """pydicom's Explicit VR LE file with no meta reads its header."""
-        ds = read_header(get_testdata_file("ExplVR_LitEndNoMeta.dcm"))
-        assert "SOPClassUID" in ds
-
-
-class TestWindowFunctions:
-    def test_linear_matches_standard_formula(self) -> None:
-        """LINEAR follows PS3.3 C.11.2.1.2.1 (c - 0.5, w - 1)."""
-        unit = voi_to_unit(np.array([0.0, 40.0, 80.0]), Window(40, 80))
-        np.testing.assert_allclose(unit, [0.0, 0.5 + 0.5 / 79, 1.0], atol=1e-9)
-
-    def test_linear_exact(self) -> None:
-        """LINEAR_EXACT maps c - w/2 .. c + w/2 onto 0..1."""
-        unit = voi_to_unit(np.array([0.0, 50.0, 100.0]), Window(50, 100, "LINEAR_EXACT"))
-        np.testing.assert_allclose(unit, [0.0, 0.5, 1.0])
-
-    def test_sigmoid_needs_positive_width(self) -> None:
-        """SIGMOID with width 0 is a ValueError naming the tag."""
-        with pytest.raises(ValueError, match=r"\(0028,1051\) Window Width"):
-            voi_to_unit(np.array([1.0]), Window(0, 0, "SIGMOID"))
-
-    def test_invalid_header_widths_are_dropped(self) -> None:
-        """A zero window width in the header is not offered."""
-        ds = Dataset()
-        ds.WindowCenter = [40, 50]
-        ds.WindowWidth = [0, 100]
-        assert [w.width for w in header_windows(ds)] == [100]
-
-    def test_full_range_window_spans_modality_values(self, make_dicom) -> None:
-        """Full range covers min..max modality value."""
-        stored = np.array([[10, 20, 30]], dtype=np.uint16)
-        image = load_image(make_dicom(pixels=stored, RescaleIntercept=-5))
-        win = full_range_window(image)
-        assert (win.center - win.width / 2, win.center + win.width / 2) == (5, 25)
-
-
-class TestModalityLut:
-    def test_modality_lut_sequence(self) -> None:
-        """A Modality LUT Sequence replaces rescale."""
-        item = Dataset()
-        item.add_new("LUTDescriptor", "US", [3, 10, 16])
-        item.add_new("LUTData", "US", [100, 200, 300])
-        ds = Dataset()
-        ds.ModalityLUTSequence = Sequence([item])
-        out = apply_modality(np.array([9, 10, 11, 12, 50]), ds)
-        np.testing.assert_array_equal(out, [100, 100, 200, 300, 300])
-
-
-class TestRenderOptions:
-    def test_rewindowing_uses_cached_stored_array(self, make_dicom) -> None:
-        """Changing the window re-renders from the same decoded array."""
-        image = load_image(make_dicom(pixels=ramp(4, 256, np.uint16)))
-        a = render(image, Window(64, 32, "LINEAR_EXACT"))
-        b = render(image, Window(192, 32, "LINEAR_EXACT"))
-        assert a[0, 64] == 128 and b[0, 64] == 0 and b[0, 192] == 128
-        assert a[0, 48] == 0 and a[0, 80] == 255
-
-    @pytest.mark.parametrize("method", ["hist", "clahe"])
-    def test_equalization_spreads_a_narrow_histogram(self, make_dicom, method) -> None:
-        """Histogram equalization / CLAHE widen a low-contrast image."""
-        rng = np.random.default_rng(2)
-        low = rng.integers(100, 110, (64, 64)).astype(np.uint8)
-        image = load_image(make_dicom(pixels=low, WindowCenter=128, WindowWidth=256))
-        plain = render(image)
-        eq = render(image, equalize=method)
-        assert eq.dtype == np.uint8 and eq.shape == plain.shape
-        assert np.ptp(eq) > 3 * np.ptp(plain)
-
-    def test_bad_equalize_value(self, make_dicom) -> None:
-        """An unknown enhancement name is a ValueError."""
-        with pytest.raises(ValueError, match="equalize must be one of"):
-            render(load_image(make_dicom()), equalize="sharpen")
-
-    def test_display_pixels_with_window_pair(self, make_dicom) -> None:
-        """display_pixels accepts a (center, width) pair."""
-        path = make_dicom(pixels=ramp())
-        out = display_pixels(path, window=(128, 256))
-        np.testing.assert_array_equal(out, ramp())
-
-
-class TestResize:
-    def test_longer_side(self) -> None:
-        """An int size sets the longer side and keeps the aspect ratio."""
-        out = resize_display(np.zeros((100, 50), np.uint8), 40)
-        assert out.shape == (40, 20)
-
-    def test_antialiased_downscale_keeps_mean(self) -> None:
-        """Downscaling a checkerboard gives mid-grey, not aliasing."""
-        board = (np.indices((64, 64)).sum(0) % 2 * 255).astype(np.uint8)
-        out = resize_display(board, 16)
-        assert abs(float(out.mean()) - 127.5) < 3 and np.ptp(out) < 10
-
-
 def _corrupt_soi(path: Path, out: Path) -> Path:
     """Copy of a JPEG Baseline DICOM whose SOI marker is overwritten with zeros."""
     data = bytearray(path.read_bytes())
@@ -527,30 +283,6 @@ class TestOddButDecodableFiles:
         for header in (read_header(path), load_image(path).header):
             walked = [elem.tag for elem in header.iterall()]
             assert 0x00081150 in walked and 0xFFFEE000 not in walked
-
-
-class TestSpecialFiles:
-    def test_fifo_is_named_and_never_opened(self, tmp_path: Path) -> None:
-        """A FIFO says what it is; nothing reads from it (opening one would block)."""
-        fifo = tmp_path / "pipe.dcm"
-        os.mkfifo(fifo)
-        fd = os.open(fifo, os.O_RDWR | os.O_NONBLOCK)  # keeps a writer so a reader would not block
-        try:
-            os.write(fd, b"DICM? no")
-            with pytest.raises(DicomReadError) as info:
-                load_image(fifo)
-            assert info.value.reason == "a FIFO (named pipe), not a file"
-            with pytest.raises(DicomReadError, match=r"FIFO \(named pipe\)"):
-                read_header(fifo)
-            assert os.read(fd, 100) == b"DICM? no"  # still unread
-        finally:
-            os.close(fd)
-
-    def test_device_file(self) -> None:
-        """/dev/null is a device file, not an 'empty file (0 bytes)'."""
-        with pytest.raises(DicomReadError) as info:
-            load_image(os.devnull)
-        assert info.value.reason == "a device file, not an image file"
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")
