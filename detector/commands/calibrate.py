@@ -45,10 +45,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from detector.files.image_files import DatasetError, find_images
     from detector.model.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
     from detector.rsna.labels import LabelsError, read_labels
     from detector.training.calibration import calibrate
-    from detector.training.datasets import DatasetError, find_images, read_split
+    from detector.training.splits import read_split
 
     if args.batch_size < 1:
         raise UsageError("--batch-size must be >= 1")

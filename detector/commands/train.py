@@ -104,11 +104,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from detector.files.image_files import DatasetError
     from detector.model.build import BackboneWeightsError
     from detector.model.checkpoint import CheckpointError
     from detector.rsna.labels import LabelsError
-    from detector.training.datasets import DatasetError
-    from detector.training.trainer import TrainConfig, train
+    from detector.training.config import TrainConfig
+    from detector.training.trainer import train
 
     config = TrainConfig(
         images=args.images,

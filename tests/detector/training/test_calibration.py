@@ -10,8 +10,10 @@ from detector import cli
 from detector.model.build import build_model
 from detector.model.checkpoint import load_checkpoint, save_checkpoint
 from detector.synth.phantoms import synthesize
-from detector.training.datasets import kfold_records, load_records
-from detector.training.trainer import TrainConfig, train
+from detector.training.config import TrainConfig
+from detector.training.records import load_records
+from detector.training.splits import kfold_records
+from detector.training.trainer import train
 
 
 @pytest.fixture(scope="module")

@@ -9,19 +9,12 @@ import numpy as np
 import pytest
 import torch
 
+from detector.files.image_files import DatasetError, find_images
 from detector.rsna.labels import LabelsError
 from detector.synth.phantoms import synthesize
-from detector.training.datasets import (
-    DatasetError,
-    DetectionDataset,
-    ImageRecord,
-    apply_split,
-    find_images,
-    load_records,
-    read_split,
-    split_records,
-    write_split,
-)
+from detector.training.datasets import DetectionDataset
+from detector.training.records import ImageRecord, load_records
+from detector.training.splits import apply_split, read_split, split_records, write_split
 
 HEADER = "patientId,x,y,width,height,Target\n"
 

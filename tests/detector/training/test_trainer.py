@@ -15,9 +15,12 @@ from detector.model.checkpoint import CheckpointError, load_checkpoint, load_mod
 from detector.model.inference import Detector
 from detector.rsna.labels import LabelsError
 from detector.synth.phantoms import synthesize
-from detector.training.datasets import DetectionDataset, collate, load_records
+from detector.training.checkpointing import half_weights
+from detector.training.config import TrainConfig, sibling
+from detector.training.datasets import DetectionDataset, collate
 from detector.training.engine import predict_dataset, score, train_one_epoch
-from detector.training.trainer import TrainConfig, half_weights, sibling, train
+from detector.training.records import load_records
+from detector.training.trainer import train
 
 SIZE = 64
 
