@@ -30,8 +30,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.common import machine_line, median_seconds  # noqa: E402
 from detector.model.build import BACKBONES, build_model  # noqa: E402
 from detector.synth.phantoms import synthesize  # noqa: E402
-from detector.training.datasets import DetectionDataset, collate, load_records  # noqa: E402
+from detector.training.datasets import DetectionDataset, collate  # noqa: E402
 from detector.training.engine import autocast_for, to_model_images, to_model_targets  # noqa: E402
+from detector.training.records import load_records  # noqa: E402
 from detector.training.transforms import AUGMENT_LEVELS, build_transforms  # noqa: E402
 
 

@@ -33,7 +33,7 @@ from bench.common import print_table  # noqa: E402
 from detector.model.gating import choose_gate, split_half  # noqa: E402
 from detector.rsna.labels import read_labels  # noqa: E402
 from detector.rsna.metrics import evaluate  # noqa: E402
-from detector.training.datasets import read_split  # noqa: E402
+from detector.training.splits import read_split  # noqa: E402
 
 
 def _fmt(m: dict) -> str:

@@ -46,10 +46,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from detector.files.image_files import find_images
     from detector.model.checkpoint import load_checkpoint, save_checkpoint
     from detector.rsna.labels import read_labels
     from detector.training.calibration import calibrate
-    from detector.training.datasets import find_images, read_split
+    from detector.training.splits import read_split
 
     if args.batch_size < 1:
         raise UsageError("--batch-size must be >= 1")

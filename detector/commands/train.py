@@ -105,7 +105,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from detector.training.trainer import TrainConfig, train
+    from detector.training.config import TrainConfig
+    from detector.training.trainer import train
 
     config = TrainConfig(
         images=args.images,

@@ -203,7 +203,7 @@ def predict_dataset(
     """Run the model over a (validation) loader; boxes come back in original pixels.
 
     ``records[target["index"]]`` gives each image's id and size (``image_id``, ``height``,
-    ``width``, see :class:`detector.training.datasets.ImageRecord`).
+    ``width``, see :class:`detector.training.records.ImageRecord`).
     """
     was_training = model.training
     model.eval()

@@ -67,8 +67,8 @@ class TestOneIdentity:
     def test_detect_train_and_convert_agree(self, tmp_path: Path, name: str) -> None:
         """detect's image_id_for, train's find_images and convert's names are patient_id_for."""
         from detector.commands.convert import output_stem
+        from detector.files.image_files import find_images
         from detector.model.inference import image_id_for
-        from detector.training.datasets import find_images
 
         path = tmp_path / name
         path.write_bytes(b"")

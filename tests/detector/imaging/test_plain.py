@@ -91,7 +91,8 @@ class TestScan:
 class TestTraining:
     def test_training_reads_16_bit_png_and_jpeg_through_the_pipeline(self, tmp_path: Path) -> None:
         """Training finds <id>.jpg and keeps a 16-bit PNG's range (was clipped to white)."""
-        from detector.training.datasets import find_images, load_gray
+        from detector.files.image_files import find_images
+        from detector.training.datasets import load_gray
 
         pixels = np.tile(np.linspace(1000, 5000, 64).astype(np.uint16), (64, 1))
         _save(pixels, tmp_path / "sixteen.png")

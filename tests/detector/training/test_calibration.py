@@ -1,4 +1,4 @@
-"""K-fold splits, the training time budget, and `pneumoview calibrate` on tiny phantoms."""
+"""The requested fold, the training time budget, and `pneumoview calibrate` on tiny phantoms."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from detector import cli
 from detector.model.build import build_model
 from detector.model.checkpoint import load_checkpoint, save_checkpoint
 from detector.synth.phantoms import synthesize
-from detector.training.datasets import kfold_records, load_records
-from detector.training.trainer import TrainConfig, train
+from detector.training.config import TrainConfig
+from detector.training.trainer import train
 
 
 @pytest.fixture(scope="module")
@@ -19,28 +19,6 @@ def phantoms(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("phantoms")
     synthesize(folder, 20, size=96, seed=4)
     return folder
-
-
-def test_kfold_folds_are_disjoint_cover_everything_and_keep_positives(phantoms: Path) -> None:
-    records, _ = load_records(phantoms, phantoms / "labels.csv")
-    ids = {r.image_id for r in records}
-    positives = {r.image_id for r in records if r.positive}
-    seen: list[str] = []
-    for fold in range(4):
-        train_recs, val_recs = kfold_records(records, 4, fold, seed=7)
-        val = {r.image_id for r in val_recs}
-        assert val.isdisjoint({r.image_id for r in train_recs})
-        assert {r.image_id for r in train_recs} | val == ids
-        # Positives are dealt round-robin: each fold gets its share, within one.
-        assert abs(len(val & positives) - len(positives) / 4) <= 1
-        seen += list(val)
-    assert sorted(seen) == sorted(ids)  # every image validated exactly once
-    again = {r.image_id for r in kfold_records(records, 4, 2, seed=7)[1]}
-    other_seed = {r.image_id for r in kfold_records(records, 4, 2, seed=8)[1]}
-    assert again == {r.image_id for r in kfold_records(records, 4, 2, seed=7)[1]}
-    assert other_seed != again
-    with pytest.raises(ValueError):
-        kfold_records(records, 4, 4, seed=7)
 
 
 def _config(phantoms: Path, out: Path, **overrides: object) -> TrainConfig:
@@ -63,8 +41,13 @@ def _config(phantoms: Path, out: Path, **overrides: object) -> TrainConfig:
 
 def test_train_uses_the_requested_fold(phantoms: Path, tmp_path: Path) -> None:
     result = train(_config(phantoms, tmp_path / "m.pt", folds=4, fold=1, seed=7))
-    records, _ = load_records(phantoms, phantoms / "labels.csv")
-    expected = sorted(r.image_id for r in kfold_records(records, 4, 1, seed=7)[1])
+    # Worked out by hand: without a class file the strata are negative (phantom-s4-00002,
+    # -00006, -00009, -00010, -00011, -00013, -00014, -00017, -00018, -00019) then positive
+    # (-00000, -00001, -00003, -00004, -00005, -00007, -00008, -00012, -00015, -00016).
+    # default_rng(7) permutes them as [8 0 7 1 3 6 2 4 5 9] and [4 2 8 3 9 1 5 6 0 7]; fold 1
+    # of 4 takes deal positions 1, 5, 9 of the negatives (indices 0, 6, 9) and, the deal going
+    # on at 10, positions 3, 7 of the positives (indices 3, 6).
+    expected = [f"phantom-s4-{i:05d}" for i in (2, 4, 8, 14, 19)]
     _, meta = load_checkpoint(result.best)
     assert meta["training"]["fold"] == 1 and meta["training"]["folds"] == 4
     assert meta["training"]["val_images"] == len(expected)

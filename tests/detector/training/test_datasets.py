@@ -1,4 +1,4 @@
-"""Training data: joining labels with images, bad-data reports, the patient split, samples."""
+"""Training data: joining labels with images, bad-data reports, samples."""
 
 from __future__ import annotations
 
@@ -9,19 +9,11 @@ import numpy as np
 import pytest
 import torch
 
+from detector.files.image_files import DatasetError, find_images
 from detector.rsna.labels import LabelsError
 from detector.synth.phantoms import synthesize
-from detector.training.datasets import (
-    DatasetError,
-    DetectionDataset,
-    ImageRecord,
-    apply_split,
-    find_images,
-    load_records,
-    read_split,
-    split_records,
-    write_split,
-)
+from detector.training.datasets import DetectionDataset
+from detector.training.records import load_records
 
 HEADER = "patientId,x,y,width,height,Target\n"
 
@@ -166,69 +158,6 @@ class TestLoadRecords:
         labels = _write(tmp_path / "l.csv", HEADER + "ghost,,,,,0\n")
         with pytest.raises(DatasetError, match=r"no usable labelled images \(1 patient"):
             load_records(phantoms, labels)
-
-
-def _records(n_patients: int, images_per_patient: int = 1) -> list[ImageRecord]:
-    out = []
-    for p in range(n_patients):
-        for i in range(images_per_patient):
-            boxes = [(1.0, 1.0, 5.0, 5.0)] if p % 3 == 0 else []
-            out.append(ImageRecord(f"img{p}-{i}", f"/x/{p}-{i}.dcm", boxes, 64, 64, f"pat{p}"))
-    return out
-
-
-class TestSplitRecords:
-    def test_never_puts_a_patient_in_both_sets(self) -> None:
-        """Images of one patient all land in the same set."""
-        records = _records(30, images_per_patient=3)
-        for seed in range(5):
-            train, val = split_records(records, 0.2, seed)
-            assert not {r.group for r in train} & {r.group for r in val}
-            assert len(train) + len(val) == len(records)
-            assert len(val) == 6 * 3
-
-    def test_is_stratified_and_seeded(self) -> None:
-        """Positives and negatives are split in proportion; the seed fixes the split."""
-        records = _records(30)  # 10 positive, 20 negative patients
-        train, val = split_records(records, 0.2, seed=1)
-        assert sum(r.positive for r in val) == 2 and len(val) == 6
-        again, _ = split_records(records, 0.2, seed=1)
-        other, _ = split_records(records, 0.2, seed=2)
-        assert [r.image_id for r in again] == [r.image_id for r in train]
-        assert [r.image_id for r in other] != [r.image_id for r in train]
-
-    def test_tiny_set_still_gets_a_validation_image(self) -> None:
-        """With too few patients for the fraction, one patient still goes to validation."""
-        train, val = split_records(_records(3), 0.1, seed=0)
-        assert len(val) == 1 and len(train) == 2
-
-    def test_zero_fraction(self) -> None:
-        """val_fraction 0 keeps everything for training."""
-        train, val = split_records(_records(5), 0.0, seed=0)
-        assert len(train) == 5 and val == []
-
-    def test_bad_fraction(self) -> None:
-        """A fraction of 1 or more is refused."""
-        with pytest.raises(ValueError, match=r"val_fraction must be in \[0, 1\)"):
-            split_records(_records(5), 1.0, seed=0)
-
-
-class TestWriteSplit:
-    def test_round_trip(self, tmp_path: Path) -> None:
-        """A saved split is read back and re-applied exactly."""
-        records = _records(10)
-        train, val = split_records(records, 0.3, seed=0)
-        write_split(tmp_path / "s.csv", train, val)
-        assignment = read_split(tmp_path / "s.csv")
-        train2, val2 = apply_split(records, assignment)
-        assert [r.image_id for r in train2] == [r.image_id for r in train]
-        assert [r.image_id for r in val2] == [r.image_id for r in val]
-
-    def test_bad_split_file(self, tmp_path: Path) -> None:
-        """A malformed split file names the line."""
-        _write(tmp_path / "s.csv", "patientId,group,split,positive\na,a,test,0\n")
-        with pytest.raises(DatasetError, match="s.csv: line 2: not a split row"):
-            read_split(tmp_path / "s.csv")
 
 
 class TestDetectionDataset:

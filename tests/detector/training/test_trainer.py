@@ -5,19 +5,25 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
+from torch import nn
 from torch.utils.data import DataLoader
 
 from detector import cli
+from detector.imaging.dicom_write import new_image_dataset, save_dataset
 from detector.model.build import build_model
 from detector.model.checkpoint import CheckpointError, load_checkpoint, load_model
 from detector.model.inference import Detector
 from detector.rsna.labels import LabelsError
 from detector.synth.phantoms import synthesize
-from detector.training.datasets import DetectionDataset, collate, load_records
+from detector.training.checkpointing import half_weights
+from detector.training.config import TrainConfig, sibling
+from detector.training.datasets import DetectionDataset, collate
 from detector.training.engine import predict_dataset, score, train_one_epoch
-from detector.training.trainer import TrainConfig, half_weights, sibling, train
+from detector.training.records import ImageRecord, load_records
+from detector.training.trainer import train
 
 SIZE = 64
 
@@ -66,21 +72,73 @@ class TestTrainOneEpoch:
         ]
         assert losses[-1] < 0.7 * losses[0], losses
 
-    def test_predictions_are_in_original_pixels(self, phantoms: Path) -> None:
-        """Validation predictions come back in the original image's pixels and score."""
-        records, _ = load_records(phantoms, phantoms / "labels.csv")
+    def test_predictions_are_in_original_pixels(self, tmp_path: Path) -> None:
+        """A box found at the model's half size comes back in the original image's pixels.
+
+        The 128 px image has a bright square at x 40..80, y 20..60; at input size 64 the model
+        sees it at x 20..40, y 10..30, and that is the box :class:`_BrightSquareFinder`
+        returns. Scaled back (x2) it is the square itself: (40, 20, 40, 40) as x, y, w, h.
+        The tolerance of 0.5 px (a quarter of one model pixel) only absorbs float rounding: the
+        square's edges fall on even pixels, so halving the image keeps them sharp. Without
+        the scale-back the box would be (20, 10, 20, 20).
+        """
+        bright = np.zeros((128, 128), dtype=np.uint8)
+        bright[20:60, 40:80] = 255
+        records = [
+            _image_record(tmp_path, "square", bright),
+            _image_record(tmp_path, "empty", np.zeros((128, 128), dtype=np.uint8)),
+        ]
         ds = DetectionDataset(records, input_size=SIZE)
-        loader = DataLoader(ds, batch_size=5, collate_fn=collate)
-        model = build_model("retinanet", backbone="mobilenet_v3", min_size=SIZE)
-        preds = predict_dataset(model, loader, torch.device("cpu"), ds.records, SIZE)
-        assert set(preds) == {r.image_id for r in records}
-        for boxes in preds.values():
-            for s, x, y, w, h in boxes:
-                assert 0.0 <= s <= 1.0
-                assert 0.0 <= x and x + w <= 96.0 + 1e-3 and 0.0 <= y and y + h <= 96.0 + 1e-3
-        metrics = score({r.image_id: r.boxes for r in records}, preds)
-        assert 0.05 <= metrics["threshold"] <= 0.95
-        assert {"rsna_map", "map50", "sensitivity", "specificity"} <= set(metrics)
+        loader = DataLoader(ds, batch_size=2, collate_fn=collate)
+        preds = predict_dataset(
+            _BrightSquareFinder(), loader, torch.device("cpu"), ds.records, SIZE
+        )
+        assert set(preds) == {"square", "empty"}
+        assert preds["empty"] == []
+        [(s, x, y, w, h)] = preds["square"]
+        assert s == pytest.approx(0.9)
+        assert (x, y, w, h) == pytest.approx((40.0, 20.0, 40.0, 40.0), abs=0.5)
+        # A box equal to the truth scores a perfect RSNA metric; the empty image counts as
+        # a true negative.
+        metrics = score({"square": [(40.0, 20.0, 40.0, 40.0)], "empty": []}, preds)
+        assert metrics["rsna_map"] == pytest.approx(1.0)
+        assert metrics["sensitivity"] == 1.0 and metrics["specificity"] == 1.0
+
+
+class _BrightSquareFinder(nn.Module):
+    """A stand-in detector: the bounding box of the pixels brighter than half, score 0.9.
+
+    Boxes are XYXY in the pixels of the image it is given (the model input), like a
+    torchvision detection model in eval mode.
+    """
+
+    def forward(self, images: list[torch.Tensor]) -> list[dict[str, torch.Tensor]]:
+        outputs = []
+        for image in images:
+            ys, xs = torch.nonzero(image[0] > 0.5, as_tuple=True)
+            if len(xs):
+                boxes = torch.tensor(
+                    [[xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]], dtype=torch.float32
+                )
+            else:
+                boxes = torch.zeros((0, 4))
+            n = len(boxes)
+            outputs.append(
+                {
+                    "boxes": boxes,
+                    "scores": torch.full((n,), 0.9),
+                    "labels": torch.ones(n, dtype=torch.int64),
+                }
+            )
+        return outputs
+
+
+def _image_record(folder: Path, image_id: str, pixels: np.ndarray) -> ImageRecord:
+    """Write ``pixels`` as ``<image_id>.dcm`` and describe it (no boxes: not read here)."""
+    path = folder / f"{image_id}.dcm"
+    save_dataset(new_image_dataset(pixels, PatientID=image_id), path)
+    height, width = pixels.shape
+    return ImageRecord(image_id, str(path), [], height, width, image_id)
 
 
 class TestTrain:
