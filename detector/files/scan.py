@@ -22,6 +22,7 @@ from pathlib import Path
 
 from pydicom.dataset import Dataset
 
+from detector.imaging.dicom_info import header_text
 from detector.imaging.plain import plain_format
 from detector.imaging.read import (
     DicomReadError,
@@ -210,19 +211,11 @@ def _to_int(value: object) -> int | None:
         return None
 
 
-def _text(ds: Dataset, keyword: str, default: str = "") -> str:
-    try:
-        value = ds.get(keyword, default)
-    except Exception:  # noqa: BLE001 - a damaged value must not stop the scan
-        return default
-    return str(value if value is not None else default).strip()
-
-
 def instance_from_header(path: str, ds: Dataset) -> Instance:
     kind = non_image_kind(ds)
     return Instance(
         path=path,
-        sop_instance_uid=_text(ds, "SOPInstanceUID") or path,
+        sop_instance_uid=header_text(ds, "SOPInstanceUID") or path,
         instance_number=_to_int(ds.get("InstanceNumber")),
         n_frames=number_of_frames(ds),
         rows=_to_int(ds.get("Rows")) or 0,
@@ -234,26 +227,32 @@ def instance_from_header(path: str, ds: Dataset) -> Instance:
     )
 
 
+def group_keys(ds: Dataset) -> tuple[str, str, str]:
+    """``(patient, study, series)`` keys of a header; a missing UID gets a key of its parent's."""
+    pid = header_text(ds, "PatientID") or "(no Patient ID)"
+    study_uid = header_text(ds, "StudyInstanceUID") or f"{pid}/(no study UID)"
+    series_uid = header_text(ds, "SeriesInstanceUID") or f"{study_uid}/(no series UID)"
+    return pid, study_uid, series_uid
+
+
 def add_instance(patients: dict[str, Patient], inst: Instance) -> None:
     ds = inst.header
-    pid = _text(ds, "PatientID") or "(no Patient ID)"
+    pid, study_uid, series_uid = group_keys(ds)
     patient = patients.get(pid)
     if patient is None:
-        patient = patients[pid] = Patient(pid, _text(ds, "PatientName"))
-    study_uid = _text(ds, "StudyInstanceUID") or f"{pid}/(no study UID)"
+        patient = patients[pid] = Patient(pid, header_text(ds, "PatientName"))
     study = patient.studies.get(study_uid)
     if study is None:
         study = patient.studies[study_uid] = Study(
-            study_uid, _text(ds, "StudyDate"), _text(ds, "StudyDescription")
+            study_uid, header_text(ds, "StudyDate"), header_text(ds, "StudyDescription")
         )
-    series_uid = _text(ds, "SeriesInstanceUID") or f"{study_uid}/(no series UID)"
     series = study.series.get(series_uid)
     if series is None:
         series = study.series[series_uid] = Series(
             series_uid,
             _to_int(ds.get("SeriesNumber")),
-            _text(ds, "Modality"),
-            _text(ds, "SeriesDescription"),
+            header_text(ds, "Modality"),
+            header_text(ds, "SeriesDescription"),
         )
     series.instances.append(inst)
 

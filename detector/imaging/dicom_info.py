@@ -6,6 +6,21 @@ from typing import Any
 
 from pydicom.dataset import Dataset
 
+
+def header_text(ds: Any, keyword: str, default: str = "") -> str:
+    """A header value as stripped text, ``default`` when missing, empty or unreadable.
+
+    The one way a DICOM value becomes display or grouping text (scan, study browser, corner
+    overlays): a damaged value (a bad VR, an undecodable character set) is treated as missing
+    rather than stopping a folder scan or a repaint.
+    """
+    try:
+        value = ds.get(keyword, default)
+    except Exception:  # noqa: BLE001 - any damaged value reads as missing
+        return default
+    return str(value if value is not None else default).strip()
+
+
 #: (label, keyword) pairs shown first by ``pneumoview info`` and the viewer's overlay.
 KEY_ATTRIBUTES: tuple[tuple[str, str], ...] = (
     ("Patient ID", "PatientID"),

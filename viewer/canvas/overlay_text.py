@@ -5,18 +5,10 @@ from __future__ import annotations
 from pydicom.dataset import Dataset
 
 from detector.imaging.decode import DicomImage
-from detector.imaging.dicom_info import pixel_spacing
+from detector.imaging.dicom_info import header_text, pixel_spacing
 from detector.imaging.lut import Window
 from detector.imaging.plain import NO_SPACING
 from viewer.canvas.presets import window_text
-
-
-def _get(ds: Dataset, keyword: str) -> str:
-    try:
-        value = ds.get(keyword, "")
-    except Exception:  # noqa: BLE001 - a damaged value is shown as missing
-        return ""
-    return str(value if value is not None else "").strip()
 
 
 def format_date(value: str) -> str:
@@ -38,9 +30,9 @@ def format_name(value: str) -> str:
 
 def value_unit(ds: Dataset) -> str:
     """Unit of modality values: HU for CT, Rescale Type when given, else empty."""
-    if _get(ds, "Modality").upper() == "CT":
+    if header_text(ds, "Modality").upper() == "CT":
         return "HU"
-    rescale_type = _get(ds, "RescaleType")
+    rescale_type = header_text(ds, "RescaleType")
     return "" if rescale_type.upper() in ("", "US") else rescale_type
 
 
@@ -56,24 +48,24 @@ def corner_texts(
     equalize: str = "none",
 ) -> dict[str, str]:
     """The four corner texts for the current image (keys ``top_left`` ... ``bottom_left``)."""
-    name = format_name(_get(header, "PatientName"))
-    pid = _get(header, "PatientID")
-    age, sex = _get(header, "PatientAge"), _get(header, "PatientSex")
+    name = format_name(header_text(header, "PatientName"))
+    pid = header_text(header, "PatientID")
+    age, sex = header_text(header, "PatientAge"), header_text(header, "PatientSex")
     top_left = [name or "(no name)", f"ID {pid}" if pid else "(no ID)"]
     age_sex = " ".join(v for v in (age, sex) if v)
     if age_sex:
         top_left.append(age_sex)
-    date = format_date(_get(header, "StudyDate"))
+    date = format_date(header_text(header, "StudyDate"))
     if date:
         top_left.append(date)
-    description = _get(header, "StudyDescription")
+    description = header_text(header, "StudyDescription")
     if description:
         top_left.append(description)
 
-    modality = _get(header, "Modality")
-    view = _get(header, "ViewPosition")
+    modality = header_text(header, "Modality")
+    view = header_text(header, "ViewPosition")
     top_right = [" ".join(v for v in (modality, view) if v) or "(no modality)"]
-    series, inst = _get(header, "SeriesNumber"), _get(header, "InstanceNumber")
+    series, inst = header_text(header, "SeriesNumber"), header_text(header, "InstanceNumber")
     top_right.append(f"Se {series or '-'}  Im {inst or '-'}")
     if count:
         top_right.append(f"{index + 1} / {count}")

@@ -99,10 +99,10 @@ class DetectionFailed(Exception):
 
 
 def error_text(exc: BaseException) -> str:
-    """One line for the reader: a checkpoint/usage error as written, else the exception type."""
-    from detector.model.checkpoint import CheckpointError
+    """One line for the reader: a file or usage error as written, else the exception type."""
+    from detector.errors import PneumoViewError
 
-    if isinstance(exc, CheckpointError | ValueError | DetectionFailed):
+    if isinstance(exc, PneumoViewError | ValueError | DetectionFailed):
         return str(exc)
     return f"{type(exc).__name__}: {exc}"
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from detector.files.scan import Instance, Patient, Series, Study
+from detector.files.scan import Instance, Patient, Series, Study, group_keys
 from viewer.canvas.overlay_text import format_date, format_name
 from viewer.state import ViewerState, instance_key, patient_key, series_key, study_key
 
@@ -20,23 +20,6 @@ _NAV_KEYS = {
     QtCore.Qt.Key.Key_PageUp: -1,
     QtCore.Qt.Key.Key_PageDown: 1,
 }
-
-
-def _text(ds: Any, keyword: str) -> str:
-    try:
-        value = ds.get(keyword, "")
-    except Exception:  # noqa: BLE001 - a damaged value must not break the tree
-        return ""
-    return str(value if value is not None else "").strip()
-
-
-def _group_uids(inst: Instance) -> tuple[str, str, str]:
-    """(patient, study, series) keys exactly as :func:`detector.files.scan.add_instance` forms them."""
-    ds = inst.header
-    pid = _text(ds, "PatientID") or "(no Patient ID)"
-    study = _text(ds, "StudyInstanceUID") or f"{pid}/(no study UID)"
-    series = _text(ds, "SeriesInstanceUID") or f"{study}/(no series UID)"
-    return pid, study, series
 
 
 class StudyBrowser(QtWidgets.QTreeWidget):
@@ -123,7 +106,7 @@ class StudyBrowser(QtWidgets.QTreeWidget):
         """Insert newly found images at their sorted places."""
         touched_series: set[tuple[str, ...]] = set()
         for inst in instances:
-            pid, study_uid, series_uid = _group_uids(inst)
+            pid, study_uid, series_uid = group_keys(inst.header)
             patient: Patient = self.state.result.patients[pid]
             study: Study = patient.studies[study_uid]
             series: Series = study.series[series_uid]

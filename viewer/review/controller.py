@@ -219,12 +219,13 @@ class ReviewController(QtCore.QObject):
 
     def export(self, path: str, fmt: str) -> str:
         """Write an export (labels / audit / submission at the current threshold) atomically."""
-        from detector.review.export import ExportError, export_review
+        from detector.errors import PneumoViewError
+        from detector.review.export import export_review
 
         threshold = self.threshold if fmt == "submission" else None
         try:
             rows = export_review(self.review, path, fmt, threshold=threshold)
-        except (ExportError, ValueError) as exc:
+        except (PneumoViewError, ValueError) as exc:  # the output, or a bad format
             self.message.emit(str(exc))
             return str(exc)
         text = f"Exported {rows} row(s) ({fmt}) to {path}"
