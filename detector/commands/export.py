@@ -1,7 +1,8 @@
-"""``pneumoview export SESSION --out FILE.csv --format labels|audit|submission``.
+"""``pneumoview export SESSION --out FILE.csv --format labels|audit|submission|reviewed-submission``.
 
 Writes a review session (the SQLite file the viewer keeps) as corrected RSNA labels, an audit
-trail, or a submission (see :mod:`detector.review.export`). The output is checked writable
+trail, the model's submission or the reviewed result as a submission (see
+:mod:`detector.review.export`); a second line says the rule the export applied. The output is checked writable
 before anything is read and written atomically. Exit 0 on success, 1 when the session cannot
 be read or the file written, 2 on a usage error.
 """
@@ -14,11 +15,11 @@ import sys
 from detector.cli import UsageError
 
 NAME = "export"
-HELP = "export a review session as labels, audit or submission CSV"
+HELP = "export a review session as labels, audit, submission or reviewed-submission CSV"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from detector.review.export import EXPORT_FORMATS
+    from detector.review.export import CONFIRM_IOU, EXPORT_FORMATS
 
     parser.add_argument("session", help="review session file (.sqlite) written by the viewer")
     parser.add_argument("--out", required=True, help="CSV file to write")
@@ -28,7 +29,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="labels",
         help="labels: corrected RSNA labels of the reviewed images (default); audit: the same "
         "plus source, score, status, reviewer, time and effort, and rejected predictions; "
-        "submission: RSNA submission of the model's predictions at --threshold",
+        "submission: what the model proposed at --threshold, whatever the review did; "
+        "reviewed-submission: the labels as a submission (accepted predictions with their "
+        "score, ground truth and drawn boxes with 1.0)",
     )
     parser.add_argument(
         "--threshold",
@@ -36,15 +39,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="submission score threshold (default: the session's model threshold, else 0.5)",
     )
+    parser.add_argument(
+        "--iou",
+        type=float,
+        default=CONFIRM_IOU,
+        help="IoU at which an accepted prediction confirms a ground-truth box, which is then "
+        f"one labels row (default {CONFIRM_IOU:.2f}, the viewer's compare IoU)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     from detector.files.output import OutputError, check_output_file
-    from detector.review.export import ExportError, export_review
+    from detector.review.export import ExportError, export_note, export_review
     from detector.review.store import SessionError, open_session
 
     if args.threshold is not None and not 0.0 <= args.threshold <= 1.0:
         raise UsageError("--threshold must be in [0, 1]")
+    if not 0.0 < args.iou <= 1.0:
+        raise UsageError("--iou must be in (0, 1]")
     try:
         check_output_file(args.out)
     except OutputError as err:
@@ -55,7 +67,10 @@ def run(args: argparse.Namespace) -> int:
         sys.stderr.write(f"pneumoview export: {err}\n")
         return 1
     try:
-        rows = export_review(state, args.out, args.format, threshold=args.threshold)
+        rows = export_review(
+            state, args.out, args.format, threshold=args.threshold, iou_threshold=args.iou
+        )
+        note = export_note(state, args.format, threshold=args.threshold, iou_threshold=args.iou)
     except ExportError as err:
         sys.stderr.write(f"pneumoview export: {err}\n")
         return 1
@@ -64,6 +79,6 @@ def run(args: argparse.Namespace) -> int:
     done, total = state.progress()
     sys.stderr.write(
         f"wrote {rows} {args.format} row(s) to {args.out} "
-        f"({done} of {total} image(s) reviewed in {args.session})\n"
+        f"({done} of {total} image(s) reviewed in {args.session})\n{note}\n"
     )
     return 0

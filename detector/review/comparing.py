@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from detector.review.core import ReviewCore
-from detector.review.records import BoxKind, Comparison, ImageCounts, ReviewBox
+from detector.review.records import BoxKind, BoxStatus, Comparison, ImageCounts, ReviewBox
 from detector.rsna.matching import match_boxes
 
 
@@ -50,6 +50,43 @@ class Comparisons(ReviewCore):
             and b.score is not None
             and b.score >= threshold
             and not self.superseded(b)
+        ]
+
+    def confirmations(self, image: str, iou_threshold: float = 0.5) -> dict[str, str]:
+        """Ground-truth box id -> id of the accepted prediction that confirms it.
+
+        An accepted prediction (accepted or edited, in its current geometry) confirms an active
+        ground-truth box when the one matcher (:func:`detector.rsna.matching.match_boxes`:
+        greedy, highest score first, each box used once) pairs them at ``iou_threshold``, the
+        compare IoU. The labels export then writes one row for the pair.
+        """
+        truth = self.boxes(image, kind=BoxKind.GROUND_TRUTH, active=True)
+        accepted = [
+            b
+            for b in self.boxes(
+                image, kind=BoxKind.REVIEWER, status=(BoxStatus.ACCEPTED, BoxStatus.EDITED)
+            )
+            if b.source == "model"
+        ]
+        pairs = match_boxes(
+            [b.xyxy for b in truth], [(b.score or 0.0, b.xyxy) for b in accepted], iou_threshold
+        )
+        return {truth[t].id: accepted[p].id for p, t in pairs}
+
+    def proposals_of_model(self, image: str, threshold: float = 0.0) -> list[ReviewBox]:
+        """Every box the current model proposed on an image with ``score >= threshold``,
+        whatever the review did to it (accepted, edited, rejected or deleted too); read
+        with :attr:`ReviewBox.proposed_xywh` for the model's own geometry. Without a recorded
+        model, the boxes of every model. The submission export uses this rule."""
+        self.image(image)
+        current = self.current_model
+        return [
+            b
+            for b in self.boxes(image)
+            if b.source == "model"
+            and b.score is not None
+            and b.score >= threshold
+            and (current is None or b.origin == current)
         ]
 
     def counts(

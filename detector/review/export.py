@@ -1,21 +1,36 @@
 """Review → CSV: corrected labels, the audit trail, or a submission. Atomic, checked first.
 
+An accepted prediction that the one matcher (:func:`detector.rsna.matching.match_boxes`) pairs
+with an active ground-truth box at the compare IoU (the Findings dock's, default 0.50)
+*confirms* it (:meth:`ReviewState.confirmations`): the pair is one lesion.
+
 ``labels``
     RSNA ``patientId,x,y,width,height,Target`` of every reviewed image (status reviewed or
     no opacity): its final boxes, i.e. the active ground-truth and reviewer boxes (ground truth
-    kept or edited, accepted or edited predictions, drawn boxes). Proposed predictions the
-    reviewer did not accept, rejected and deleted boxes are left out. A reviewed image without
-    boxes is one ``Target=0`` row. ``pneumoview train --labels`` and ``eval --truth`` read it.
+    kept or edited, accepted or edited predictions, drawn boxes), one row per lesion: a
+    confirmed pair is one row, in the ground truth's geometry, or the accepted box's when the
+    reader moved it. Predictions the reviewer did not accept (undecided), rejected and deleted
+    boxes are left out. A reviewed image without boxes is one ``Target=0`` row.
+    ``pneumoview train --labels`` and ``eval --truth`` read it.
 ``audit``
-    The same rows plus ``source`` (ground_truth/model/reviewer), ``score``, ``status``,
-    ``reviewer``, ``modified`` (UTC, ISO 8601), ``seconds_on_image``, ``edits``,
-    ``image_status``, ``sop_instance_uid``, ``path``, ``box_id``; plus one row per rejected
-    prediction (its box, ``Target=0``, ``status=rejected``).
+    Every final box as its own row (both boxes of a confirmed pair) plus ``source``
+    (ground_truth/model/reviewer), ``score``, ``status`` (:func:`records.status_text`: ground
+    truth reads ``ground truth``, ``confirmed`` or ``edited``), ``reviewer``, ``modified`` (UTC,
+    ISO 8601), ``seconds_on_image``, ``edits``, ``image_status``, ``sop_instance_uid``,
+    ``path``, ``box_id``, ``confirms`` (on an accepted prediction: the id of the ground-truth
+    box it confirms); plus one row per rejected prediction (its box, ``Target=0``,
+    ``status=rejected``).
 ``submission``
-    RSNA ``patientId,PredictionString`` (``conf x y w h ...``, highest score first) for every
-    image a model ran on: the model's boxes with ``score >= threshold`` that the reviewer did
-    not reject (their current geometry). ``threshold`` defaults to the threshold of the model
-    used last in the session (0.5 when none was recorded).
+    What the model said: RSNA ``patientId,PredictionString`` (``conf x y w h ...``, highest
+    score first) for every image the current model ran on, with every box that model proposed
+    at ``score >= threshold`` in the geometry and score it proposed, whatever the review did
+    (accepted, moved, rejected, undecided alike). ``threshold`` defaults to the threshold of
+    the model used last in the session (0.5 when none was recorded).
+``reviewed-submission``
+    The reviewed result as a submission: for every reviewed image, the rows of ``labels`` as
+    ``conf x y w h`` with the accepted prediction's score for an accepted (or confirming)
+    prediction and 1.0 for ground truth and drawn boxes; empty for an image without boxes.
+    Undecided predictions are left out, as in ``labels``.
 """
 
 from __future__ import annotations
@@ -33,6 +48,7 @@ from detector.review.records import (
     BoxStatus,
     ImageReview,
     ReviewBox,
+    status_text,
 )
 from detector.review.state import ReviewState
 from detector.rsna.csv_write import (
@@ -43,7 +59,9 @@ from detector.rsna.csv_write import (
     write_rows,
 )
 
-EXPORT_FORMATS: tuple[str, ...] = ("labels", "audit", "submission")
+EXPORT_FORMATS: tuple[str, ...] = ("labels", "audit", "submission", "reviewed-submission")
+#: The compare IoU at which an accepted prediction confirms a ground-truth box (default).
+CONFIRM_IOU = 0.5
 LABEL_COLUMNS = ("patientId", "x", "y", "width", "height", "Target")
 AUDIT_COLUMNS = LABEL_COLUMNS + (
     "source",
@@ -57,8 +75,11 @@ AUDIT_COLUMNS = LABEL_COLUMNS + (
     "sop_instance_uid",
     "path",
     "box_id",
+    "confirms",
 )
 SUBMISSION_COLUMNS = ("patientId", "PredictionString")
+#: Score of a ground-truth or drawn box in ``reviewed-submission``.
+REVIEWED_SCORE = 1.0
 #: Used for ``submission`` when the session recorded no model.
 FALLBACK_THRESHOLD = 0.5
 
@@ -79,8 +100,61 @@ _FINAL_KINDS = (BoxKind.GROUND_TRUTH, BoxKind.REVIEWER)
 
 
 def final_boxes(state: ReviewState, image: str) -> list[ReviewBox]:
-    """The boxes an image's labels consist of (see the module docstring)."""
+    """The active ground-truth and reviewer boxes of an image (the audit rows)."""
     return [b for b in state.boxes(image) if b.kind in _FINAL_KINDS and b.active]
+
+
+def lesion_boxes(
+    state: ReviewState, image: str, iou_threshold: float = CONFIRM_IOU
+) -> list[tuple[tuple[float, float, float, float], float | None]]:
+    """One ``(xywh, score)`` per lesion of an image's labels (see the module docstring).
+
+    A confirmed pair gives one entry at the ground-truth box's place: the ground truth's
+    geometry, the accepted box's when the reader moved it (status EDITED), and the accepted
+    prediction's score. Other final boxes give their own geometry and score (None for
+    ground truth and drawn boxes).
+    """
+    confirmed = state.confirmations(image, iou_threshold)
+    confirming = set(confirmed.values())
+    out: list[tuple[tuple[float, float, float, float], float | None]] = []
+    for box in final_boxes(state, image):
+        if box.id in confirming:
+            continue  # written with the ground-truth box it confirms
+        if box.id in confirmed:
+            accepted = state.box(confirmed[box.id])
+            shape = accepted if accepted.status is BoxStatus.EDITED else box
+            out.append((shape.xywh, accepted.score))
+        else:
+            out.append((box.xywh, box.score))
+    return out
+
+
+def export_note(
+    state: ReviewState,
+    fmt: str,
+    *,
+    threshold: float | None = None,
+    iou_threshold: float = CONFIRM_IOU,
+) -> str:
+    """One line that says what an export holds (the rule it applied, with its numbers)."""
+    if fmt == "submission":
+        thr = default_threshold(state) if threshold is None else float(threshold)
+        model = state.current_model or "every model"
+        return (
+            f"the model's output: {model}'s proposals with score >= {thr:.2f} as proposed, "
+            "accepted, moved and rejected alike"
+        )
+    pairs = sum(len(state.confirmations(im.key, iou_threshold)) for im in _reviewed(state))
+    rule = (
+        f"{pairs} ground-truth box(es) confirmed by an accepted prediction at IoU >= "
+        f"{iou_threshold:.2f}"
+    )
+    if fmt == "audit":
+        return f"{rule}: both rows kept, linked by the confirms column"
+    return (
+        f"{rule}: one row each (the ground truth's geometry, the reader's where the accepted "
+        "box was moved); undecided predictions left out"
+    )
 
 
 def export_review(
@@ -89,13 +163,17 @@ def export_review(
     fmt: str = "labels",
     *,
     threshold: float | None = None,
+    iou_threshold: float = CONFIRM_IOU,
 ) -> int:
     """Write one export format atomically; returns the number of data rows.
+
+    ``threshold`` is the ``submission`` score threshold; ``iou_threshold`` the compare IoU at
+    which an accepted prediction confirms a ground-truth box (see the module docstring).
 
     Raises
     ------
     ValueError
-        Unknown format or a threshold outside [0, 1].
+        Unknown format, a threshold outside [0, 1] or an IoU outside (0, 1].
     ExportError
         The output cannot be written (checked before anything is done by
         :func:`detector.files.output.check_output_file`: a folder, a FIFO or another
@@ -105,6 +183,8 @@ def export_review(
         raise ValueError(f"unknown export format {fmt!r} (use {', '.join(EXPORT_FORMATS)})")
     if threshold is not None and not (math.isfinite(threshold) and 0.0 <= threshold <= 1.0):
         raise ValueError(f"threshold must be in [0, 1], not {threshold}")
+    if not (math.isfinite(iou_threshold) and 0.0 < iou_threshold <= 1.0):
+        raise ValueError(f"IoU threshold must be in (0, 1], not {iou_threshold}")
     try:
         target = check_output_file(out)
     except OutputError as err:
@@ -114,10 +194,12 @@ def export_review(
     if fmt == "submission":
         thr = default_threshold(state) if threshold is None else float(threshold)
         columns, rows = SUBMISSION_COLUMNS, _submission_rows(state, thr)
+    elif fmt == "reviewed-submission":
+        columns, rows = SUBMISSION_COLUMNS, _reviewed_submission_rows(state, iou_threshold)
     elif fmt == "audit":
-        columns, rows = AUDIT_COLUMNS, _audit_rows(state)
+        columns, rows = AUDIT_COLUMNS, _audit_rows(state, iou_threshold)
     else:
-        columns, rows = LABEL_COLUMNS, _label_rows(state)
+        columns, rows = LABEL_COLUMNS, _label_rows(state, iou_threshold)
     try:
         return write_rows(target, columns, rows)
     except OSError as exc:
@@ -139,14 +221,15 @@ def _reviewed(state: ReviewState) -> Iterator[ImageReview]:
             yield image
 
 
-def _label_rows(state: ReviewState) -> Iterator[list[str]]:
+def _label_rows(state: ReviewState, iou_threshold: float) -> Iterator[list[str]]:
     items = (
-        (im.patient_id, [b.xywh for b in final_boxes(state, im.key)]) for im in _reviewed(state)
+        (im.patient_id, [xywh for xywh, _s in lesion_boxes(state, im.key, iou_threshold)])
+        for im in _reviewed(state)
     )
     yield from label_rows(items, with_score=False)
 
 
-def _audit_rows(state: ReviewState) -> Iterator[list[str]]:
+def _audit_rows(state: ReviewState, iou_threshold: float) -> Iterator[list[str]]:
     for image in _reviewed(state):
         tail = [
             f"{image.seconds:.1f}",
@@ -157,23 +240,42 @@ def _audit_rows(state: ReviewState) -> Iterator[list[str]]:
         ]
         boxes = final_boxes(state, image.key)
         rejected = state.boxes(image.key, kind=BoxKind.PREDICTION, status=BoxStatus.REJECTED)
+        confirmed = state.confirmations(image.key, iou_threshold)
+        confirms = {acc: gt for gt, acc in confirmed.items()}
         if not boxes:
             # The image-level row of a reviewed image without findings.
             yield [
                 image.patient_id, "", "", "", "", "0", "reviewer", "", image.status.value,
-                image.reviewer, _time(image.modified), *tail, "",
+                image.reviewer, _time(image.modified), *tail, "", "",
             ]  # fmt: skip
         for box, target in [(b, "1") for b in boxes] + [(b, "0") for b in rejected]:
+            status = status_text(box, confirmed=box.id in confirmed)
             yield [
                 image.patient_id, *box_cells(box.xywh), target, box.source,
-                "" if box.score is None else format_score(box.score), box.status.value,
-                box.author, _time(box.modified), *tail, box.id,
+                "" if box.score is None else format_score(box.score), status,
+                box.author, _time(box.modified), *tail, box.id, confirms.get(box.id, ""),
             ]  # fmt: skip
 
 
 def _submission_rows(state: ReviewState, threshold: float) -> Iterator[list[str]]:
+    current = state.current_model
     for image in state.images.values():
-        if not image.predicted_by:
+        ran = current in image.predicted_by if current is not None else bool(image.predicted_by)
+        if not ran:
             continue
-        boxes = state.model_boxes(image.key, threshold)
-        yield [image.patient_id, prediction_string((b.score or 0.0, b.xywh) for b in boxes)]
+        boxes = state.proposals_of_model(image.key, threshold)
+        yield [
+            image.patient_id,
+            prediction_string((b.score or 0.0, b.proposed_xywh) for b in boxes),
+        ]
+
+
+def _reviewed_submission_rows(state: ReviewState, iou_threshold: float) -> Iterator[list[str]]:
+    for image in _reviewed(state):
+        lesions = lesion_boxes(state, image.key, iou_threshold)
+        yield [
+            image.patient_id,
+            prediction_string(
+                (REVIEWED_SCORE if score is None else score, xywh) for xywh, score in lesions
+            ),
+        ]

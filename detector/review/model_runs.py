@@ -72,6 +72,7 @@ class ModelRuns(ReviewCore):
             box = self._new_box(
                 image, BoxKind.PREDICTION, box_xyxy, score=s, origin=origin, now=now
             )
+            box = replace(box, model_xyxy=box_xyxy)  # what the submission export writes
             new.append(box)
             changes.append((None, box))
         by = (

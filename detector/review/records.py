@@ -86,6 +86,10 @@ class ReviewBox:
         The model name or CSV file it came from; ``""`` for a hand-drawn box.
     author, created, modified : str, float, float
         Who made the last change, and when (Unix seconds).
+    model_xyxy : tuple of 4 float or None
+        A model box's geometry as the model proposed it (kept when the reader moves the box;
+        what ``--format submission`` writes). None for other boxes, and for model boxes of
+        sessions written before it was kept (their current geometry is used).
     """
 
     id: str
@@ -98,6 +102,7 @@ class ReviewBox:
     author: str = ""
     created: float = 0.0
     modified: float = 0.0
+    model_xyxy: XYXY | None = None
 
     @property
     def active(self) -> bool:
@@ -117,6 +122,39 @@ class ReviewBox:
     def xywh(self) -> tuple[float, float, float, float]:
         x0, y0, x1, y1 = self.xyxy
         return (x0, y0, x1 - x0, y1 - y0)
+
+    @property
+    def proposed_xywh(self) -> tuple[float, float, float, float]:
+        """The geometry the model proposed (:attr:`model_xyxy`, else the current one)."""
+        x0, y0, x1, y1 = self.model_xyxy if self.model_xyxy is not None else self.xyxy
+        return (x0, y0, x1 - x0, y1 - y0)
+
+
+#: Status texts of ground-truth boxes (their stored status is ``proposed`` until edited).
+GROUND_TRUTH_TEXT = {
+    BoxStatus.PROPOSED: "ground truth",
+    BoxStatus.EDITED: "edited",
+    BoxStatus.DELETED: "removed",
+}
+#: Status text of a ground-truth box that an accepted prediction confirms, and of that box.
+CONFIRMED_TEXT = "confirmed"
+CONFIRMS_TEXT = "confirms GT"
+
+
+def status_text(box: ReviewBox, *, confirmed: bool = False, confirms: bool = False) -> str:
+    """What the Findings table and the audit export call a box's status.
+
+    Ground truth reads ``"ground truth"`` (``"confirmed"`` when an accepted prediction
+    confirms it, ``"edited"`` when moved, ``"removed"`` when deleted); an accepted prediction
+    that confirms a ground-truth box reads ``"confirms GT"``; any other box its status value.
+    """
+    if box.kind is BoxKind.GROUND_TRUTH:
+        if confirmed and box.active:
+            return CONFIRMED_TEXT
+        return GROUND_TRUTH_TEXT.get(box.status, box.status.value)
+    if confirms and box.active:
+        return CONFIRMS_TEXT
+    return box.status.value
 
 
 @dataclass(frozen=True)

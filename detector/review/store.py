@@ -33,7 +33,7 @@ from detector.review.records import (
 from detector.review.state import ReviewState
 
 APP_ID = "pneumoview-review"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA_V1 = """
 CREATE TABLE IF NOT EXISTS images (
@@ -69,8 +69,15 @@ def _migrate_to_1(db: sqlite3.Connection) -> None:
     db.executescript(_SCHEMA_V1)
 
 
+def _migrate_to_2(db: sqlite3.Connection) -> None:
+    # The geometry a model proposed, kept when the reader moves the box (the submission
+    # export). NULL for other boxes and for boxes written before version 2.
+    for column in ("mx0", "my0", "mx1", "my1"):
+        db.execute(f"ALTER TABLE boxes ADD COLUMN {column} REAL")
+
+
 #: ``version -> function`` bringing a file from ``version - 1`` to ``version``.
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _migrate_to_1}
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _migrate_to_1, 2: _migrate_to_2}
 
 
 class SessionError(PneumoViewError):
@@ -130,7 +137,8 @@ class SessionStore:
                 rows = [_box_row(a) for _b, a in boxes if a is not None]
                 if rows:
                     self._db.executemany(
-                        "INSERT OR REPLACE INTO boxes VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", rows
+                        "INSERT OR REPLACE INTO boxes VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                        rows,
                     )
                 if action not in ("time", "open image"):
                     now = max([a.modified for _b, a in boxes if a is not None] or [0.0])
@@ -358,6 +366,7 @@ def _box_row(b: ReviewBox) -> tuple[Any, ...]:
         b.author,
         float(b.created),
         float(b.modified),
+        *(b.model_xyxy if b.model_xyxy is not None else (None,) * 4),
     )
 
 
@@ -412,6 +421,7 @@ def _box_from(r: tuple[Any, ...]) -> ReviewBox:
         author=_text(r[10]),
         created=_real(r[11]),
         modified=_real(r[12]),
+        model_xyxy=None if r[13] is None else _xyxy(*r[13:17]),
     )
 
 

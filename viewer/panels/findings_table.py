@@ -13,6 +13,7 @@ from typing import Protocol
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from detector.review import BoxKind, BoxStatus, ReviewBox, ReviewState
+from detector.review.records import status_text
 from viewer.canvas.box_layers import COLOURS, BoxLayers
 
 COLUMNS = ("kind", "score", "x", "y", "w", "h", "status")
@@ -121,7 +122,18 @@ class FindingsPanel(QtWidgets.QWidget):
 
     def refresh(self) -> None:
         boxes = self.boxes()
-        signature = (tuple(boxes), self.review.threshold, self.review.review_progress())
+        key = self.review.shown_key()
+        # Which accepted prediction confirms which ground-truth box, at the compare IoU.
+        confirmed = (
+            {} if key is None else self.review.review.confirmations(key, self.review.iou_threshold)
+        )
+        confirming = set(confirmed.values())
+        signature = (
+            tuple(boxes),
+            self.review.threshold,
+            self.review.review_progress(),
+            tuple(confirmed.items()),
+        )
         if signature == self._shown:
             return  # another image changed: nothing to redraw here
         self._shown = signature
@@ -131,7 +143,10 @@ class FindingsPanel(QtWidgets.QWidget):
             for r, box in enumerate(boxes):
                 x, y, w, h = box.xywh
                 score = "" if box.score is None else f"{box.score:.2f}"
-                values = (KIND_TEXT[box.kind], score, x, y, w, h, box.status.value)
+                status = status_text(
+                    box, confirmed=box.id in confirmed, confirms=box.id in confirming
+                )
+                values = (KIND_TEXT[box.kind], score, x, y, w, h, status)
                 for c, value in enumerate(values):
                     item = QtWidgets.QTableWidgetItem()
                     if isinstance(value, float):

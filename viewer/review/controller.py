@@ -220,15 +220,16 @@ class ReviewController(QtCore.QObject):
     def export(self, path: str, fmt: str) -> str:
         """Write an export (labels / audit / submission at the current threshold) atomically."""
         from detector.errors import PneumoViewError
-        from detector.review.export import export_review
+        from detector.review.export import export_note, export_review
 
-        threshold = self.threshold if fmt == "submission" else None
+        thr, iou = (self.threshold if fmt == "submission" else None), self.iou_threshold
         try:
-            rows = export_review(self.review, path, fmt, threshold=threshold)
+            rows = export_review(self.review, path, fmt, threshold=thr, iou_threshold=iou)
         except (PneumoViewError, ValueError) as exc:  # the output, or a bad format
             self.message.emit(str(exc))
             return str(exc)
-        text = f"Exported {rows} row(s) ({fmt}) to {path}"
+        note = export_note(self.review, fmt, threshold=thr, iou_threshold=iou)
+        text = f"Exported {rows} row(s) ({fmt}) to {path}; {note}"
         self.message.emit(text)
         return text
 

@@ -20,11 +20,13 @@ EXPORT_NAMES = {
     "labels": "reviewed_labels.csv",
     "audit": "review_audit.csv",
     "submission": "submission.csv",
+    "reviewed-submission": "reviewed_submission.csv",
 }
 
 
 class ReviewFileActions:
-    """File → Import ground truth…, Export (labels / audit / submission)…, Review session….
+    """File → Import ground truth…, Export (labels / audit / submission / reviewed-submission)…,
+    Review session….
 
     Parameters
     ----------

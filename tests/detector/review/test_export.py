@@ -1,4 +1,5 @@
-"""Export: labels / audit / submission CSVs, the round trip, and `pneumoview export`."""
+"""Export: labels / audit / submission / reviewed-submission CSVs, the round trip, and
+`pneumoview export`."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 
 from detector import cli
 from detector.review import ModelInfo, ReviewState, open_session
-from detector.review.export import ExportError, export_review
+from detector.review.export import ExportError, export_note, export_review
 from detector.review.importing import import_labels
 from detector.rsna.labels import read_labels, read_predictions
 
@@ -138,11 +139,12 @@ class TestSubmission:
         export_review(state, out, "submission")  # the model's threshold, 0.4
         preds = read_predictions(out)
         assert preds.problems == []
-        assert preds["pa"] == [(0.91, 50.0, 60.0, 30.5, 30.25)]
-        assert preds["pb"] == []  # rejected by "no opacity"
+        # What the model said: the rejected 0.45 box and the one "no opacity" rejected too.
+        assert preds["pa"] == [(0.91, 50.0, 60.0, 30.5, 30.25), (0.45, 0.0, 0.0, 5.0, 5.0)]
+        assert preds["pb"] == [(0.8, 5.0, 5.0, 20.0, 20.0)]
         assert "pc" not in preds  # no model ran on it
         export_review(state, out, "submission", threshold=0.2)
-        assert [p[0] for p in read_predictions(out)["pa"]] == [0.91, 0.3]
+        assert [p[0] for p in read_predictions(out)["pa"]] == [0.91, 0.45, 0.3]
 
     def test_only_the_current_models_proposals(self, state: ReviewState, tmp_path: Path) -> None:
         key = "9/0"
@@ -154,6 +156,164 @@ class TestSubmission:
         out = tmp_path / "sub.csv"
         export_review(state, out, "submission")
         assert read_predictions(out)["pc"] == [(0.8, 20.0, 20.0, 20.0, 10.0)]
+
+
+def confirmed_state(state: ReviewState) -> dict[str, str]:
+    """Two reviewed images where accepted predictions match ground truth (IoU >= 0.5).
+
+    pa: ground truth G (10,10)-(50,50) and H (200,200)-(220,220); predictions A 0.9
+    (12,12)-(50,50) accepted (IoU with G 1444/1600 = 0.9025), B 0.7 accepted (no truth), C 0.6
+    undecided, D 0.5 rejected; a drawn box. pb: ground truth K (20,20)-(60,60), prediction E
+    0.8 (22,22)-(60,60) accepted, then moved to (24,24)-(64,64) (IoU with K 1296/1904 = 0.68).
+    """
+    state.add_image("1/0", "pa")
+    state.add_image("2/0", "pb")
+    state.add_model(ModelInfo("m.pt", "/m/m.pt", 0.4))
+    g, h = state.add_ground_truth("1/0", [(10, 10, 50, 50), (200, 200, 220, 220)], "l.csv")
+    a, b, _c, d = state.set_predictions(
+        "1/0",
+        "m.pt",
+        [((12, 12, 50, 50), 0.9), ((60, 60, 80, 80), 0.7), ((0, 0, 5, 5), 0.6),
+         ((90, 90, 100, 100), 0.5)],
+    )  # fmt: skip
+    state.accept(a.id)
+    state.accept(b.id)
+    state.reject(d.id)
+    drawn = state.add_box("1/0", (100, 100, 110, 120))
+    state.mark_reviewed("1/0")
+    (k,) = state.add_ground_truth("2/0", [(20, 20, 60, 60)], "l.csv")
+    (e,) = state.set_predictions("2/0", "m.pt", [((22, 22, 60, 60), 0.8)])
+    state.accept(e.id)
+    state.move(e.id, (24, 24, 64, 64))
+    state.mark_reviewed("2/0")
+    return {"g": g.id, "h": h.id, "a": a.id, "b": b.id, "d": d.id, "k": k.id, "e": e.id,
+            "drawn": drawn.id}  # fmt: skip
+
+
+class TestConfirmedLesions:
+    """An accepted prediction matching ground truth at the compare IoU is one lesion."""
+
+    def test_labels_hold_one_row_per_lesion(self, state: ReviewState, tmp_path: Path) -> None:
+        confirmed_state(state)
+        out = tmp_path / "labels.csv"
+        assert export_review(state, out, "labels") == 5
+        assert out.read_text() == (
+            "patientId,x,y,width,height,Target\n"
+            "pa,10,10,40,40,1\n"  # G confirmed by A: the ground truth's geometry
+            "pa,200,200,20,20,1\n"  # H: no prediction
+            "pa,60,60,20,20,1\n"  # B: accepted, no ground truth
+            "pa,100,100,10,20,1\n"  # drawn
+            "pb,24,24,40,40,1\n"  # K confirmed by E, which the reader moved: E's geometry
+        )
+
+    def test_the_compare_iou_decides(self, state: ReviewState, tmp_path: Path) -> None:
+        """At IoU 0.95 A (0.9025) and E (0.68) confirm nothing: each is its own row."""
+        confirmed_state(state)
+        out = tmp_path / "labels.csv"
+        assert export_review(state, out, "labels", iou_threshold=0.95) == 7
+        assert out.read_text() == (
+            "patientId,x,y,width,height,Target\n"
+            "pa,10,10,40,40,1\n"
+            "pa,200,200,20,20,1\n"
+            "pa,12,12,38,38,1\n"
+            "pa,60,60,20,20,1\n"
+            "pa,100,100,10,20,1\n"
+            "pb,20,20,40,40,1\n"
+            "pb,24,24,40,40,1\n"
+        )
+        with pytest.raises(ValueError, match="IoU threshold"):
+            export_review(state, out, "labels", iou_threshold=0.0)
+
+    def test_a_removed_ground_truth_box_is_not_confirmed(
+        self, state: ReviewState, tmp_path: Path
+    ) -> None:
+        ids = confirmed_state(state)
+        state.delete(ids["g"])
+        out = tmp_path / "labels.csv"
+        export_review(state, out, "labels")
+        assert out.read_text().splitlines()[1:4] == [
+            "pa,200,200,20,20,1",
+            "pa,12,12,38,38,1",  # A stands for itself
+            "pa,60,60,20,20,1",
+        ]
+
+    def test_audit_keeps_both_rows_with_the_relation(
+        self, state: ReviewState, tmp_path: Path
+    ) -> None:
+        ids = confirmed_state(state)
+        out = tmp_path / "audit.csv"
+        export_review(state, out, "audit")
+        names = {v: k for k, v in ids.items()}
+        rows = [
+            (names[r["box_id"]], r["x"], r["Target"], r["status"], names.get(r["confirms"], ""))
+            for r in read_rows(out)
+        ]
+        assert rows == [
+            ("g", "10", "1", "confirmed", ""),
+            ("h", "200", "1", "ground truth", ""),
+            ("a", "12", "1", "accepted", "g"),
+            ("b", "60", "1", "accepted", ""),
+            ("drawn", "100", "1", "added", ""),
+            ("d", "90", "0", "rejected", ""),
+            ("k", "20", "1", "confirmed", ""),
+            ("e", "24", "1", "edited", "k"),
+        ]
+
+    def test_submission_is_what_the_model_said(self, state: ReviewState, tmp_path: Path) -> None:
+        """Accepted, moved, rejected and undecided proposals alike, as proposed."""
+        confirmed_state(state)
+        out = tmp_path / "sub.csv"
+        assert export_review(state, out, "submission") == 2
+        assert out.read_text() == (
+            "patientId,PredictionString\n"
+            "pa,0.9000 12 12 38 38 0.7000 60 60 20 20 0.6000 0 0 5 5 0.5000 90 90 10 10\n"
+            "pb,0.8000 22 22 38 38\n"
+        )
+        export_review(state, out, "submission", threshold=0.65)
+        assert out.read_text().splitlines()[1] == "pa,0.9000 12 12 38 38 0.7000 60 60 20 20"
+
+    def test_reviewed_submission_is_the_labels_with_scores(
+        self, state: ReviewState, tmp_path: Path
+    ) -> None:
+        """Drawn and ground-truth boxes score 1.0, the undecided C (0.6) is left out."""
+        confirmed_state(state)
+        state.add_image("3/0", "pc")
+        state.mark_no_opacity("3/0")
+        out = tmp_path / "rsub.csv"
+        assert export_review(state, out, "reviewed-submission") == 3
+        assert out.read_text() == (
+            "patientId,PredictionString\n"
+            "pa,1.0000 200 200 20 20 1.0000 100 100 10 20 0.9000 10 10 40 40 0.7000 60 60 20 20\n"
+            "pb,0.8000 24 24 40 40\n"
+            "pc,\n"
+        )
+
+    def test_the_note_states_the_rule(self, state: ReviewState) -> None:
+        confirmed_state(state)
+        assert export_note(state, "labels") == (
+            "2 ground-truth box(es) confirmed by an accepted prediction at IoU >= 0.50: one row "
+            "each (the ground truth's geometry, the reader's where the accepted box was moved); "
+            "undecided predictions left out"
+        )
+        assert export_note(state, "submission") == (
+            "the model's output: m.pt's proposals with score >= 0.40 as proposed, accepted, "
+            "moved and rejected alike"
+        )
+
+    def test_the_proposed_geometry_survives_a_restart(self, tmp_path: Path, capsys) -> None:
+        session = tmp_path / "s.sqlite"
+        state, store = open_session(session, reviewer="dr_a")
+        confirmed_state(state)
+        store.close()
+        out = tmp_path / "sub.csv"
+        assert cli.main(["export", str(session), "--out", str(out), "--format", "submission"]) == 0
+        assert out.read_text().splitlines()[2] == "pb,0.8000 22 22 38 38"
+        assert "m.pt's proposals with score >= 0.40" in capsys.readouterr().err
+        args = ["export", str(session), "--out", str(out), "--format", "labels", "--iou", "0.95"]
+        assert cli.main(args) == 0
+        assert "0 ground-truth box(es) confirmed" in capsys.readouterr().err
+        assert len(out.read_text().splitlines()) == 8
+        assert cli.main([*args[:-1], "1.5"]) == 2
 
 
 class TestChecks:

@@ -156,6 +156,46 @@ class TestUntrustedFiles:
         with pytest.raises(SessionError, match="newer PneumoView"):
             open_session(path)
 
+    def test_a_moved_predictions_proposed_geometry_comes_back(self, tmp_path: Path) -> None:
+        path = tmp_path / "s.sqlite"
+        state, store = open_session(path)
+        state.add_image(A, "pa")
+        (p,) = state.set_predictions(A, "demo", [((0, 0, 10, 10), 0.9)])
+        state.accept(p.id)
+        state.move(p.id, (2, 2, 12, 12))
+        store.close()
+        again, store2 = open_session(path)
+        store2.close()
+        box = again.box(p.id)
+        assert (box.xyxy, box.model_xyxy) == ((2, 2, 12, 12), (0, 0, 10, 10))
+
+    def test_a_version_1_file_is_migrated(self, tmp_path: Path) -> None:
+        """Version 1 kept no proposed geometry: its boxes load without it and stay editable."""
+        path = tmp_path / "s.sqlite"
+        state, store = open_session(path)
+        state.add_image(A, "pa")
+        state.add_box(A, (0, 0, 5, 5))
+        store.close()
+        db = sqlite3.connect(path)  # back to what version 1 wrote
+        for column in ("mx0", "my0", "mx1", "my1"):
+            db.execute(f"ALTER TABLE boxes DROP COLUMN {column}")
+        db.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+        db.execute("DELETE FROM migrations WHERE version = 2")
+        db.commit()
+        db.close()
+        again, store2 = open_session(path)
+        (box,) = again.boxes(A)
+        assert box.model_xyxy is None
+        (p,) = again.set_predictions(A, "demo", [((20, 20, 30, 30), 0.9)])
+        store2.close()
+        third, store3 = open_session(path)
+        store3.close()
+        assert third.box(p.id).model_xyxy == (20, 20, 30, 30)
+        assert third.box(box.id).xyxy == (0, 0, 5, 5)
+        db = sqlite3.connect(path)
+        assert db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == ("2",)
+        db.close()
+
     def test_corrupt_rows(self, tmp_path: Path) -> None:
         path = tmp_path / "s.sqlite"
         state, store = open_session(path)
