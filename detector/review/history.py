@@ -24,6 +24,15 @@ class Step:
     boxes: tuple[tuple[Any, Any], ...] = ()
     images: tuple[tuple[Any, Any], ...] = ()
 
+    def image_keys(self) -> list[str]:
+        """Keys of the images this step changes (boxes on them, or their status), in order."""
+        keys: dict[str, None] = {}
+        for before, after in self.boxes:
+            keys[(before or after).image] = None
+        for before, after in self.images:
+            keys[(before or after).key] = None
+        return list(keys)
+
 
 class History:
     """Undo and redo deques of :class:`Step`, with grouping.
@@ -89,6 +98,14 @@ class History:
             steps, self._group = self._group, None
             if steps:
                 self.record(_merge(self._group_label, steps))
+
+    def peek_undo(self) -> Step | None:
+        """The step :meth:`pop_undo` would return, left in place."""
+        return self._undo[-1] if self._undo else None
+
+    def peek_redo(self) -> Step | None:
+        """The step :meth:`pop_redo` would return, left in place."""
+        return self._redo[-1] if self._redo else None
 
     def pop_undo(self) -> Step | None:
         return self._undo.pop() if self._undo else None

@@ -7,6 +7,10 @@ reported once, on release (``edited``, from pyqtgraph's ``sigRegionChangeFinishe
 is one undo step. It never changes the model itself: the controller applies the edit and the
 model's event brings the new geometry back here.
 
+A *struck* box (``BoxView.struck``: rejected or deleted on the image on screen) stays drawn,
+dimmed, dashed and crossed by a diagonal line, until the image is left, so the reader sees what
+changed; it cannot be selected, moved or reached with Tab.
+
 All items are children of the canvas's ImageItem, so they are in original image pixels and
 follow zoom, rotation and flips.
 """
@@ -17,7 +21,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import pyqtgraph as pg
-from PySide6 import QtCore
+from PySide6 import QtCore, QtGui, QtWidgets
 
 #: Layer kinds, as in the review model.
 GROUND_TRUTH = "ground_truth"
@@ -34,6 +38,8 @@ LAYER_NAMES: dict[str, str] = {
     REVIEWER: "reviewer",
 }
 SELECTED_COLOUR = "#ffffff"
+#: Opacity (0-255) of a struck (rejected / deleted) box's outline and strike line.
+STRUCK_ALPHA = 110
 
 
 @dataclass(frozen=True)
@@ -41,7 +47,9 @@ class BoxView:
     """What one drawn box shows.
 
     ``caption`` is drawn above the box (the score of a prediction, a comparison mark such as
-    ``"missed"``); ``dashed`` draws it with a dashed line (e.g. a missed ground-truth box).
+    ``"missed"``); ``dashed`` draws it with a dashed line (e.g. a missed ground-truth box);
+    ``struck`` draws a box just rejected or deleted: dimmed, dashed and struck through, not
+    selectable.
     """
 
     box_id: str
@@ -50,6 +58,7 @@ class BoxView:
     caption: str = ""
     dashed: bool = False
     editable: bool = True
+    struck: bool = False
 
 
 class _BoxItem:
@@ -60,7 +69,6 @@ class _BoxItem:
         self.view = view
         self.roi = pg.ROI([x0, y0], [x1 - x0, y1 - y0], movable=view.editable, removable=False)
         self.roi.setParentItem(layers.parent_item)
-        self.roi.setAcceptedMouseButtons(QtCore.Qt.MouseButton.LeftButton)
         if view.editable:
             for pos, centre in (
                 ([1, 1], [0, 0]),
@@ -71,6 +79,9 @@ class _BoxItem:
                 self.roi.addScaleHandle(pos, centre)
         self.label = pg.TextItem("", anchor=(0, 1))
         self.label.setParentItem(layers.parent_item)
+        self.strike = QtWidgets.QGraphicsLineItem()
+        self.strike.setParentItem(layers.parent_item)
+        self.strike.setVisible(False)
         # The item is reused for other boxes (see BoxLayers._take): look the id up each time.
         self.roi.sigClicked.connect(lambda _roi, _ev: layers._on_clicked(self.view.box_id))
         self.roi.sigRegionChangeFinished.connect(lambda _roi: layers._on_finished(self.view.box_id))
@@ -83,12 +94,23 @@ class _BoxItem:
         if self.xyxy() != view.xyxy:
             self.roi.setPos((x0, y0), update=False, finish=False)
             self.roi.setSize((x1 - x0, y1 - y0), update=True, finish=False)
-        colour = SELECTED_COLOUR if selected else COLOURS.get(view.kind, "#cccccc")
-        style = QtCore.Qt.PenStyle.DashLine if view.dashed else QtCore.Qt.PenStyle.SolidLine
+        colour = QtGui.QColor(SELECTED_COLOUR if selected else COLOURS.get(view.kind, "#cccccc"))
+        dashed = view.dashed or view.struck
+        style = QtCore.Qt.PenStyle.DashLine if dashed else QtCore.Qt.PenStyle.SolidLine
         width = 3 if selected else 2
-        self.roi.setPen(pg.mkPen(colour, width=width, style=style, cosmetic=True))
-        self.roi.hoverPen = pg.mkPen(SELECTED_COLOUR, width=2, cosmetic=True)
-        self.label.setText(view.caption, color=COLOURS.get(view.kind, "#cccccc"))
+        if view.struck:
+            colour.setAlpha(STRUCK_ALPHA)
+        # A struck box takes no clicks and lies under the live ones.
+        buttons = QtCore.Qt.MouseButton.LeftButton
+        self.roi.setAcceptedMouseButtons(QtCore.Qt.MouseButton.NoButton if view.struck else buttons)
+        self.roi.setZValue(-1 if view.struck else 0)
+        pen = pg.mkPen(colour, width=width, style=style, cosmetic=True)
+        self.roi.setPen(pen)
+        self.roi.hoverPen = (
+            pen if view.struck else pg.mkPen(SELECTED_COLOUR, width=2, cosmetic=True)
+        )
+        self.strike.setPen(pg.mkPen(colour, width=1, cosmetic=True))
+        self.label.setText(view.caption, color=colour)
         self.label.setVisible(bool(view.caption) and self.roi.isVisible())
         self._place_label()
 
@@ -99,19 +121,22 @@ class _BoxItem:
         return (min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
 
     def _place_label(self) -> None:
-        x0, y0, _x1, _y1 = self.xyxy()
+        x0, y0, x1, y1 = self.xyxy()
         self.label.setPos(x0, y0)
+        self.strike.setLine(x0, y1, x1, y0)
+        self.strike.setVisible(self.view.struck and self.roi.isVisible())
 
     def set_visible(self, visible: bool) -> None:
         self.roi.setVisible(visible)
         self.label.setVisible(visible and bool(self.view.caption))
+        self.strike.setVisible(visible and self.view.struck)
 
     def remove(self) -> None:
         for handle in self.roi.getHandles():
             menu = getattr(handle, "menu", None)
             if menu is not None:
                 menu.deleteLater()
-        for item in (self.roi, self.label):
+        for item in (self.roi, self.label, self.strike):
             scene = item.scene()
             item.setParentItem(None)
             if scene is not None:
@@ -159,7 +184,9 @@ class BoxLayers(QtCore.QObject):
             item.apply(view, selected=box_id == self.selected_id)
             item.set_visible(self._visible.get(view.kind, True))
         self._order = list(wanted)
-        if self.selected_id is not None and self.selected_id not in wanted:
+        if self.selected_id is not None and (
+            self.selected_id not in wanted or wanted[self.selected_id].struck
+        ):
             self.select(None)
 
     def _take(self, view: BoxView) -> _BoxItem:
@@ -190,12 +217,29 @@ class BoxLayers(QtCore.QObject):
         ]
 
     def drawn_xyxy(self, kind: str) -> list[tuple[float, float, float, float]]:
-        """Geometry of the visible boxes of one layer, read back from the ROIs."""
+        """Geometry of the visible boxes of one layer (not the struck ones), from the ROIs."""
         return [
             self._items[i].xyxy()
             for i in self._order
-            if self._items[i].view.kind == kind and self._items[i].roi.isVisible()
+            if self._items[i].view.kind == kind
+            and self._items[i].roi.isVisible()
+            and not self._items[i].view.struck
         ]
+
+    def struck_ids(self) -> list[str]:
+        """Ids of the struck boxes drawn (rejected / deleted on this image), visible or not."""
+        return [i for i in self._order if self._items[i].view.struck]
+
+    def is_struck_drawn(self, box_id: str) -> bool:
+        """``box_id`` is drawn struck through (its dimmed outline and its strike line shown)."""
+        item = self._items.get(box_id)
+        return (
+            item is not None
+            and item.view.struck
+            and item.roi.isVisible()
+            and item.strike.isVisible()
+            and item.roi.pen.color().alpha() == STRUCK_ALPHA
+        )
 
     def roi(self, box_id: str) -> pg.ROI:
         """The ROI drawing ``box_id`` (tests and the benchmark drive it like a mouse would)."""
@@ -222,14 +266,24 @@ class BoxLayers(QtCore.QObject):
             if item is not None and item.view.kind == kind:
                 self.select(None)
 
-    def visible_ids(self) -> list[str]:
-        """Ids of the boxes the reader can see, in drawing order (what Tab walks through)."""
-        return [i for i in self._order if self._items[i].roi.isVisible()]
+    def visible_ids(self, kind: str | None = None) -> list[str]:
+        """Ids of the live boxes the reader can see (of one layer, or all), in drawing order.
+
+        What Tab walks through: struck boxes are left out.
+        """
+        return [
+            i
+            for i in self._order
+            if self._items[i].roi.isVisible()
+            and not self._items[i].view.struck
+            and (kind is None or self._items[i].view.kind == kind)
+        ]
 
     # -- selection --------------------------------------------------------------------------
 
     def select(self, box_id: str | None) -> None:
-        if box_id is not None and box_id not in self._items:
+        """Select a drawn live box (a struck or unknown id clears the selection)."""
+        if box_id is not None and (box_id not in self._items or self._items[box_id].view.struck):
             box_id = None
         previous, self.selected_id = self.selected_id, box_id
         for i in {previous, box_id} - {None}:

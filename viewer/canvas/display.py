@@ -31,7 +31,7 @@ from viewer.state import ViewerState
 TOOL_HELP = {
     "pan": "Pan: left-drag moves the image",
     "window": "Window/level: left- or right-drag (horizontal = width, vertical = level)",
-    "measure": "Measure: left-drag draws a ruler (Del removes rulers)",
+    "measure": "Measure: left-drag draws a ruler (Shift+Del removes rulers; Del changes no box here)",
 }
 
 

@@ -267,17 +267,29 @@ class ImageCanvas(pg.GraphicsView):
         self.vb.setRange(rect=self.image_rect(), padding=0.0)
 
     def zoom(self) -> float:
-        """Screen pixels per image pixel."""
+        """Screen pixels per image pixel, as drawn now.
+
+        Read from the view box's size and its view range (what its next paint uses), not from
+        pyqtgraph's ``viewPixelSize()``: that value is cached and goes stale when the window's
+        layout resizes the view box after a fit (the overlay said 121% over an image drawn at
+        130%, and 1:1 scaled by the stale value).
+        """
         if self._shape is None:
             return 1.0
-        size = self.vb.viewPixelSize()[0]
-        return 1.0 / size if size > 0 else 1.0
+        width = self.vb.viewRect().width()
+        return self.vb.rect().width() / width if width > 0 else 1.0
 
     def set_zoom(self, zoom: float) -> None:
-        """Zoom about the view centre (1.0 = one image pixel per screen pixel)."""
+        """Zoom about the view centre (1.0 = one image pixel per screen pixel), in one step."""
         if self._shape is None or zoom <= 0:
             return
-        self.vb.scaleBy(s=(self.zoom() / zoom, self.zoom() / zoom))
+        bounds, centre = self.vb.rect(), self.vb.viewRect().center()
+        half_w, half_h = bounds.width() / zoom / 2.0, bounds.height() / zoom / 2.0
+        self.vb.setRange(
+            xRange=(centre.x() - half_w, centre.x() + half_w),
+            yRange=(centre.y() - half_h, centre.y() + half_h),
+            padding=0.0,
+        )
 
     def actual_size(self) -> None:
         self.set_zoom(1.0)
@@ -432,6 +444,7 @@ class ImageCanvas(pg.GraphicsView):
             return  # pyqtgraph resizes during its own __init__
         self._place_corners()
         self._placeholder.setGeometry(self.viewport().rect())
+        self.view_changed.emit()  # the same view range now spans more or fewer screen pixels
 
     def _place_corners(self) -> None:
         w, h = self.viewport().width(), self.viewport().height()

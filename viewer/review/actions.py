@@ -2,7 +2,9 @@
 
 The keys are documented in README ("Reviewing") and listed by Help → Shortcuts. They win over
 older keys of the viewer: **P** (was the Pan tool; Esc returns to Pan) now toggles predictions,
-**Delete** (was "delete rulers", now Shift+Delete) deletes the selected box.
+**Delete** (was "delete rulers", now Shift+Delete) rejects the selected prediction or deletes the
+reader's own box; it never removes ground truth (**Ctrl+Delete** does, after a confirmation).
+What each key does is :mod:`viewer.review.box_keys`.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from collections.abc import Callable, Sequence
 from PySide6 import QtGui, QtWidgets
 
 from viewer.canvas.box_layers import GROUND_TRUTH, PREDICTION, legend_html
+from viewer.review.box_keys import BoxKeys
 from viewer.review.controller import ReviewController
 
 #: (attribute, menu text, keys) of the review actions, in menu order; None = separator.
@@ -22,6 +25,11 @@ REVIEW_KEYS: tuple[tuple[str, str, tuple[str, ...]] | None, ...] = (
     ("act_accept", "&Accept selected prediction", ("Return", "Enter")),
     ("act_accept_all", "Accept all &visible predictions", ("Shift+Return", "Shift+Enter")),
     ("act_delete_box", "&Reject prediction / delete box", ("Delete", "Backspace")),
+    (
+        "act_remove_truth",
+        "Remove selected &ground-truth box (asks first)",
+        ("Ctrl+Delete", "Ctrl+Backspace"),
+    ),
     None,
     ("act_no_opacity", "Mark image \u201c&no opacity\u201d", ("N",)),
     ("act_reviewed_next", "Mark &reviewed and go to next unreviewed", ("Space",)),
@@ -37,7 +45,7 @@ class ReviewActions:
     Parameters
     ----------
     review : ReviewController
-        What the actions do.
+        The review the actions edit (through :class:`viewer.review.box_keys.BoxKeys`).
     add : callable
         Creates a QAction (text, slot, keys, checkable=, tip=) the way the window lists them.
     show_legend : callable
@@ -52,17 +60,19 @@ class ReviewActions:
     ) -> None:
         self.review = review
         self.show_legend = show_legend
+        self.box_keys = bk = BoxKeys(review)
         slots: dict[str, Callable[[], object]] = {
             "act_draw_box": review.start_drawing,
-            "act_next_box": lambda: review.select_next(1),
-            "act_prev_box": lambda: review.select_next(-1),
-            "act_accept": review.accept_selected,
-            "act_accept_all": review.accept_all_visible,
-            "act_delete_box": review.delete_selected,
-            "act_no_opacity": review.mark_no_opacity,
+            "act_next_box": lambda: bk.select_next(1),
+            "act_prev_box": lambda: bk.select_next(-1),
+            "act_accept": bk.accept_selected,
+            "act_accept_all": bk.accept_all_visible,
+            "act_delete_box": bk.delete_selected,
+            "act_remove_truth": bk.remove_ground_truth,
+            "act_no_opacity": bk.mark_no_opacity,
             "act_reviewed_next": review.mark_reviewed_and_next,
-            "act_undo": review.undo,
-            "act_redo": review.redo,
+            "act_undo": bk.undo,
+            "act_redo": bk.redo,
         }
         self.ordered: list[QtGui.QAction | None] = []
         for entry in REVIEW_KEYS:

@@ -10,7 +10,9 @@ statuses, undo history; written through to the session file) to the widgets:
   *observe* the model (its psygnal events) and render; every edit goes through a
   ``ReviewState`` method, so it is one undo step and one transaction in the session file.
 
-The keyboard contract (see README) calls the ``*_selected`` / ``mark_*`` / ``undo`` methods.
+The keyboard contract (see README) is :mod:`viewer.review.box_keys`; it edits through
+:meth:`ReviewController.edit`. Boxes rejected or deleted on the image on screen stay drawn,
+struck through, until the image is left (:attr:`ReviewController.struck`).
 """
 
 from __future__ import annotations
@@ -117,6 +119,8 @@ class ReviewController(QtCore.QObject):
         self._instances: dict[str, Instance] = {}
         self._shown_key: str | None = None
         self._shown_since = time.monotonic()
+        #: Boxes rejected or deleted while their image is on screen (drawn struck through).
+        self.struck: dict[str, None] = {}
         self._connect_review()
         state.images_added.connect(self._on_images_added)
         state.cleared.connect(self._on_cleared)
@@ -133,7 +137,7 @@ class ReviewController(QtCore.QObject):
         ev = self.review.events
         ev.box_added.connect(self._on_box_event)
         ev.box_removed.connect(self._on_box_event)
-        ev.box_changed.connect(lambda _old, new: self._on_box_event(new))
+        ev.box_changed.connect(self._on_box_changed)
         ev.image_changed.connect(self._on_image_changed)
         ev.image_added.connect(self._on_image_changed)
 
@@ -257,6 +261,7 @@ class ReviewController(QtCore.QObject):
         self._flush_time()
         self._instances.clear()
         self._shown_key = None
+        self.struck.clear()
         self.layers.clear()
         if self.store is not None:
             self.store.close()
@@ -293,6 +298,7 @@ class ReviewController(QtCore.QObject):
         if key != self._shown_key:
             self._flush_time()
             self._shown_key = key
+            self.struck.clear()
             self.layers.select(None)
         self.refresh()
 
@@ -381,12 +387,28 @@ class ReviewController(QtCore.QObject):
         for box in truth:
             mark = marks.get(box.id, "")
             out.append(BoxView(box.id, GROUND_TRUTH, box.xyxy, mark, dashed=mark == "missed"))
+        return out + self._struck_views(key)
+
+    def _struck_views(self, key: str) -> list[BoxView]:
+        """The boxes removed on this image since it was shown, drawn struck through."""
+        kinds = {BoxKind.GROUND_TRUTH: GROUND_TRUTH, BoxKind.PREDICTION: PREDICTION}
+        out = []
+        for box in self.review.boxes(key, active=False) if key == self._shown_key else ():
+            if box.id in self.struck:
+                caption = "rejected" if box.kind is BoxKind.PREDICTION else "removed"
+                kind = kinds.get(box.kind, REVIEWER)
+                out.append(BoxView(box.id, kind, box.xyxy, caption, editable=False, struck=True))
         return out
 
     def refresh(self) -> None:
         key = self.shown_key()
         self.layers.show_boxes(self.views(key) if key is not None else ())
         self.changed.emit()
+
+    def _on_box_changed(self, old: ReviewBox, new: ReviewBox) -> None:
+        if new.image == self._shown_key and old.active and not new.active:
+            self.struck[new.id] = None
+        self._on_box_event(new)
 
     def _on_box_event(self, box: ReviewBox) -> None:
         if box.image == self._shown_key:
@@ -423,6 +445,10 @@ class ReviewController(QtCore.QObject):
         self.refresh()
 
     # -- edits (the keyboard contract) ------------------------------------------------------
+
+    def edit(self, action: Any, *args: Any) -> Any:
+        """Run one edit of the review (a ``ReviewState`` method); ``None`` when refused."""
+        return self._edit(action, *args)
 
     def _edit(self, action: Any, *args: Any) -> Any:
         """Run one model edit; a refused one (or a failing session file) goes to the status bar."""
@@ -463,50 +489,6 @@ class ReviewController(QtCore.QObject):
     def move_box(self, box_id: str, xyxy: Sequence[float]) -> None:
         """Move/resize a box to ``xyxy`` (the findings table's edits; one undo step)."""
         self._edit(self.review.move, box_id, tuple(xyxy))
-
-    def select_next(self, step: int = 1) -> None:
-        self.layers.select_step(step)
-
-    def accept_selected(self) -> None:
-        """**Enter**: the selected prediction becomes a reviewer box (origin and score kept)."""
-        box = self.selected_box()
-        if box is None:
-            self.message.emit("Select a prediction first (click it or press Tab)")
-        elif box.kind is not BoxKind.PREDICTION:
-            self.message.emit("Only predictions can be accepted")
-        else:
-            self._edit(self.review.accept, box.id)
-
-    def accept_all_visible(self) -> None:
-        """**Shift+Enter**: accept every prediction shown (at or above the threshold)."""
-        key = self.current_key
-        if key is None:
-            return
-        if not self.layers.layer_visible(PREDICTION):
-            self.message.emit("Predictions are hidden (P shows them)")
-            return
-        accepted = self._edit(self.review.accept_all, key, self.threshold)
-        if accepted is not None:
-            self.message.emit(f"Accepted {len(accepted)} prediction(s)")
-
-    def delete_selected(self) -> None:
-        """**Delete**/**Backspace**: reject the selected prediction or delete the selected box."""
-        box = self.selected_box()
-        if box is None:
-            self.message.emit("Select a box first (click it or press Tab)")
-            return
-        ids = self.layers.visible_ids()
-        index = ids.index(box.id) if box.id in ids else -1
-        if self._edit(self.review.delete, box.id) is not None:
-            remaining = self.layers.visible_ids()
-            if remaining:
-                self.layers.select(remaining[min(max(index, 0), len(remaining) - 1)])
-
-    def mark_no_opacity(self) -> None:
-        """**N**: the image has no opacity (reviewed, no boxes)."""
-        key = self.current_key
-        if key is not None:
-            self._edit(self.review.mark_no_opacity, key)
 
     def mark_reviewed_and_next(self) -> None:
         """**Space**: mark the image reviewed and go to the next unreviewed one."""
@@ -549,14 +531,6 @@ class ReviewController(QtCore.QObject):
             ):
                 return inst
         return None
-
-    def undo(self) -> None:
-        label = self._edit(self.review.undo)
-        self.message.emit(f"Undone: {label}" if label else "Nothing to undo")
-
-    def redo(self) -> None:
-        label = self._edit(self.review.redo)
-        self.message.emit(f"Redone: {label}" if label else "Nothing to redo")
 
     def review_progress(self) -> tuple[int, int]:
         """(reviewed, total) over the open images (first frames)."""
