@@ -18,7 +18,13 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from detector.files.scan import Instance
 from detector.review import ReviewState
-from detector.review.worklist import FILTERS, SORT_COLUMNS, WorklistRow, WorklistView
+from detector.review.worklist import (
+    FILTERS,
+    SORT_COLUMNS,
+    WorklistRow,
+    WorklistView,
+    step_in_order,
+)
 from viewer.review.keys import STATUS_MARKS, STATUS_TEXT, key_for
 from viewer.state import ViewerState
 
@@ -193,8 +199,6 @@ class WorklistPanel(QtWidgets.QWidget):
 
     def step(self, step: int) -> None:
         """Open the image ``step`` rows away in the worklist (**Ctrl+Down** / **Ctrl+Up**)."""
-        from detector.review.worklist import step_in_order
-
         keys = [row.key for row in self.review.worklist_rows()]
         key = step_in_order(keys, self._shown_key(), step)
         if key is None:
