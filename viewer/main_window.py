@@ -168,7 +168,12 @@ class MainWindow(QtWidgets.QMainWindow):
         self.review.compare_changed.connect(self.findings.show_compare)
         self.findings_dock = self._dock("Findings", "findings_dock", self.findings)
         self.addDockWidget(QtCore.Qt.DockWidgetArea.RightDockWidgetArea, self.findings_dock)
-        self.worklist = WorklistPanel(self.state, self.review)
+        self.worklist = WorklistPanel(
+            self.state,
+            self.review,
+            focus_image=self.canvas.setFocus,
+            show_message=lambda text: self.statusBar().showMessage(text, 5000),
+        )
         self.review.changed.connect(self.worklist.schedule)
         self.worklist_dock = self._dock("Worklist", "worklist_dock", self.worklist)
         self.addDockWidget(QtCore.Qt.DockWidgetArea.LeftDockWidgetArea, self.worklist_dock)
@@ -205,6 +210,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.detection_ui.build_actions(a)
 
         self.review_actions = ReviewActions(self.review, a, self.detection_panel.set_legend)
+        self.worklist.build_actions(a)
         self.detection_panel.set_legend(self.review_actions.legend())
 
         self.act_shortcuts = a("&Keyboard shortcuts", self.show_shortcuts, ["F1"])
@@ -226,6 +232,8 @@ class MainWindow(QtWidgets.QMainWindow):
 
         nav = bar.addMenu("&Navigate")
         nav.addActions([self.act_next, self.act_prev, self.act_first, self.act_last])
+        nav.addSeparator()
+        nav.addActions(self.worklist.key_actions)
         nav.addSeparator()
         nav.addAction(self.act_reviewed)
 

@@ -261,7 +261,11 @@ class TestPanels:
         window.review.review.add_ground_truth(key2, [(60, 60, 90, 90)], "labels.csv")
         window.worklist.refresh()
         table = window.worklist.table
-        table.sortItems(4, QtCore.Qt.SortOrder.DescendingOrder)  # disagreement
+        header = table.horizontalHeader()  # a click on "disagree": high first
+        x = header.sectionViewportPosition(4) + header.sectionSize(4) // 2
+        qtbot.mouseClick(
+            header.viewport(), QtCore.Qt.MouseButton.LeftButton, pos=QtCore.QPoint(x, 5)
+        )
         assert table.item(0, 0).text() == Path(images[1].name).stem
         assert [table.item(0, c).text() for c in (2, 3, 4)] == ["1", "0.95", "2"]
         with qtbot.waitSignal(window.image_shown, timeout=20_000):

@@ -41,6 +41,7 @@ from detector.review import (
     default_session_path,
     open_session,
 )
+from detector.review.worklist import WorklistRow, WorklistView, next_unreviewed, worklist_rows
 from detector.rsna.matching import box_iou
 from viewer.canvas.box_layers import GROUND_TRUTH, PREDICTION, REVIEWER, BoxLayers, BoxView
 from viewer.canvas.image_canvas import ImageCanvas
@@ -116,6 +117,7 @@ class ReviewController(QtCore.QObject):
         self.session_path = ""
         self.compare = False
         self.iou_threshold = 0.5
+        self.worklist = WorklistView()  # the Worklist panel's sort and filter; Space follows it
         self._instances: dict[str, Instance] = {}
         self._shown_key: str | None = None
         self._shown_since = time.monotonic()
@@ -500,7 +502,8 @@ class ReviewController(QtCore.QObject):
         target = self.next_unreviewed()
         if target is None:
             done, total = self.review_progress()
-            self.message.emit(f"All {total} images reviewed" if done == total else "")
+            left = f"No unreviewed image left in the worklist ({self.worklist.filter})"
+            self.message.emit(f"All {total} images reviewed" if done == total else left)
             return
         self.state.set_current(target)
 
@@ -519,18 +522,19 @@ class ReviewController(QtCore.QObject):
         self._edit(self.review.set_image_status, key, back)
 
     def next_unreviewed(self) -> Instance | None:
-        """The next image (in display order, wrapping) not yet reviewed."""
-        images = self.state.images()
-        start = self.state.index_of(self.state.current)
-        for step in range(1, len(images) + 1):
-            inst = images[(start + step) % len(images)]
-            image = self.review.images.get(key_for(inst))
-            if image is not None and image.status in (
-                ImageStatus.UNREVIEWED,
-                ImageStatus.IN_PROGRESS,
-            ):
-                return inst
-        return None
+        """The next unreviewed image in the worklist's sort and filter (wrapping)."""
+        current = key_for(self.state.current) if self.state.current is not None else None
+        key = next_unreviewed(self.worklist_rows(), current)
+        return None if key is None else self._instances.get(key)
+
+    def worklist_rows(self) -> list[WorklistRow]:
+        """The open images as the worklist lists them (the image on screen always listed)."""
+        keys = [key_for(inst) for inst in self.state.images()]
+        rows = worklist_rows(
+            self.review, keys, threshold=self.threshold, iou_threshold=self.iou_threshold
+        )
+        keep = key_for(self.state.current) if self.state.current is not None else None
+        return self.worklist.arrange(rows, keep=keep)
 
     def review_progress(self) -> tuple[int, int]:
         """(reviewed, total) over the open images (first frames)."""
