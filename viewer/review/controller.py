@@ -42,7 +42,7 @@ from detector.review import (
     open_session,
 )
 from detector.review.worklist import WorklistRow, WorklistView, next_unreviewed, worklist_rows
-from detector.rsna.matching import box_iou
+from detector.rsna.matching import match_boxes
 from viewer.canvas.box_layers import GROUND_TRUTH, PREDICTION, REVIEWER, BoxLayers, BoxView
 from viewer.canvas.image_canvas import ImageCanvas
 from viewer.detection.controller import DetectionController
@@ -58,23 +58,15 @@ def comparison_marks(
 ) -> dict[str, str]:
     """Box id -> ``"matched"``, ``"missed"`` (ground truth) or ``"false positive"``.
 
-    The same greedy matching (highest score first, each ground-truth box used once) as
-    :func:`detector.rsna.matching.match_boxes`, which the worklist counts come from.
+    Matched by :func:`detector.rsna.matching.match_boxes`, the one greedy rule (highest score
+    first, each ground-truth box used once) that the worklist counts and the export use too.
     """
-    marks: dict[str, str] = {}
-    free = list(truth)
-    for pred in sorted(preds, key=lambda b: -(b.score or 0.0)):
-        best, best_iou = -1, iou_threshold
-        for i, gt in enumerate(free):
-            value = box_iou(pred.xyxy, gt.xyxy)
-            if value >= best_iou and (best < 0 or value > best_iou):
-                best, best_iou = i, value
-        if best >= 0:
-            marks[pred.id] = marks[free.pop(best).id] = "matched"
-        else:
-            marks[pred.id] = "false positive"
-    for gt in free:
-        marks[gt.id] = "missed"
+    pairs = match_boxes(
+        [b.xyxy for b in truth], [(b.score or 0.0, b.xyxy) for b in preds], iou_threshold
+    )
+    marks = {b.id: "missed" for b in truth} | {b.id: "false positive" for b in preds}
+    for p, t in pairs:
+        marks[preds[p].id] = marks[truth[t].id] = "matched"
     return marks
 
 
