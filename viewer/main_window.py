@@ -41,6 +41,7 @@ from viewer.platform.settings import AppSettings, load_settings, open_qsettings,
 from viewer.review.actions import ReviewActions
 from viewer.review.controller import ReviewController
 from viewer.review.file_menu import ReviewFileActions
+from viewer.review.session_view import SessionView
 from viewer.review.status_label import ReviewStatusLabel
 from viewer.state import ViewerState
 
@@ -176,6 +177,17 @@ class MainWindow(QtWidgets.QMainWindow):
         self.browser_dock.raise_()
         self.tabifyDockWidget(self.metadata_dock, self.findings_dock)
         self.findings_dock.raise_()
+        # Before the frame loader's first-image pick (connected later): a remembered image
+        # is shown at once instead of after the first file.
+        self.session_view = SessionView(
+            self.state,
+            self.review,
+            self.detection,
+            self.statusBar().showMessage,
+            self.findings.iou_spin.setValue,
+            self.detection_panel.show_model_error,
+            self,
+        )
         self.review_label = ReviewStatusLabel(self.review)
         self.statusBar().addPermanentWidget(self.review_label)
 
@@ -357,6 +369,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.scan.cancel()
 
     def _on_scan_finished(self) -> None:
+        self.session_view.scan_finished()
         self._update_position_label()
         self.scan_finished.emit()
 
