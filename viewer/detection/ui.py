@@ -73,6 +73,7 @@ class DetectionUI(QtCore.QObject):
         self.prefs = prefs
         self.review = review
         self.controller = controller
+        self._progress = (0, 0)
         self.panel = DetectionDock()
         self.panel.auto_check.setChecked(prefs.auto_detect)
         scroll = QtWidgets.QScrollArea()
@@ -171,12 +172,14 @@ class DetectionUI(QtCore.QObject):
     # -- feedback ---------------------------------------------------------------------------
 
     def _on_model_loading(self, path: str) -> None:
-        self.panel.show_model(None, f"loading {Path(path).name}...")
+        self.panel.show_loading(Path(path).name)
         self.act_detect_cancel.setEnabled(True)
 
     def _on_model_ready(self, meta: dict, device: str) -> None:
         self.panel.show_model(meta, self.controller.model_path)
         self.panel.show_device(device)
+        done, total = self._progress  # "Loading model..." gives way to the run's count
+        self.panel.show_progress(done, total if done < total else 0, None)
         name = Path(self.controller.model_path).name
         from detector.model.choice import DEMO_WARNING, all_phantoms, is_demo_model
 
@@ -187,7 +190,9 @@ class DetectionUI(QtCore.QObject):
             self.message.emit(f"Model {name} ready on {device}", 5000)
 
     def _on_progress(self, done: int, total: int, rate: float) -> None:
-        self.panel.show_progress(done, total, rate)
+        self._progress = (done, total)
+        loading = self.controller.has_model and self.controller.meta is None
+        self.panel.show_progress(done, total, rate, loading=loading)
         self.act_detect_cancel.setEnabled(self.controller.busy or done < total)
 
     def _on_finished(self, cancelled: bool) -> None:
@@ -197,6 +202,7 @@ class DetectionUI(QtCore.QObject):
 
     def _on_failed(self, text: str) -> None:
         self.act_detect_cancel.setEnabled(False)
+        self.panel.show_progress(0, 0, None)
         self.panel.show_model_error(text)
         self.message.emit(f"Detection: {text}", 0)
 
