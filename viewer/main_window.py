@@ -88,6 +88,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.cache = cache or PixelCache()
         self._store = settings if settings is not None else open_qsettings()
         self.prefs: AppSettings = load_settings(self._store)
+        self.state.keep_window = self.prefs.keep_window
         # Scan, thumbnails, the displayed image and a prefetch may run at once; the default
         # pool (one thread per core) would make the displayed image wait for a free thread.
         pool = QtCore.QThreadPool.globalInstance()
@@ -213,6 +214,10 @@ class MainWindow(QtWidgets.QMainWindow):
         self.act_last = a("Last image", lambda: self.navigate(2**31), ["End"])
         self.act_reviewed = a("Mark as reviewed", self.toggle_reviewed, ["Ctrl+R"], checkable=True)
         self.display.build_actions(a)
+        self.act_keep_window = a(
+            "&Keep window/level across images", self._on_keep_window_toggled, checkable=True
+        )
+        self.act_keep_window.setChecked(self.prefs.keep_window)
 
         self.detection_ui.build_actions(a)
 
@@ -250,7 +255,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.detection_ui.fill_menu(bar.addMenu("&Detection"))
 
         view = bar.addMenu("&View")
-        view.addAction(self.display.act_overlays)
+        view.addActions([self.display.act_overlays, self.act_keep_window])
         view.addSeparator()
         for dock in (
             self.browser_dock,
@@ -323,6 +328,9 @@ class MainWindow(QtWidgets.QMainWindow):
             self.resize(1400, 900)
         if self.prefs.window_state:
             self.restoreState(QtCore.QByteArray(self.prefs.window_state))
+
+    def _on_keep_window_toggled(self, checked: bool) -> None:
+        self.state.keep_window = self.prefs.keep_window = bool(checked)
 
     def save_preferences(self) -> None:
         self.prefs.geometry = bytes(self.saveGeometry().data())

@@ -10,6 +10,7 @@ through the ``message`` signal.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol
@@ -45,7 +46,7 @@ class DetectionUI(QtCore.QObject):
     state : ViewerState
         The open images and the one on screen.
     prefs : AppSettings
-        "Detect automatically on open" and the folder the model dialog starts in.
+        "Detect automatically on open".
     review : PredictionSource
         The review's predictions (the owner calls :meth:`show_counts` when it changes).
     parent : QWidget
@@ -133,11 +134,20 @@ class DetectionUI(QtCore.QObject):
         if self.prefs.auto_detect and self.controller.has_model:
             self.controller.run(self.jobs_for(instances))
 
+    def model_folder(self) -> str:
+        """Where Load model starts: the loaded model's folder, else the shipped models."""
+        from viewer.platform.user_folders import models_dir
+
+        current = self.controller.model_path
+        if current and os.path.isfile(current):
+            return os.path.dirname(current)
+        return str(models_dir())
+
     def load_model_dialog(self) -> None:
         path, _ = QtWidgets.QFileDialog.getOpenFileName(
             self.parent_widget,
             "Load detector checkpoint",
-            self.prefs.last_folder,
+            self.model_folder(),
             "Checkpoints (*.pt *.pth)",
         )
         if path:
