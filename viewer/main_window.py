@@ -30,6 +30,7 @@ from viewer.loading.scan_controller import ScanController
 from viewer.loading.scan_status import ScanStatus
 from viewer.panels import dialogs
 from viewer.panels.findings_table import FindingsPanel
+from viewer.panels.key_hint import KeyHintBar
 from viewer.panels.metadata_panel import MetadataPanel
 from viewer.panels.problems_dock import ProblemsDock
 from viewer.panels.recent_menu import RecentMenu
@@ -117,6 +118,8 @@ class MainWindow(QtWidgets.QMainWindow):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
         layout.addWidget(self.canvas, 1)
+        self.key_hint = KeyHintBar(self.prefs)
+        layout.addWidget(self.key_hint)
         layout.addWidget(self.frame_control)
         self.setCentralWidget(central)
 
