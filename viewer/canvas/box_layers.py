@@ -34,6 +34,17 @@ LAYER_NAMES: dict[str, str] = {
     REVIEWER: "reviewer",
 }
 SELECTED_COLOUR = "#ffffff"
+#: Caption backing: dark, mostly opaque, so the text reads on bright lung and on white bone.
+CAPTION_FILL = (0, 0, 0, 190)
+#: Where each layer's caption sits, so the captions of boxes that share an edge or a corner
+#: (a matched pair in compare mode) never cover each other: ``(corner, anchor)`` with corner
+#: 0/1 picking x0/x1 and y0/y1 and the TextItem anchor. Ground truth above the top-left
+#: corner, predictions below the bottom-left corner, reviewer boxes above the top-right.
+CAPTION_PLACES: dict[str, tuple[tuple[int, int], tuple[float, float]]] = {
+    GROUND_TRUTH: ((0, 0), (0.0, 1.0)),
+    PREDICTION: ((0, 1), (0.0, 0.0)),
+    REVIEWER: ((1, 0), (1.0, 1.0)),
+}
 
 
 @dataclass(frozen=True)
@@ -69,8 +80,9 @@ class _BoxItem:
                 ([0, 1], [1, 0]),
             ):
                 self.roi.addScaleHandle(pos, centre)
-        self.label = pg.TextItem("", anchor=(0, 1))
+        self.label = pg.TextItem("", anchor=(0, 1), fill=pg.mkBrush(*CAPTION_FILL))
         self.label.setParentItem(layers.parent_item)
+        self.label.setZValue(20)  # captions above every box outline
         # The item is reused for other boxes (see BoxLayers._take): look the id up each time.
         self.roi.sigClicked.connect(lambda _roi, _ev: layers._on_clicked(self.view.box_id))
         self.roi.sigRegionChangeFinished.connect(lambda _roi: layers._on_finished(self.view.box_id))
@@ -88,7 +100,10 @@ class _BoxItem:
         width = 3 if selected else 2
         self.roi.setPen(pg.mkPen(colour, width=width, style=style, cosmetic=True))
         self.roi.hoverPen = pg.mkPen(SELECTED_COLOUR, width=2, cosmetic=True)
-        self.label.setText(view.caption, color=COLOURS.get(view.kind, "#cccccc"))
+        colour = COLOURS.get(view.kind, "#cccccc")
+        self.label.setText(view.caption, color=colour)
+        self.label.border = pg.mkPen(colour, width=1)
+        self.label.setAnchor(CAPTION_PLACES.get(view.kind, ((0, 0), (0.0, 1.0)))[1])
         self.label.setVisible(bool(view.caption) and self.roi.isVisible())
         self._place_label()
 
@@ -99,8 +114,9 @@ class _BoxItem:
         return (min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
 
     def _place_label(self) -> None:
-        x0, y0, _x1, _y1 = self.xyxy()
-        self.label.setPos(x0, y0)
+        x0, y0, x1, y1 = self.xyxy()
+        (cx, cy), _anchor = CAPTION_PLACES.get(self.view.kind, ((0, 0), (0.0, 1.0)))
+        self.label.setPos(x1 if cx else x0, y1 if cy else y0)
 
     def set_visible(self, visible: bool) -> None:
         self.roi.setVisible(visible)
@@ -188,6 +204,10 @@ class BoxLayers(QtCore.QObject):
             for i in self._order
             if kind is None or self._items[i].view.kind == kind
         ]
+
+    def captions(self) -> dict[str, pg.TextItem]:
+        """The caption item of each drawn box (by box id), for tests and screenshots."""
+        return {box_id: item.label for box_id, item in self._items.items()}
 
     def drawn_xyxy(self, kind: str) -> list[tuple[float, float, float, float]]:
         """Geometry of the visible boxes of one layer, read back from the ROIs."""
