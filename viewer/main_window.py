@@ -496,6 +496,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.frame_control.stop()
         self.canvas.clear_rulers()
         self.detection.shutdown()
+        self.session_view.flush()
         self.review.close()
         try:
             WorkerBase.await_workers(msecs=10_000)

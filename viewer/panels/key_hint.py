@@ -57,7 +57,8 @@ class KeyHintBar(QtWidgets.QFrame):
         )
         self.close_button.clicked.connect(self.dismiss)
         layout.addWidget(self.close_button)
-        self.setVisible(prefs.show_hint)
+        if not prefs.show_hint:
+            self.hide()  # (never show(): without a parent yet it would open as a window)
 
     def dismiss(self) -> None:
         """The reader closed the hint: hidden now and on later launches."""

@@ -92,6 +92,11 @@ class SessionView(QtCore.QObject):
         self._moving = False
         self._last_current: Instance | None = None
         self._saved_compare: tuple[bool, float] | None = None
+        # A slider drag sends dozens of values: the last one is written (each write syncs).
+        self._threshold_timer = QtCore.QTimer(self)
+        self._threshold_timer.setSingleShot(True)
+        self._threshold_timer.setInterval(250)
+        self._threshold_timer.timeout.connect(self._write_threshold)
         review.session_changed.connect(self._on_review_session_changed)
         review.changed.connect(self._on_review_changed)
         detection.model_ready.connect(self._on_detection_model_ready)
@@ -128,9 +133,18 @@ class SessionView(QtCore.QObject):
             self.detection.set_threshold(value)
         self._write(model=self.detection.model_path, threshold=f"{self.detection.threshold:.4f}")
 
-    def _on_detection_threshold_changed(self, value: float) -> None:
+    def _on_detection_threshold_changed(self, _value: float) -> None:
         if self._pending_threshold is None:
-            self._write(threshold=f"{value:.4f}")
+            self._threshold_timer.start()
+
+    def _write_threshold(self) -> None:
+        self._write(threshold=f"{self.detection.threshold:.4f}")
+
+    def flush(self) -> None:
+        """Write what is still waiting (the window is closing, or the session changes)."""
+        if self._threshold_timer.isActive():
+            self._threshold_timer.stop()
+            self._write_threshold()
 
     def _on_detection_failed(self, _text: str) -> None:
         self._pending_threshold = None
@@ -156,6 +170,7 @@ class SessionView(QtCore.QObject):
     # -- restoring --------------------------------------------------------------------------
 
     def _on_review_session_changed(self, path: str) -> None:
+        self._threshold_timer.stop()  # it belonged to the session before
         self._pending_image, self._pending_threshold, self._pending_model = None, None, ""
         self._start_pending = False
         store = self.review.store
