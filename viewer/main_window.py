@@ -30,6 +30,7 @@ from viewer.loading.scan_controller import ScanController
 from viewer.loading.scan_status import ScanStatus
 from viewer.panels import dialogs
 from viewer.panels.findings_table import FindingsPanel
+from viewer.panels.key_hint import KeyHintBar
 from viewer.panels.metadata_panel import MetadataPanel
 from viewer.panels.problems_dock import ProblemsDock
 from viewer.panels.recent_menu import RecentMenu
@@ -41,6 +42,7 @@ from viewer.platform.settings import AppSettings, load_settings, open_qsettings,
 from viewer.review.actions import ReviewActions
 from viewer.review.controller import ReviewController
 from viewer.review.file_menu import ReviewFileActions
+from viewer.review.session_view import SessionView
 from viewer.review.status_label import ReviewStatusLabel
 from viewer.state import ViewerState
 
@@ -87,6 +89,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.cache = cache or PixelCache()
         self._store = settings if settings is not None else open_qsettings()
         self.prefs: AppSettings = load_settings(self._store)
+        self.state.keep_window = self.prefs.keep_window
         # Scan, thumbnails, the displayed image and a prefetch may run at once; the default
         # pool (one thread per core) would make the displayed image wait for a free thread.
         pool = QtCore.QThreadPool.globalInstance()
@@ -115,6 +118,8 @@ class MainWindow(QtWidgets.QMainWindow):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
         layout.addWidget(self.canvas, 1)
+        self.key_hint = KeyHintBar(self.prefs)
+        layout.addWidget(self.key_hint)
         layout.addWidget(self.frame_control)
         self.setCentralWidget(central)
 
@@ -181,6 +186,17 @@ class MainWindow(QtWidgets.QMainWindow):
         self.browser_dock.raise_()
         self.tabifyDockWidget(self.metadata_dock, self.findings_dock)
         self.findings_dock.raise_()
+        # Before the frame loader's first-image pick (connected later): a remembered image
+        # is shown at once instead of after the first file.
+        self.session_view = SessionView(
+            self.state,
+            self.review,
+            self.detection,
+            self.statusBar().showMessage,
+            self.findings.iou_spin.setValue,
+            self.detection_panel.show_model_error,
+            self,
+        )
         self.review_label = ReviewStatusLabel(self.review)
         self.statusBar().addPermanentWidget(self.review_label)
 
@@ -206,6 +222,10 @@ class MainWindow(QtWidgets.QMainWindow):
         self.act_last = a("Last image", lambda: self.navigate(2**31), ["End"])
         self.act_reviewed = a("Mark as reviewed", self.toggle_reviewed, ["Ctrl+R"], checkable=True)
         self.display.build_actions(a)
+        self.act_keep_window = a(
+            "&Keep window/level across images", self._on_keep_window_toggled, checkable=True
+        )
+        self.act_keep_window.setChecked(self.prefs.keep_window)
 
         self.detection_ui.build_actions(a)
 
@@ -246,7 +266,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.detection_ui.fill_menu(bar.addMenu("&Detection"))
 
         view = bar.addMenu("&View")
-        view.addAction(self.display.act_overlays)
+        view.addActions([self.display.act_overlays, self.act_keep_window])
         view.addSeparator()
         for dock in (
             self.browser_dock,
@@ -320,6 +340,9 @@ class MainWindow(QtWidgets.QMainWindow):
         if self.prefs.window_state:
             self.restoreState(QtCore.QByteArray(self.prefs.window_state))
 
+    def _on_keep_window_toggled(self, checked: bool) -> None:
+        self.state.keep_window = self.prefs.keep_window = bool(checked)
+
     def save_preferences(self) -> None:
         self.prefs.geometry = bytes(self.saveGeometry().data())
         self.prefs.window_state = bytes(self.saveState().data())
@@ -365,6 +388,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.scan.cancel()
 
     def _on_scan_finished(self) -> None:
+        self.session_view.scan_finished()
         self._update_position_label()
         self.scan_finished.emit()
 
@@ -480,6 +504,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.frame_control.stop()
         self.canvas.clear_rulers()
         self.detection.shutdown()
+        self.session_view.flush()
         self.review.close()
         try:
             WorkerBase.await_workers(msecs=10_000)

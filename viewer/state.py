@@ -80,6 +80,8 @@ class ViewerState:
         self.window: Window | None = None
         self.preset = "Header"
         self._header_index = 0
+        #: Keep a window/level the reader chose when another image is selected.
+        self.keep_window = False
         self.invert = False
         self.equalize = "none"
         self.reviewed: set[str] = set()
@@ -167,15 +169,17 @@ class ViewerState:
     # -- selection --------------------------------------------------------------------------
 
     def set_current(self, inst: Instance | None) -> None:
-        """Select an image; its display settings start from the image's defaults."""
+        """Select an image; its display settings start from the image's defaults (the
+        window/level too, unless :attr:`keep_window` and the reader chose one)."""
         if inst is self.current:
             return
         self.current = inst
         self.image = None
         self.frame = 0
-        self.window = None
-        self.preset = "Header"
-        self._header_index = 0
+        if not (self.keep_window and self.window is not None):
+            self.window = None
+            self.preset = "Header"
+            self._header_index = 0
         self.invert = False
         self._render_cache = None
         self.current_changed.emit(inst)

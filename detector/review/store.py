@@ -14,7 +14,7 @@ import json
 import math
 import os
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,7 @@ from detector.review.records import (
 from detector.review.state import ReviewState
 
 APP_ID = "pneumoview-review"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _SCHEMA_V1 = """
 CREATE TABLE IF NOT EXISTS images (
@@ -65,6 +65,12 @@ CREATE TABLE IF NOT EXISTS log (
 """
 
 
+#: Version 3: what the reader had on screen (model, threshold, image, compare mode), as text.
+_SCHEMA_V3 = """
+CREATE TABLE IF NOT EXISTS view_state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
 def _migrate_to_1(db: sqlite3.Connection) -> None:
     db.executescript(_SCHEMA_V1)
 
@@ -76,8 +82,16 @@ def _migrate_to_2(db: sqlite3.Connection) -> None:
         db.execute(f"ALTER TABLE boxes ADD COLUMN {column} REAL")
 
 
+def _migrate_to_3(db: sqlite3.Connection) -> None:
+    db.executescript(_SCHEMA_V3)
+
+
 #: ``version -> function`` bringing a file from ``version - 1`` to ``version``.
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _migrate_to_1, 2: _migrate_to_2}
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
+    1: _migrate_to_1,
+    2: _migrate_to_2,
+    3: _migrate_to_3,
+}
 
 
 class SessionError(PneumoViewError):
@@ -197,7 +211,32 @@ class SessionStore:
         except sqlite3.Error as exc:
             raise SessionError(self.path, f"cannot write the session ({exc})") from None
 
+    def write_view_state(self, values: Mapping[str, str]) -> None:
+        """Remember what the reader had on screen (``key -> text``), one transaction.
+
+        Not part of the review: no log row, no undo step. See :meth:`read_view_state`.
+        """
+        try:
+            with self._db:
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO view_state VALUES (?, ?)",
+                    [(str(k), str(v)) for k, v in values.items()],
+                )
+        except sqlite3.Error as exc:
+            raise SessionError(self.path, f"cannot write the session ({exc})") from None
+
     # -- reading ---------------------------------------------------------------------------
+
+    def read_view_state(self) -> dict[str, str]:
+        """What :meth:`write_view_state` stored (empty for a new file or one written before version 3).
+
+        The values are untrusted text: the reader of each key checks it.
+        """
+        try:
+            rows = self._db.execute("SELECT key, value FROM view_state").fetchall()
+        except sqlite3.Error as exc:
+            raise SessionError(self.path, f"unreadable session ({exc})") from None
+        return {str(k): str(v) for k, v in rows if isinstance(k, str) and isinstance(v, str)}
 
     def read_log(self) -> list[dict[str, Any]]:
         """The edit history, oldest first: ``time, author, action, image, box, status``."""
@@ -329,7 +368,7 @@ def _check_and_migrate(db: sqlite3.Connection, path: str, new: bool) -> None:
             db.execute("INSERT OR REPLACE INTO migrations VALUES (?, julianday('now'))", (target,))
             db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(target),))
     if version == SCHEMA_VERSION:
-        needed = {"images", "boxes", "models", "pending_truth", "log"}
+        needed = {"images", "boxes", "models", "pending_truth", "log", "view_state"}
         missing = needed - tables
         if missing:
             raise SessionError(

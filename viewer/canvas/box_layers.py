@@ -40,6 +40,17 @@ LAYER_NAMES: dict[str, str] = {
 SELECTED_COLOUR = "#ffffff"
 #: Opacity (0-255) of a struck (rejected / deleted) box's outline and strike line.
 STRUCK_ALPHA = 110
+#: Caption backing: dark, mostly opaque, so the text reads on bright lung and on white bone.
+CAPTION_FILL = (0, 0, 0, 190)
+#: Where each layer's caption sits, so the captions of boxes that share an edge or a corner
+#: (a matched pair in compare mode) never cover each other: ``(corner, anchor)`` with corner
+#: 0/1 picking x0/x1 and y0/y1 and the TextItem anchor. Ground truth above the top-left
+#: corner, predictions below the bottom-left corner, reviewer boxes above the top-right.
+CAPTION_PLACES: dict[str, tuple[tuple[int, int], tuple[float, float]]] = {
+    GROUND_TRUTH: ((0, 0), (0.0, 1.0)),
+    PREDICTION: ((0, 1), (0.0, 0.0)),
+    REVIEWER: ((1, 0), (1.0, 1.0)),
+}
 
 
 @dataclass(frozen=True)
@@ -77,11 +88,12 @@ class _BoxItem:
                 ([0, 1], [1, 0]),
             ):
                 self.roi.addScaleHandle(pos, centre)
-        self.label = pg.TextItem("", anchor=(0, 1))
+        self.label = pg.TextItem("", anchor=(0, 1), fill=pg.mkBrush(*CAPTION_FILL))
         self.label.setParentItem(layers.parent_item)
         self.strike = QtWidgets.QGraphicsLineItem()
         self.strike.setParentItem(layers.parent_item)
         self.strike.setVisible(False)
+        self.label.setZValue(20)  # captions above every box outline
         # The item is reused for other boxes (see BoxLayers._take): look the id up each time.
         self.roi.sigClicked.connect(lambda _roi, _ev: layers._on_clicked(self.view.box_id))
         self.roi.sigRegionChangeFinished.connect(lambda _roi: layers._on_finished(self.view.box_id))
@@ -110,7 +122,13 @@ class _BoxItem:
             pen if view.struck else pg.mkPen(SELECTED_COLOUR, width=2, cosmetic=True)
         )
         self.strike.setPen(pg.mkPen(colour, width=1, cosmetic=True))
-        self.label.setText(view.caption, color=colour)
+        # The caption keeps its layer's colour (selection shows on the outline), faint if struck.
+        caption = QtGui.QColor(COLOURS.get(view.kind, "#cccccc"))
+        if view.struck:
+            caption.setAlpha(STRUCK_ALPHA)
+        self.label.setText(view.caption, color=caption)
+        self.label.border = pg.mkPen(caption, width=1)
+        self.label.setAnchor(CAPTION_PLACES.get(view.kind, ((0, 0), (0.0, 1.0)))[1])
         self.label.setVisible(bool(view.caption) and self.roi.isVisible())
         self._place_label()
 
@@ -122,7 +140,8 @@ class _BoxItem:
 
     def _place_label(self) -> None:
         x0, y0, x1, y1 = self.xyxy()
-        self.label.setPos(x0, y0)
+        (cx, cy), _anchor = CAPTION_PLACES.get(self.view.kind, ((0, 0), (0.0, 1.0)))
+        self.label.setPos(x1 if cx else x0, y1 if cy else y0)
         self.strike.setLine(x0, y1, x1, y0)
         self.strike.setVisible(self.view.struck and self.roi.isVisible())
 
@@ -215,6 +234,10 @@ class BoxLayers(QtCore.QObject):
             for i in self._order
             if kind is None or self._items[i].view.kind == kind
         ]
+
+    def captions(self) -> dict[str, pg.TextItem]:
+        """The caption item of each drawn box (by box id), for tests and screenshots."""
+        return {box_id: item.label for box_id, item in self._items.items()}
 
     def drawn_xyxy(self, kind: str) -> list[tuple[float, float, float, float]]:
         """Geometry of the visible boxes of one layer (not the struck ones), from the ROIs."""

@@ -85,6 +85,8 @@ class DetectionDock(QtWidgets.QWidget):
         self.demo_label.hide()
         layout.addWidget(self.demo_label)
 
+        # The model card is one line (name, architecture) plus a Details toggle for the full
+        # card, so Run all, progress, the threshold and the legend stay visible at 1366x768.
         self.model_label = QtWidgets.QLabel("No model loaded")
         self.model_label.setObjectName("model_info")
         self.model_label.setWordWrap(True)
@@ -93,9 +95,30 @@ class DetectionDock(QtWidgets.QWidget):
             QtCore.Qt.TextInteractionFlag.TextSelectableByMouse
         )
         layout.addWidget(self.model_label)
+        row = QtWidgets.QHBoxLayout()
         self.device_label = QtWidgets.QLabel("Device: -")
         self.device_label.setObjectName("device_label")
-        layout.addWidget(self.device_label)
+        row.addWidget(self.device_label, 1)
+        self.details_button = QtWidgets.QToolButton()
+        self.details_button.setObjectName("model_details_toggle")
+        self.details_button.setText("Details")
+        self.details_button.setCheckable(True)
+        self.details_button.setToolButtonStyle(QtCore.Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.details_button.setArrowType(QtCore.Qt.ArrowType.RightArrow)
+        self.details_button.setToolTip("Show the model card (training data, validation, use)")
+        self.details_button.setEnabled(False)
+        self.details_button.toggled.connect(self._on_details_toggled)
+        row.addWidget(self.details_button)
+        layout.addLayout(row)
+        self.details_label = QtWidgets.QLabel("")
+        self.details_label.setObjectName("model_card")
+        self.details_label.setWordWrap(True)
+        self.details_label.setTextFormat(QtCore.Qt.TextFormat.RichText)
+        self.details_label.setTextInteractionFlags(
+            QtCore.Qt.TextInteractionFlag.TextSelectableByMouse
+        )
+        self.details_label.hide()
+        layout.addWidget(self.details_label)
 
         buttons = QtWidgets.QGridLayout()
         self.load_button = QtWidgets.QToolButton()
@@ -121,6 +144,7 @@ class DetectionDock(QtWidgets.QWidget):
         layout.addWidget(self.progress)
         self.rate_label = QtWidgets.QLabel("")
         self.rate_label.setObjectName("detection_rate")
+        self.rate_label.hide()  # shown while a run reports its speed
         layout.addWidget(self.rate_label)
 
         layout.addWidget(QtWidgets.QLabel("Confidence threshold"))
@@ -134,11 +158,13 @@ class DetectionDock(QtWidgets.QWidget):
         layout.addWidget(self.slider)
         self.counts_label = QtWidgets.QLabel("")
         self.counts_label.setObjectName("prediction_counts")
+        self.counts_label.setWordWrap(True)  # never clipped by a narrow dock
         layout.addWidget(self.counts_label)
 
         self.legend_label = QtWidgets.QLabel("")
         self.legend_label.setObjectName("box_legend")
         self.legend_label.setTextFormat(QtCore.Qt.TextFormat.RichText)
+        self.legend_label.setWordWrap(True)
         layout.addWidget(self.legend_label)
 
         self.auto_check = QtWidgets.QCheckBox("Detect automatically on open")
@@ -163,6 +189,29 @@ class DetectionDock(QtWidgets.QWidget):
         ):
             button.setDefaultAction(action)
 
+    def _on_details_toggled(self, shown: bool) -> None:
+        self.details_label.setVisible(shown)
+        self.details_button.setArrowType(
+            QtCore.Qt.ArrowType.DownArrow if shown else QtCore.Qt.ArrowType.RightArrow
+        )
+
+    def _set_card(self, rows: list[tuple[str, str]] | None) -> None:
+        """The full model card behind Details (``None``: no card)."""
+        if rows is None:
+            self.details_label.setText("")
+            self.details_button.setChecked(False)
+            self.details_button.setEnabled(False)
+            return
+        self.details_label.setText(
+            "<table>"
+            + "".join(
+                f"<tr><td><b>{html.escape(k)}</b>&nbsp;</td><td>{html.escape(v)}</td></tr>"
+                for k, v in rows
+            )
+            + "</table>"
+        )
+        self.details_button.setEnabled(True)
+
     def _on_slider(self, value: float) -> None:
         self.threshold_changed.emit(float(value))
 
@@ -177,21 +226,31 @@ class DetectionDock(QtWidgets.QWidget):
         self.slider.setValue(float(value))
 
     def show_model(self, meta: Mapping[str, Any] | None, path: str = "") -> None:
+        """One line (file name, architecture); the whole card behind Details."""
         if meta is None:
-            self.model_label.setText(f"No model loaded{': ' + path if path else ''}")
+            self.model_label.setText(f"No model loaded{': ' + html.escape(path) if path else ''}")
             self.demo_label.hide()
+            self._set_card(None)
             return
         rows = model_summary(meta, path)
+        info = dict(rows)
         self.model_label.setText(
-            "<table>"
-            + "".join(
-                f"<tr><td><b>{html.escape(k)}</b>&nbsp;</td><td>{html.escape(v)}</td></tr>"
-                for k, v in rows
-            )
-            + "</table>"
+            f"<b>{html.escape(info['Model'])}</b> \u00b7 {html.escape(info['Architecture'])}"
         )
         self.model_label.setToolTip(path)
+        self._set_card(rows)
         self.demo_label.setVisible(is_demo_model(meta))
+
+    def show_loading(self, name: str) -> None:
+        """A checkpoint is loading: say so at once (D / Shift+D wait for it, queued)."""
+        self.model_label.setText(f"<b>Loading model {html.escape(name)}\u2026</b>")
+        self.model_label.setToolTip("")
+        self.demo_label.hide()
+        self._set_card(None)
+        self.progress.setRange(0, 0)  # busy until the model is ready
+        self.progress.setFormat("Loading model\u2026")
+        self.rate_label.setText("")
+        self.rate_label.hide()
 
     def show_model_error(self, text: str) -> None:
         self.model_label.setText(f"<span style='color:#ff6b6b'>{html.escape(text)}</span>")
@@ -200,11 +259,21 @@ class DetectionDock(QtWidgets.QWidget):
     def show_device(self, text: str) -> None:
         self.device_label.setText(f"Device: {text}")
 
-    def show_progress(self, done: int, total: int, rate: float | None) -> None:
+    def show_progress(
+        self, done: int, total: int, rate: float | None, *, loading: bool = False
+    ) -> None:
+        """``done`` of ``total`` images; while ``loading`` the model, a busy bar says so."""
+        if loading:
+            self.progress.setRange(0, 0)
+            self.progress.setFormat(f"Loading model\u2026 ({total} queued)" if total else "")
+            self.rate_label.setText("")
+            self.rate_label.hide()
+            return
         self.progress.setRange(0, max(total, 1))
         self.progress.setValue(min(done, max(total, 1)))
         self.progress.setFormat(f"{done} / {total}" if total else "idle")
         self.rate_label.setText(f"{rate:.1f} images/s" if rate else "")
+        self.rate_label.setVisible(bool(rate))
 
     def set_legend(self, html_text: str) -> None:
         self.legend_label.setText(html_text)

@@ -10,6 +10,7 @@ through the ``message`` signal.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol
@@ -45,7 +46,7 @@ class DetectionUI(QtCore.QObject):
     state : ViewerState
         The open images and the one on screen.
     prefs : AppSettings
-        "Detect automatically on open" and the folder the model dialog starts in.
+        "Detect automatically on open".
     review : PredictionSource
         The review's predictions (the owner calls :meth:`show_counts` when it changes).
     parent : QWidget
@@ -73,6 +74,7 @@ class DetectionUI(QtCore.QObject):
         self.prefs = prefs
         self.review = review
         self.controller = controller
+        self._progress = (0, 0)
         self.panel = DetectionDock()
         self.panel.auto_check.setChecked(prefs.auto_detect)
         scroll = QtWidgets.QScrollArea()
@@ -132,11 +134,20 @@ class DetectionUI(QtCore.QObject):
         if self.prefs.auto_detect and self.controller.has_model:
             self.controller.run(self.jobs_for(instances))
 
+    def model_folder(self) -> str:
+        """Where Load model starts: the loaded model's folder, else the shipped models."""
+        from viewer.platform.user_folders import models_dir
+
+        current = self.controller.model_path
+        if current and os.path.isfile(current):
+            return os.path.dirname(current)
+        return str(models_dir())
+
     def load_model_dialog(self) -> None:
         path, _ = QtWidgets.QFileDialog.getOpenFileName(
             self.parent_widget,
             "Load detector checkpoint",
-            self.prefs.last_folder,
+            self.model_folder(),
             "Checkpoints (*.pt *.pth)",
         )
         if path:
@@ -171,12 +182,14 @@ class DetectionUI(QtCore.QObject):
     # -- feedback ---------------------------------------------------------------------------
 
     def _on_model_loading(self, path: str) -> None:
-        self.panel.show_model(None, f"loading {Path(path).name}...")
+        self.panel.show_loading(Path(path).name)
         self.act_detect_cancel.setEnabled(True)
 
     def _on_model_ready(self, meta: dict, device: str) -> None:
         self.panel.show_model(meta, self.controller.model_path)
         self.panel.show_device(device)
+        done, total = self._progress  # "Loading model..." gives way to the run's count
+        self.panel.show_progress(done, total if done < total else 0, None)
         name = Path(self.controller.model_path).name
         from detector.model.choice import DEMO_WARNING, all_phantoms, is_demo_model
 
@@ -187,7 +200,9 @@ class DetectionUI(QtCore.QObject):
             self.message.emit(f"Model {name} ready on {device}", 5000)
 
     def _on_progress(self, done: int, total: int, rate: float) -> None:
-        self.panel.show_progress(done, total, rate)
+        self._progress = (done, total)
+        loading = self.controller.has_model and self.controller.meta is None
+        self.panel.show_progress(done, total, rate, loading=loading)
         self.act_detect_cancel.setEnabled(self.controller.busy or done < total)
 
     def _on_finished(self, cancelled: bool) -> None:
@@ -197,6 +212,7 @@ class DetectionUI(QtCore.QObject):
 
     def _on_failed(self, text: str) -> None:
         self.act_detect_cancel.setEnabled(False)
+        self.panel.show_progress(0, 0, None)
         self.panel.show_model_error(text)
         self.message.emit(f"Detection: {text}", 0)
 

@@ -66,11 +66,16 @@ def shortcut_rows(actions: list[QtGui.QAction]) -> list[tuple[str, str]]:
     """(action, keys) for every action that has a shortcut, then mouse gestures."""
     rows = []
     for action in actions:
-        keys = ", ".join(
-            s.toString(QtGui.QKeySequence.SequenceFormat.NativeText) for s in action.shortcuts()
-        )
-        if keys:
-            rows.append((action.text().replace("&", ""), keys))
+        names: list[str] = []
+        for sequence in action.shortcuts():
+            # Qt names Shift+Tab "Shift+Backtab" (a second binding of the same key): the
+            # reader presses Shift+Tab, so that is what is listed, once.
+            name = sequence.toString(QtGui.QKeySequence.SequenceFormat.NativeText)
+            name = name.replace("Backtab", "Tab")
+            if name not in names:
+                names.append(name)
+        if names:
+            rows.append((action.text().replace("&", ""), ", ".join(names)))
     return rows + list(MOUSE_AND_KEYS)
 
 
@@ -86,9 +91,18 @@ class ShortcutsDialog(QtWidgets.QDialog):
         table.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
         for r, (name, keys) in enumerate(rows):
             table.setItem(r, 0, QtWidgets.QTableWidgetItem(name))
-            table.setItem(r, 1, QtWidgets.QTableWidgetItem(keys))
-        table.resizeColumnsToContents()
-        table.horizontalHeader().setStretchLastSection(True)
+            item = QtWidgets.QTableWidgetItem(keys)
+            item.setToolTip(keys)
+            table.setItem(r, 1, item)
+        # Long rows (window/level) wrap in the keys column instead of running off the edge.
+        table.setWordWrap(True)
+        table.setTextElideMode(QtCore.Qt.TextElideMode.ElideNone)
+        table.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        header = table.horizontalHeader()
+        header.setSectionResizeMode(0, QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QtWidgets.QHeaderView.ResizeMode.Stretch)
+        header.sectionResized.connect(lambda *_a: table.resizeRowsToContents())
+        table.resizeRowsToContents()
         buttons = QtWidgets.QDialogButtonBox(QtWidgets.QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         layout = QtWidgets.QVBoxLayout(self)

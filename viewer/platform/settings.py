@@ -31,6 +31,10 @@ class AppSettings:
     show_overlays: bool = True
     #: Run the detector on every image as soon as it is opened.
     auto_detect: bool = False
+    #: A window/level the reader chose stays when moving to another image.
+    keep_window: bool = False
+    #: The review-keys hint under the image (until the reader closes it).
+    show_hint: bool = True
     geometry: bytes = b""
     window_state: bytes = b""
     schema_version: int = SCHEMA_VERSION
@@ -91,6 +95,8 @@ def load_settings(store: QtCore.QSettings) -> AppSettings:
     out.last_folder = str(store.value("last_folder", "") or "")
     out.show_overlays = str(store.value("show_overlays", "true")).lower() in ("true", "1")
     out.auto_detect = str(store.value("auto_detect", "false")).lower() in ("true", "1")
+    out.keep_window = str(store.value("keep_window", "false")).lower() in ("true", "1")
+    out.show_hint = str(store.value("show_hint", "true")).lower() in ("true", "1")
     out.geometry = _bytes(store.value("geometry"))
     out.window_state = _bytes(store.value("window_state"))
     return out
@@ -102,6 +108,8 @@ def save_settings(settings: AppSettings, store: QtCore.QSettings) -> None:
     store.setValue("last_folder", settings.last_folder)
     store.setValue("show_overlays", "true" if settings.show_overlays else "false")
     store.setValue("auto_detect", "true" if settings.auto_detect else "false")
+    store.setValue("keep_window", "true" if settings.keep_window else "false")
+    store.setValue("show_hint", "true" if settings.show_hint else "false")
     store.setValue("geometry", QtCore.QByteArray(settings.geometry))
     store.setValue("window_state", QtCore.QByteArray(settings.window_state))
     store.sync()

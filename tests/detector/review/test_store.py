@@ -193,7 +193,7 @@ class TestUntrustedFiles:
         assert third.box(p.id).model_xyxy == (20, 20, 30, 30)
         assert third.box(box.id).xyxy == (0, 0, 5, 5)
         db = sqlite3.connect(path)
-        assert db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == ("2",)
+        assert db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == ("3",)
         db.close()
 
     def test_corrupt_rows(self, tmp_path: Path) -> None:
@@ -288,3 +288,59 @@ class TestSigkill:
             assert state.image("1.2.3/0").status is ImageStatus.IN_PROGRESS
         finally:
             store.close()
+
+
+class TestViewState:
+    """What the reader had on screen (model, threshold, image, compare mode) survives a restart."""
+
+    def test_written_values_come_back_after_reopen(self, tmp_path: Path) -> None:
+        path = tmp_path / "s.sqlite"
+        _state, store = open_session(path)
+        assert store.read_view_state() == {}
+        store.write_view_state({"model": "/m/demo.pt", "threshold": "0.2"})
+        store.write_view_state({"threshold": "0.15", "image": "1.2.3/0"})
+        store.close()
+        _again, store2 = open_session(path)
+        try:
+            assert store2.read_view_state() == {
+                "model": "/m/demo.pt",
+                "threshold": "0.15",
+                "image": "1.2.3/0",
+            }
+        finally:
+            store2.close()
+
+    def test_a_version_1_file_opens_and_is_migrated(self, tmp_path: Path) -> None:
+        """A session written before view_state existed keeps its boxes and gains the table."""
+        path = tmp_path / "old.sqlite"
+        db = sqlite3.connect(path)
+        db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        db.execute("CREATE TABLE migrations (version INTEGER PRIMARY KEY, applied REAL)")
+        db.execute("INSERT INTO meta VALUES ('app', 'pneumoview-review')")
+        db.execute("INSERT INTO meta VALUES ('schema_version', '1')")
+        db.execute("INSERT INTO migrations VALUES (1, 0)")
+        MIGRATIONS[1](db)
+        db.execute(
+            "INSERT INTO images VALUES "
+            "('1.2.3/0', 'pa', '/d/pa.dcm', '1.2.3', 0, 'unreviewed', 0, 0, '', 0, '[]', '')"
+        )
+        db.execute(
+            "INSERT INTO boxes VALUES "
+            "('b1', '1.2.3/0', 'ground_truth', 1, 2, 30, 40, NULL, 'proposed', 'labels.csv', "
+            "'', 0, 0)"
+        )
+        db.commit()
+        db.close()
+
+        state, store = open_session(path)
+        try:
+            assert [b.xyxy for b in state.boxes("1.2.3/0")] == [(1.0, 2.0, 30.0, 40.0)]
+            assert store.read_view_state() == {}
+            store.write_view_state({"compare": "1"})
+            assert store.read_view_state() == {"compare": "1"}
+        finally:
+            store.close()
+        db = sqlite3.connect(path)
+        assert dict(db.execute("SELECT key, value FROM meta"))["schema_version"] == "3"
+        assert [r[0] for r in db.execute("SELECT version FROM migrations")] == [1, 2, 3]
+        db.close()
