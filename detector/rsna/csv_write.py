@@ -9,8 +9,11 @@ module, so the same box is the same text everywhere:
   that precision) reads back as the very same number; 1/1000 pixel is below any reader.
 * scores with exactly 4 decimals: ``0.9000`` (:func:`format_score`).
 
-Rows are ``\\n``-terminated and quoted by :mod:`csv` where needed; files are written through
-:func:`detector.files.output.atomic_open`. The formats are described in
+Rows are ``\\n``-terminated and quoted by :mod:`csv` where needed; text cells that a
+spreadsheet would run as a formula get a leading ``'`` (:mod:`detector.rsna.csv_cells`); file
+names that are not UTF-8 are written as their bytes (surrogate escapes); files are written
+through :func:`detector.files.output.atomic_open`. Every CSV PneumoView writes (``convert``'s
+index and ``train``'s split file too) goes through :func:`write_rows`. The formats are described in
 :mod:`detector.rsna.labels`, which reads them.
 """
 
@@ -21,6 +24,7 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 
 from detector.files.output import atomic_open
+from detector.rsna.csv_cells import escape_row
 from detector.rsna.labels import LABEL_COLUMNS, SUBMISSION_COLUMNS, Box
 from detector.types import Detection, DetectionResult
 
@@ -51,9 +55,12 @@ def prediction_string(scored: Iterable[tuple[float, Sequence[float]]]) -> str:
 
 
 def write_rows(
-    path: str | os.PathLike[str], columns: Sequence[str], rows: Iterable[Sequence[str]]
+    path: str | os.PathLike[str], columns: Sequence[str], rows: Iterable[Sequence[object]]
 ) -> int:
     """Write a header and ``rows`` atomically; returns the number of data rows.
+
+    Every cell passes :func:`detector.rsna.csv_cells.escape_cell` (formula injection), and
+    file names that are not UTF-8 keep their bytes (``errors="surrogateescape"``).
 
     Raises
     ------
@@ -61,11 +68,11 @@ def write_rows(
         The file cannot be written (the target is then left as it was).
     """
     n = 0
-    with atomic_open(path, "w", newline="", encoding="utf-8") as fh:
+    with atomic_open(path, "w", newline="", encoding="utf-8", errors="surrogateescape") as fh:
         writer = csv.writer(fh, lineterminator="\n")
-        writer.writerow(columns)
+        writer.writerow(escape_row(columns))
         for row in rows:
-            writer.writerow(row)
+            writer.writerow(escape_row(row))
             n += 1
     return n
 

@@ -429,3 +429,30 @@ class TestExportFeedsTrainAndEval:
         # undefined when the untrained model predicts nothing, and train refuses that.
         assert rc == 0
         assert model.is_file()
+
+
+class TestFormulaInjection:
+    def test_reviewer_and_names_are_neutralised(self, tmp_path: Path) -> None:
+        """A LOGNAME of ``=cmd|' /C calc'!A0`` and a ``=HYPERLINK`` file name are written as
+        quoted text in labels, audit and submission, and read back whole (issue 21.4)."""
+        logname = "=cmd|' /C calc'!A0"
+        pid = '=HYPERLINK("http://evil.example/x","y")'
+        state = ReviewState(reviewer=logname, clock=lambda: 1_700_000_000.0)
+        state.add_image("1/0", pid, path=f"/d/{pid}.dcm", sop_instance_uid="1")
+        state.add_model(ModelInfo("demo", "/m/demo.pt", 0.4))
+        state.set_predictions("1/0", "demo", [((5, 5, 25, 25), 0.8)])
+        state.add_box("1/0", (1, 2, 11, 22))
+        state.mark_reviewed("1/0")
+        audit = tmp_path / "audit.csv"
+        export_review(state, audit, "audit")
+        (row,) = read_rows(audit)
+        assert row["patientId"] == "'" + pid
+        assert row["reviewer"] == "'" + logname
+        assert row["path"] == f"/d/{pid}.dcm"  # starts with /: not a formula
+        labels = tmp_path / "labels.csv"
+        export_review(state, labels, "labels")
+        assert read_labels(labels).boxes == {pid: [(1.0, 2.0, 10.0, 20.0)]}
+        sub = tmp_path / "sub.csv"
+        export_review(state, sub, "submission")
+        assert read_rows(sub)[0]["patientId"] == "'" + pid
+        assert list(read_predictions(sub)) == [pid]
