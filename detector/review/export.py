@@ -41,7 +41,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 from detector.errors import PneumoViewError
-from detector.files.output import OutputError, check_output_file
+from detector.files.output import OutputError, check_output_file, remove_stale_temp_files
 from detector.review.records import (
     DONE_STATUSES,
     BoxKind,
@@ -167,6 +167,9 @@ def export_review(
 ) -> int:
     """Write one export format atomically; returns the number of data rows.
 
+    Temp files left beside ``out`` by a killed export (``.pv-<pid>-*.tmp`` of a process that is
+    gone) are removed first, as every writer does.
+
     ``threshold`` is the ``submission`` score threshold; ``iou_threshold`` the compare IoU at
     which an accepted prediction confirms a ground-truth box (see the module docstring).
 
@@ -189,6 +192,8 @@ def export_review(
         target = check_output_file(out)
     except OutputError as err:
         raise ExportError(err.path, err.reason) from None
+    # The same clean-up as every other writer: temp files of a killed export are removed.
+    remove_stale_temp_files(target.parent)
     columns: tuple[str, ...]
     rows: Iterator[list[str]]
     if fmt == "submission":

@@ -15,6 +15,7 @@ from detector.review import ModelInfo, ReviewState, open_session
 from detector.review.export import ExportError, export_note, export_review
 from detector.review.importing import import_labels
 from detector.rsna.labels import read_labels, read_predictions
+from tests.detector.files.test_output import dead_pid
 
 
 def read_rows(path: Path) -> list[dict[str, str]]:
@@ -317,6 +318,24 @@ class TestConfirmedLesions:
 
 
 class TestChecks:
+    def test_temp_files_of_a_killed_export_are_removed(self, tmp_path: Path) -> None:
+        """Two ``.pv-<dead pid>-*.tmp`` files of a killed export are gone after the next
+        ``pneumoview export``; other files stay (issue 21.11)."""
+        session = tmp_path / "s.sqlite"
+        state, store = open_session(session, reviewer="dr_a")
+        reviewed_state(state)
+        store.close()
+        pid = dead_pid()
+        stale = [tmp_path / f".pv-{pid}-a1b2c3.tmp", tmp_path / f".pv-{pid}-zz_9.tmp"]
+        for path in stale:
+            path.write_bytes(b"x" * 4096)
+        (tmp_path / "keep.tmp").write_text("mine")
+        out = tmp_path / "labels.csv"
+        assert cli.main(["export", str(session), "--out", str(out)]) == 0
+        assert [p.exists() for p in stale] == [False, False]
+        assert (tmp_path / "keep.tmp").read_text() == "mine"
+        assert out.is_file()
+
     def test_unwritable_output_is_refused_before_writing(
         self, state: ReviewState, tmp_path: Path
     ) -> None:
