@@ -20,6 +20,7 @@ index and ``train``'s split file too) goes through :func:`write_rows`. The forma
 from __future__ import annotations
 
 import csv
+import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
 
@@ -38,6 +39,25 @@ def format_coord(value: float) -> str:
 def format_score(value: float) -> str:
     """A confidence as text with 4 decimals: ``0.9000``."""
     return f"{value:.4f}"
+
+
+def box_problem(box_xywh: Sequence[float]) -> str | None:
+    """Why a box cannot be written as a row its own reader accepts, or None when it can.
+
+    A box is written when its four values and its far corner are finite and its width and
+    height are still positive after :func:`format_coord`'s rounding (a box narrower than
+    0.0005 px would be written as width 0, which :func:`detector.rsna.labels.read_labels`
+    rejects).
+    """
+    x, y, w, h = (float(v) for v in box_xywh)
+    if not all(math.isfinite(v) for v in (x, y, w, h, x + w, y + h, w * h)):
+        return f"box (x={x:g}, y={y:g}, width={w:g}, height={h:g}) is not finite"
+    if float(format_coord(w)) <= 0 or float(format_coord(h)) <= 0:
+        return (
+            f"box (x={x:g}, y={y:g}, width={w:g}, height={h:g}) has no width or height at "
+            "1/1000 pixel"
+        )
+    return None
 
 
 def box_cells(box_xywh: Sequence[float]) -> list[str]:

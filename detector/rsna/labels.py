@@ -205,6 +205,12 @@ def _box(x: str, y: str, w: str, h: str) -> Box:
     box = (_number(x, "x"), _number(y, "y"), _number(w, "width"), _number(h, "height"))
     if box[2] <= 0 or box[3] <= 0:
         raise ValueError(f"box width and height must be > 0 (got {box[2]:g} x {box[3]:g})")
+    bx, by, bw, bh = box
+    if not (math.isfinite(bx + bw) and math.isfinite(by + bh) and math.isfinite(bw * bh)):
+        raise ValueError(
+            f"box too large: its corner or area is not a finite number (x={bx:g}, y={by:g}, "
+            f"width={bw:g}, height={bh:g})"
+        )
     return box
 
 

@@ -475,3 +475,36 @@ class TestFormulaInjection:
         export_review(state, sub, "submission")
         assert read_rows(sub)[0]["patientId"] == "'" + pid
         assert list(read_predictions(sub)) == [pid]
+
+
+class TestUnwritableBoxes:
+    def test_narrow_and_huge_boxes_are_left_out_with_a_line(self, tmp_path: Path) -> None:
+        """A box 0.0004 px wide (width 0 at 1/1000 px) and one with ±1.7e308 corners (width
+        inf) are left out with a line naming the image; the file reads back without a bad row
+        (issue 21.12)."""
+        state = ReviewState(reviewer="dr_a", clock=lambda: 1_700_000_000.0)
+        state.add_image("1/0", "thin", path="/d/thin.dcm", sop_instance_uid="1")
+        state.add_image("2/0", "huge", path="/d/huge.dcm", sop_instance_uid="2")
+        state.add_box("1/0", (10, 10, 10.0004, 30))
+        state.add_box("1/0", (1, 2, 11, 22))
+        state.add_box("2/0", (-1.7e308, 0, 1.7e308, 10))
+        state.mark_reviewed("1/0")
+        state.mark_reviewed("2/0")
+        for fmt in ("labels", "audit", "reviewed-submission"):
+            out = tmp_path / f"{fmt}.csv"
+            problems: list[str] = []
+            export_review(state, out, fmt, problems=problems)
+            assert problems[0].startswith("image thin (/d/thin.dcm): box (x=10, y=10, width=0.0004")
+            assert problems[0].endswith("has no width or height at 1/1000 pixel; left out")
+            assert problems[1].startswith("image huge (/d/huge.dcm): box (x=-1.7e+308")
+            assert "is not finite; left out" in problems[1]
+            if fmt == "audit":
+                assert [r["patientId"] for r in read_rows(out)] == ["thin"]
+            else:
+                assert problems[2] == (
+                    "image huge (/d/huge.dcm): no box left to write; the image is left out"
+                )
+        labels = read_labels(tmp_path / "labels.csv")
+        assert labels.boxes == {"thin": [(1.0, 2.0, 10.0, 20.0)]} and labels.skipped == 0
+        preds = read_predictions(tmp_path / "reviewed-submission.csv")
+        assert dict(preds) == {"thin": [(1.0, 1.0, 2.0, 10.0, 20.0)]} and preds.skipped == 0
