@@ -508,3 +508,40 @@ class TestUnwritableBoxes:
         assert labels.boxes == {"thin": [(1.0, 2.0, 10.0, 20.0)]} and labels.skipped == 0
         preds = read_predictions(tmp_path / "reviewed-submission.csv")
         assert dict(preds) == {"thin": [(1.0, 1.0, 2.0, 10.0, 20.0)]} and preds.skipped == 0
+
+
+class TestNonUtf8Names:
+    def test_in_memory_review_exports_the_name_as_its_bytes(self, tmp_path: Path) -> None:
+        """A review of ``caf\\xe9-latin1.dcm`` beside a good image exports both; the labels
+        file holds the name's own bytes and reads back to the same patientId (issue 21.5)."""
+        latin1 = os.fsdecode(b"/d/caf\xe9-latin1.dcm")
+        pid = os.fsdecode(b"caf\xe9-latin1")
+        state = ReviewState(reviewer="dr_a")
+        state.add_image(f"path:{latin1}/0", pid, path=latin1)
+        state.add_image("1/0", "good", path="/d/good.dcm", sop_instance_uid="1")
+        state.add_box(f"path:{latin1}/0", (1, 2, 11, 22))
+        state.mark_reviewed(f"path:{latin1}/0")
+        state.mark_no_opacity("1/0")
+        out = tmp_path / "labels.csv"
+        assert export_review(state, out, "labels") == 2
+        assert b"\ncaf\xe9-latin1,1,2,10,20,1\n" in out.read_bytes()
+        assert read_labels(out).boxes == {pid: [(1.0, 2.0, 10.0, 20.0)], "good": []}
+
+    @pytest.mark.xfail(
+        strict=True,
+        raises=UnicodeEncodeError,
+        reason="needs detector/review/store.py (not owned here) to bind session text with "
+        "surrogate escapes; see the issue 21 hand-over",
+    )
+    def test_session_registers_a_non_utf8_name(self, tmp_path: Path) -> None:
+        """A session file takes ``caf\\xe9-latin1.dcm`` beside a good image and reopens it."""
+        latin1 = os.fsdecode(b"/d/caf\xe9-latin1.dcm")
+        state, store = open_session(tmp_path / "s.sqlite", reviewer="dr_a")
+        try:
+            state.add_image("1/0", "good", path="/d/good.dcm", sop_instance_uid="1")
+            state.add_image(f"path:{latin1}/0", os.fsdecode(b"caf\xe9-latin1"), path=latin1)
+        finally:
+            store.close()
+        again, store = open_session(tmp_path / "s.sqlite")
+        store.close()
+        assert sorted(again.images) == ["1/0", f"path:{latin1}/0"]
