@@ -2,7 +2,9 @@
 
 Writes ``DIR/<name>.png`` for every readable image and ``DIR/index.csv`` with one row per input
 (``name,source,status,reason,output,height,width,source_height,source_width``: the PNG's size
-and the source image's, so that ``train`` can scale labels given in the source's pixels). A
+and the source image's, so that ``train`` can scale labels given in the source's pixels),
+written by the one CSV writer (:func:`detector.rsna.csv_write.write_rows`: formula cells
+neutralised, file names that are not UTF-8 kept as their bytes). A
 progress bar on stderr shows files/s. ``--out`` is checked first (a file, or a folder that
 cannot be made or written, is a usage error, exit 2). Exit 0 when all converted, 1 when some
 failed.
@@ -11,7 +13,6 @@ failed.
 from __future__ import annotations
 
 import argparse
-import csv
 import io
 import logging
 import os
@@ -27,7 +28,6 @@ from detector.cli import UsageError
 from detector.files.identity import patient_id_for
 from detector.files.output import (
     OutputError,
-    atomic_open,
     atomic_write_bytes,
     check_output_dir,
     remove_stale_temp_files,
@@ -36,6 +36,7 @@ from detector.files.scan import Skipped, iter_files, skipped_lines
 from detector.imaging.lut import Window
 from detector.imaging.read import DicomReadError
 from detector.imaging.render import EQUALIZE_CHOICES, display_pixels, resize_display
+from detector.rsna.csv_write import write_rows
 
 NAME = "convert"
 HELP = "convert DICOM images to 8-bit PNG through the display pipeline"
@@ -186,12 +187,18 @@ def run(args: argparse.Namespace) -> int:
     for src in missing:
         outcomes.append(Outcome(output_stem(src), src, "error", "file not found", ""))
 
-    with atomic_open(out_dir / "index.csv", "w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(INDEX_COLUMNS)
-        for o in outcomes:
-            sizes = [*o.size, *o.source_size] if o.status == "ok" else ["", "", "", ""]
-            writer.writerow([o.name, o.source, o.status, o.reason, o.output, *sizes])
+    index_rows = (
+        [
+            o.name,
+            o.source,
+            o.status,
+            o.reason,
+            o.output,
+            *([*o.size, *o.source_size] if o.status == "ok" else ["", "", "", ""]),
+        ]
+        for o in outcomes
+    )
+    write_rows(out_dir / "index.csv", INDEX_COLUMNS, index_rows)
 
     failed = [o for o in outcomes if o.status != "ok"]
     for o in failed:

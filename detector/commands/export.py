@@ -3,7 +3,9 @@
 Writes a review session (the SQLite file the viewer keeps) as corrected RSNA labels, an audit
 trail, the model's submission or the reviewed result as a submission (see
 :mod:`detector.review.export`); a second line says the rule the export applied. The output is checked writable
-before anything is read and written atomically. Exit 0 on success, 1 when the session cannot
+before anything is read and written atomically; temp files of a killed export are removed; a box
+that cannot be written as a valid row (not finite, or narrower than 1/1000 pixel) is left out
+with a warning line naming its image. Exit 0 on success, 1 when the session cannot
 be read or the file written, 2 on a usage error.
 """
 
@@ -66,9 +68,15 @@ def run(args: argparse.Namespace) -> int:
     except SessionError as err:
         sys.stderr.write(f"pneumoview export: {err}\n")
         return 1
+    problems: list[str] = []
     try:
         rows = export_review(
-            state, args.out, args.format, threshold=args.threshold, iou_threshold=args.iou
+            state,
+            args.out,
+            args.format,
+            threshold=args.threshold,
+            iou_threshold=args.iou,
+            problems=problems,
         )
         note = export_note(state, args.format, threshold=args.threshold, iou_threshold=args.iou)
     except ExportError as err:
@@ -76,6 +84,8 @@ def run(args: argparse.Namespace) -> int:
         return 1
     finally:
         store.close()
+    for line in problems:
+        sys.stderr.write(f"pneumoview export: warning: {line}\n")
     done, total = state.progress()
     sys.stderr.write(
         f"wrote {rows} {args.format} row(s) to {args.out} "

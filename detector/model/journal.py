@@ -111,7 +111,7 @@ def read_journals(paths: Iterable[Path]) -> JournalContents:
     out = JournalContents()
     for path in paths:
         try:
-            with open(path, encoding="utf-8", errors="replace") as fh:
+            with open(path, encoding="utf-8", errors="surrogateescape") as fh:
                 lines = fh.read().splitlines()
         except OSError:
             continue
@@ -138,7 +138,9 @@ class JournalWriter:
     def __init__(self, path: str | os.PathLike[str], settings: dict[str, Any]) -> None:
         self.path = Path(path)
         fresh = not self.path.exists() or self.path.stat().st_size == 0
-        self._fh: IO[str] | None = open(self.path, "a", encoding="utf-8", newline="\n")
+        self._fh: IO[str] | None = open(
+            self.path, "a", encoding="utf-8", errors="surrogateescape", newline="\n"
+        )
         if not fresh:
             # A killed run may have left half a line; start on a new one.
             self._fh.write("\n")

@@ -41,7 +41,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 from detector.errors import PneumoViewError
-from detector.files.output import OutputError, check_output_file
+from detector.files.output import OutputError, check_output_file, remove_stale_temp_files
 from detector.review.records import (
     DONE_STATUSES,
     BoxKind,
@@ -53,6 +53,7 @@ from detector.review.records import (
 from detector.review.state import ReviewState
 from detector.rsna.csv_write import (
     box_cells,
+    box_problem,
     format_score,
     label_rows,
     prediction_string,
@@ -164,8 +165,18 @@ def export_review(
     *,
     threshold: float | None = None,
     iou_threshold: float = CONFIRM_IOU,
+    problems: list[str] | None = None,
 ) -> int:
     """Write one export format atomically; returns the number of data rows.
+
+    Only boxes the readers accept are written (:func:`detector.rsna.csv_write.box_problem`:
+    finite, and wider and taller than 0 at the writer's 1/1000 pixel); any other box is left
+    out and a line naming its image is appended to ``problems``. A reviewed image whose every
+    box is left out is left out of ``labels`` and ``reviewed-submission`` (it would otherwise
+    read as "no opacity").
+
+    Temp files left beside ``out`` by a killed export (``.pv-<pid>-*.tmp`` of a process that is
+    gone) are removed first, as every writer does.
 
     ``threshold`` is the ``submission`` score threshold; ``iou_threshold`` the compare IoU at
     which an accepted prediction confirms a ground-truth box (see the module docstring).
@@ -189,17 +200,20 @@ def export_review(
         target = check_output_file(out)
     except OutputError as err:
         raise ExportError(err.path, err.reason) from None
+    # The same clean-up as every other writer: temp files of a killed export are removed.
+    remove_stale_temp_files(target.parent)
+    keep = _BoxFilter([] if problems is None else problems)
     columns: tuple[str, ...]
     rows: Iterator[list[str]]
     if fmt == "submission":
         thr = default_threshold(state) if threshold is None else float(threshold)
-        columns, rows = SUBMISSION_COLUMNS, _submission_rows(state, thr)
+        columns, rows = SUBMISSION_COLUMNS, _submission_rows(state, thr, keep)
     elif fmt == "reviewed-submission":
-        columns, rows = SUBMISSION_COLUMNS, _reviewed_submission_rows(state, iou_threshold)
+        columns, rows = SUBMISSION_COLUMNS, _reviewed_submission_rows(state, iou_threshold, keep)
     elif fmt == "audit":
-        columns, rows = AUDIT_COLUMNS, _audit_rows(state, iou_threshold)
+        columns, rows = AUDIT_COLUMNS, _audit_rows(state, iou_threshold, keep)
     else:
-        columns, rows = LABEL_COLUMNS, _label_rows(state, iou_threshold)
+        columns, rows = LABEL_COLUMNS, _label_rows(state, iou_threshold, keep)
     try:
         return write_rows(target, columns, rows)
     except OSError as exc:
@@ -207,6 +221,35 @@ def export_review(
 
 
 # ---------------------------------------------------------------------------------------------
+
+
+class _BoxFilter:
+    """Which boxes can be written; a line per box left out (see :func:`export_review`)."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+
+    def __call__(self, image: ImageReview, xywh: tuple[float, float, float, float]) -> bool:
+        reason = box_problem(xywh)
+        if reason is not None:
+            self.problems.append(
+                f"image {image.patient_id} ({image.path or image.key}): {reason}; left out"
+            )
+        return reason is None
+
+    def lesions(
+        self, state: ReviewState, image: ImageReview, iou_threshold: float
+    ) -> list[tuple[tuple[float, float, float, float], float | None]] | None:
+        """The writable lesions of an image; None when it had boxes and none is writable."""
+        lesions = lesion_boxes(state, image.key, iou_threshold)
+        kept = [(xywh, score) for xywh, score in lesions if self(image, xywh)]
+        if lesions and not kept:
+            self.problems.append(
+                f"image {image.patient_id} ({image.path or image.key}): no box left to write; "
+                "the image is left out"
+            )
+            return None
+        return kept
 
 
 def _time(stamp: float) -> str:
@@ -221,15 +264,16 @@ def _reviewed(state: ReviewState) -> Iterator[ImageReview]:
             yield image
 
 
-def _label_rows(state: ReviewState, iou_threshold: float) -> Iterator[list[str]]:
-    items = (
-        (im.patient_id, [xywh for xywh, _s in lesion_boxes(state, im.key, iou_threshold)])
-        for im in _reviewed(state)
-    )
-    yield from label_rows(items, with_score=False)
+def _label_rows(state: ReviewState, iou_threshold: float, keep: _BoxFilter) -> Iterator[list[str]]:
+    for image in _reviewed(state):
+        lesions = keep.lesions(state, image, iou_threshold)
+        if lesions is not None:
+            yield from label_rows(
+                [(image.patient_id, [xywh for xywh, _s in lesions])], with_score=False
+            )
 
 
-def _audit_rows(state: ReviewState, iou_threshold: float) -> Iterator[list[str]]:
+def _audit_rows(state: ReviewState, iou_threshold: float, keep: _BoxFilter) -> Iterator[list[str]]:
     for image in _reviewed(state):
         tail = [
             f"{image.seconds:.1f}",
@@ -238,12 +282,18 @@ def _audit_rows(state: ReviewState, iou_threshold: float) -> Iterator[list[str]]
             image.sop_instance_uid,
             image.path,
         ]
-        boxes = final_boxes(state, image.key)
-        rejected = state.boxes(image.key, kind=BoxKind.PREDICTION, status=BoxStatus.REJECTED)
+        every_box = final_boxes(state, image.key)
+        boxes = [b for b in every_box if keep(image, b.xywh)]
+        rejected = [
+            b
+            for b in state.boxes(image.key, kind=BoxKind.PREDICTION, status=BoxStatus.REJECTED)
+            if keep(image, b.xywh)
+        ]
         confirmed = state.confirmations(image.key, iou_threshold)
         confirms = {acc: gt for gt, acc in confirmed.items()}
-        if not boxes:
-            # The image-level row of a reviewed image without findings.
+        if not every_box:
+            # The image-level row of a reviewed image without findings (not of one whose
+            # boxes were all left out: that would read as "no opacity").
             yield [
                 image.patient_id, "", "", "", "", "0", "reviewer", "", image.status.value,
                 image.reviewer, _time(image.modified), *tail, "", "",
@@ -257,22 +307,30 @@ def _audit_rows(state: ReviewState, iou_threshold: float) -> Iterator[list[str]]
             ]  # fmt: skip
 
 
-def _submission_rows(state: ReviewState, threshold: float) -> Iterator[list[str]]:
+def _submission_rows(state: ReviewState, threshold: float, keep: _BoxFilter) -> Iterator[list[str]]:
     current = state.current_model
     for image in state.images.values():
         ran = current in image.predicted_by if current is not None else bool(image.predicted_by)
         if not ran:
             continue
-        boxes = state.proposals_of_model(image.key, threshold)
+        boxes = [
+            b
+            for b in state.proposals_of_model(image.key, threshold)
+            if keep(image, b.proposed_xywh)
+        ]
         yield [
             image.patient_id,
             prediction_string((b.score or 0.0, b.proposed_xywh) for b in boxes),
         ]
 
 
-def _reviewed_submission_rows(state: ReviewState, iou_threshold: float) -> Iterator[list[str]]:
+def _reviewed_submission_rows(
+    state: ReviewState, iou_threshold: float, keep: _BoxFilter
+) -> Iterator[list[str]]:
     for image in _reviewed(state):
-        lesions = lesion_boxes(state, image.key, iou_threshold)
+        lesions = keep.lesions(state, image, iou_threshold)
+        if lesions is None:
+            continue
         yield [
             image.patient_id,
             prediction_string(

@@ -9,12 +9,13 @@ is opened); malformed rows are skipped and reported with their line numbers (the
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from detector.review.records import XYXY
 from detector.review.state import ReviewState
-from detector.rsna.labels import read_class_info, read_labels
+from detector.rsna.labels import Box, outside_problem, read_class_info, read_labels
 
 
 @dataclass
@@ -28,6 +29,7 @@ class ImportReport:
     not_open: int = 0  # patientIds of the file without an open image
     kept: int = 0  # boxes newly kept for those
     skipped: int = 0
+    outside: int = 0  # boxes wholly outside their image (imported, with a warning)
     problems: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
@@ -41,11 +43,30 @@ class ImportReport:
             text += f" ({self.kept} box(es) kept for when they are opened)"
         if self.skipped:
             text += f"; {self.skipped} bad row(s) skipped"
+        if self.outside:
+            text += f"; warning: {self.outside} box(es) wholly outside their image"
         return text
 
 
-def import_labels(state: ReviewState, path: str | os.PathLike[str]) -> ImportReport:
+def wholly_outside(box: Box, size: tuple[int, int] | None = None) -> bool:
+    """Whether an ``(x, y, w, h)`` box has no pixel on its image (``size`` is ``(height,
+    width)``; without it, only boxes wholly at negative coordinates are outside)."""
+    x, y, w, h = box
+    if x + w <= 0 or y + h <= 0:
+        return True
+    return size is not None and (x >= size[1] or y >= size[0])
+
+
+def import_labels(
+    state: ReviewState,
+    path: str | os.PathLike[str],
+    sizes: Mapping[str, tuple[int, int]] | None = None,
+) -> ImportReport:
     """Import ground-truth boxes from an RSNA labels CSV (``patientId,x,y,width,height,Target``).
+
+    A box wholly outside its image (``sizes``: image key -> ``(height, width)`` where known;
+    otherwise a box wholly at negative coordinates) is imported as written and reported in
+    ``problems`` as a warning with its line (:func:`detector.rsna.labels.outside_problem`).
 
     Raises
     ------
@@ -63,6 +84,19 @@ def import_labels(state: ReviewState, path: str | os.PathLike[str]) -> ImportRep
     for pid, boxes in labels.boxes.items():
         xyxy = [(x, y, x + w, y + h) for x, y, w, h in boxes]
         keys = state.keys_for_patient(pid)
+        size = next((sizes[k] for k in keys if k in sizes), None) if sizes else None
+        for box, line in zip(boxes, labels.lines.get(pid, []), strict=False):
+            if wholly_outside(box, size):
+                report.outside += 1
+                report.problems.append(
+                    outside_problem(
+                        f"{origin}:{line}",
+                        box,
+                        size[1] if size else None,
+                        size[0] if size else None,
+                        image=pid,
+                    )
+                )
         if keys:
             report.images += 1
             if xyxy:

@@ -9,18 +9,23 @@ module, so the same box is the same text everywhere:
   that precision) reads back as the very same number; 1/1000 pixel is below any reader.
 * scores with exactly 4 decimals: ``0.9000`` (:func:`format_score`).
 
-Rows are ``\\n``-terminated and quoted by :mod:`csv` where needed; files are written through
-:func:`detector.files.output.atomic_open`. The formats are described in
+Rows are ``\\n``-terminated and quoted by :mod:`csv` where needed; text cells that a
+spreadsheet would run as a formula get a leading ``'`` (:mod:`detector.rsna.csv_cells`); file
+names that are not UTF-8 are written as their bytes (surrogate escapes); files are written
+through :func:`detector.files.output.atomic_open`. Every CSV PneumoView writes (``convert``'s
+index and ``train``'s split file too) goes through :func:`write_rows`. The formats are described in
 :mod:`detector.rsna.labels`, which reads them.
 """
 
 from __future__ import annotations
 
 import csv
+import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
 
 from detector.files.output import atomic_open
+from detector.rsna.csv_cells import escape_row
 from detector.rsna.labels import LABEL_COLUMNS, SUBMISSION_COLUMNS, Box
 from detector.types import Detection, DetectionResult
 
@@ -34,6 +39,25 @@ def format_coord(value: float) -> str:
 def format_score(value: float) -> str:
     """A confidence as text with 4 decimals: ``0.9000``."""
     return f"{value:.4f}"
+
+
+def box_problem(box_xywh: Sequence[float]) -> str | None:
+    """Why a box cannot be written as a row its own reader accepts, or None when it can.
+
+    A box is written when its four values and its far corner are finite and its width and
+    height are still positive after :func:`format_coord`'s rounding (a box narrower than
+    0.0005 px would be written as width 0, which :func:`detector.rsna.labels.read_labels`
+    rejects).
+    """
+    x, y, w, h = (float(v) for v in box_xywh)
+    if not all(math.isfinite(v) for v in (x, y, w, h, x + w, y + h, w * h)):
+        return f"box (x={x:g}, y={y:g}, width={w:g}, height={h:g}) is not finite"
+    if float(format_coord(w)) <= 0 or float(format_coord(h)) <= 0:
+        return (
+            f"box (x={x:g}, y={y:g}, width={w:g}, height={h:g}) has no width or height at "
+            "1/1000 pixel"
+        )
+    return None
 
 
 def box_cells(box_xywh: Sequence[float]) -> list[str]:
@@ -51,9 +75,12 @@ def prediction_string(scored: Iterable[tuple[float, Sequence[float]]]) -> str:
 
 
 def write_rows(
-    path: str | os.PathLike[str], columns: Sequence[str], rows: Iterable[Sequence[str]]
+    path: str | os.PathLike[str], columns: Sequence[str], rows: Iterable[Sequence[object]]
 ) -> int:
     """Write a header and ``rows`` atomically; returns the number of data rows.
+
+    Every cell passes :func:`detector.rsna.csv_cells.escape_cell` (formula injection), and
+    file names that are not UTF-8 keep their bytes (``errors="surrogateescape"``).
 
     Raises
     ------
@@ -61,11 +88,11 @@ def write_rows(
         The file cannot be written (the target is then left as it was).
     """
     n = 0
-    with atomic_open(path, "w", newline="", encoding="utf-8") as fh:
+    with atomic_open(path, "w", newline="", encoding="utf-8", errors="surrogateescape") as fh:
         writer = csv.writer(fh, lineterminator="\n")
-        writer.writerow(columns)
+        writer.writerow(escape_row(columns))
         for row in rows:
-            writer.writerow(row)
+            writer.writerow(escape_row(row))
             n += 1
     return n
 

@@ -13,7 +13,9 @@ class info (``stage_2_detailed_class_info.csv``)
     ``patientId,class`` with ``Normal``, ``No Lung Opacity / Not Normal`` or ``Lung Opacity``.
 
 Every CSV is untrusted: a UTF-8 BOM, CRLF line ends, quoting, stray whitespace and huge fields
-are handled; a bad row is skipped and reported as ``"<file>:<line>: <reason>"``; a file that
+are handled; a cell written with the formula-injection quote (``'=...``,
+:mod:`detector.rsna.csv_cells`) reads as the text without it; bytes that are not UTF-8 (a file
+name in another encoding) are kept as surrogate escapes; a bad row is skipped and reported as ``"<file>:<line>: <reason>"``; a file that
 cannot be used at all raises :class:`LabelsError`. Writing them is
 :mod:`detector.rsna.csv_write`.
 """
@@ -29,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from detector.errors import PneumoViewError
+from detector.rsna.csv_cells import unescape_cell
 
 #: ``(x, y, width, height)`` in pixels.
 Box = tuple[float, float, float, float]
@@ -146,12 +149,9 @@ def _read_text(path: str | os.PathLike[str]) -> str:
         raise LabelsError(spath, "empty file")
     if b"\x00" in data[:4096]:
         raise LabelsError(spath, "not a CSV file (binary data)")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise LabelsError(
-            spath, f"not a UTF-8 text CSV file (undecodable byte at offset {exc.start})"
-        ) from None
+    # Bytes that are not UTF-8 are kept as surrogate escapes: a patientId taken from a file
+    # name that is not UTF-8 (``caf\xe9.dcm``) reads back as the name Python gives that file.
+    return data.decode("utf-8-sig", errors="surrogateescape")
 
 
 def _rows(text: str, path: str, problems: _Problems) -> Iterator[tuple[int, list[str]]]:
@@ -167,7 +167,7 @@ def _rows(text: str, path: str, problems: _Problems) -> Iterator[tuple[int, list
             continue
         if not fields or all(not f.strip() for f in fields):
             continue
-        yield reader.line_num, [f.strip() for f in fields]
+        yield reader.line_num, [unescape_cell(f.strip()) for f in fields]
 
 
 def _header(
@@ -205,6 +205,12 @@ def _box(x: str, y: str, w: str, h: str) -> Box:
     box = (_number(x, "x"), _number(y, "y"), _number(w, "width"), _number(h, "height"))
     if box[2] <= 0 or box[3] <= 0:
         raise ValueError(f"box width and height must be > 0 (got {box[2]:g} x {box[3]:g})")
+    bx, by, bw, bh = box
+    if not (math.isfinite(bx + bw) and math.isfinite(by + bh) and math.isfinite(bw * bh)):
+        raise ValueError(
+            f"box too large: its corner or area is not a finite number (x={bx:g}, y={by:g}, "
+            f"width={bw:g}, height={bh:g})"
+        )
     return box
 
 
@@ -225,7 +231,7 @@ def read_labels(path: str | os.PathLike[str]) -> LabelsFile:
     Raises
     ------
     LabelsError
-        Missing, empty, binary or non-UTF-8 file, or missing columns.
+        Missing, empty or binary file, or missing columns.
     """
     spath = os.fspath(path)
     text = _read_text(spath)

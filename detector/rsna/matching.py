@@ -21,7 +21,8 @@ import numpy as np
 def xywh_to_xyxy(boxes_xywh: np.ndarray | Sequence[Sequence[float]]) -> np.ndarray:
     """``(N, 4)`` ``x, y, w, h`` rows as float64 ``(N, 4)`` corners ``x0, y0, x0 + w, y0 + h``."""
     a = np.asarray(boxes_xywh, dtype=np.float64).reshape(-1, 4)
-    return np.concatenate([a[:, :2], a[:, :2] + a[:, 2:]], axis=1)
+    with np.errstate(over="ignore", invalid="ignore"):  # huge boxes give inf, never a warning
+        return np.concatenate([a[:, :2], a[:, :2] + a[:, 2:]], axis=1)
 
 
 def iou_matrix(
@@ -32,19 +33,20 @@ def iou_matrix(
     Returns
     -------
     ndarray
-        float64 ``(len(a), len(b))`` in [0, 1]; 0 for boxes that do not overlap.
+        float64 ``(len(a), len(b))`` in [0, 1]; 0 for boxes that do not overlap, and for
+        boxes so large that their area is not a finite number (no numpy warning either way).
     """
     a = np.asarray(a_xyxy, dtype=np.float64).reshape(-1, 4)
     b = np.asarray(b_xyxy, dtype=np.float64).reshape(-1, 4)
     ax1, ay1, ax2, ay2 = a[:, 0:1], a[:, 1:2], a[:, 2:3], a[:, 3:4]
     bx1, by1, bx2, by2 = b[:, 0], b[:, 1], b[:, 2], b[:, 3]
-    iw = np.clip(np.minimum(ax2, bx2) - np.maximum(ax1, bx1), 0.0, None)
-    ih = np.clip(np.minimum(ay2, by2) - np.maximum(ay1, by1), 0.0, None)
-    inter = iw * ih
-    union = (ax2 - ax1) * (ay2 - ay1) + (bx2 - bx1) * (by2 - by1) - inter
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        iw = np.clip(np.minimum(ax2, bx2) - np.maximum(ax1, bx1), 0.0, None)
+        ih = np.clip(np.minimum(ay2, by2) - np.maximum(ay1, by1), 0.0, None)
+        inter = iw * ih
+        union = (ax2 - ax1) * (ay2 - ay1) + (bx2 - bx1) * (by2 - by1) - inter
         out = np.where(union > 0, inter / union, 0.0)
-    return out
+    return np.where(np.isfinite(out), out, 0.0)
 
 
 def box_iou(a: Sequence[float], b: Sequence[float]) -> float:

@@ -31,6 +31,7 @@ from detector.files.image_files import (
     probe_image,
 )
 from detector.imaging.read import DicomReadError
+from detector.rsna.csv_cells import unescape_cell
 from detector.rsna.labels import (
     outside_image,
     outside_problem,
@@ -130,9 +131,9 @@ def read_converted_sizes(folder: str | os.PathLike[str]) -> dict[str, tuple[int,
     path = os.path.join(os.fspath(folder), "index.csv")
     sizes: dict[str, tuple[int, int]] = {}
     try:
-        with open(path, encoding="utf-8-sig", newline="") as fh:
+        with open(path, encoding="utf-8-sig", errors="surrogateescape", newline="") as fh:
             for row in csv.DictReader(fh):
-                output = (row.get("output") or "").strip()
+                output = unescape_cell((row.get("output") or "").strip())
                 try:
                     height = int(row.get("source_height") or 0)
                     width = int(row.get("source_width") or 0)

@@ -16,7 +16,8 @@ import numpy as np
 from detector.files.image_files import (
     DatasetError,
 )
-from detector.files.output import atomic_open
+from detector.rsna.csv_cells import unescape_cell
+from detector.rsna.csv_write import write_rows
 from detector.training.records import ImageRecord
 
 #: Severity order for stratifying groups by class.
@@ -106,13 +107,14 @@ SPLIT_COLUMNS = ("patientId", "group", "split", "positive")
 def write_split(
     path: str | os.PathLike[str], train: Iterable[ImageRecord], val: Iterable[ImageRecord]
 ) -> None:
-    """Save a split as CSV (``patientId,group,split,positive``), atomically."""
-    with atomic_open(path, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh, lineterminator="\n")
-        writer.writerow(SPLIT_COLUMNS)
-        for name, recs in (("train", train), ("val", val)):
-            for r in recs:
-                writer.writerow([r.image_id, r.group, name, int(r.positive)])
+    """Save a split as CSV (``patientId,group,split,positive``), atomically, through the one
+    CSV writer (:func:`detector.rsna.csv_write.write_rows`)."""
+    rows = (
+        [r.image_id, r.group, name, int(r.positive)]
+        for name, recs in (("train", train), ("val", val))
+        for r in recs
+    )
+    write_rows(path, SPLIT_COLUMNS, rows)
 
 
 def read_split(path: str | os.PathLike[str]) -> dict[str, str]:
@@ -125,8 +127,11 @@ def read_split(path: str | os.PathLike[str]) -> dict[str, str]:
     """
     spath = os.fspath(path)
     try:
-        with open(spath, encoding="utf-8", newline="") as fh:
-            rows = list(csv.DictReader(fh))
+        with open(spath, encoding="utf-8", errors="surrogateescape", newline="") as fh:
+            rows = [
+                {k: unescape_cell(v) if isinstance(v, str) else v for k, v in row.items()}
+                for row in csv.DictReader(fh)
+            ]
     except OSError as exc:
         raise DatasetError(spath, f"cannot read the split file ({exc.strerror or exc})") from None
     out: dict[str, str] = {}

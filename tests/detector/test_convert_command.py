@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 from pathlib import Path
 
 import numpy as np
@@ -157,3 +158,32 @@ class TestConvertOutput:
         src = make_dicom("x.dcm")
         cli.main(["convert", str(src), "--out", str(tmp_path / "out")])
         assert "files/s)" in capsys.readouterr().err
+
+
+class TestHostileNames:
+    def test_formula_file_name_is_neutralised_in_index(self, make_dicom, tmp_path):
+        """A file named ``=HYPERLINK(...).dcm`` is one quoted text cell in index.csv (issue 21.4)."""
+        make_dicom('=HYPERLINK("http-x","y").dcm', folder=tmp_path / "in")
+        out = tmp_path / "out"
+        assert cli.main(["convert", str(tmp_path / "in"), "--out", str(out)]) == 0
+        (row,) = _read_index(out)
+        assert row["name"] == '\'=HYPERLINK("http-x","y")'
+        assert row["source"] == str(tmp_path / "in" / '=HYPERLINK("http-x","y").dcm')
+        assert (out / '=HYPERLINK("http-x","y").png').is_file()
+
+    def test_non_utf8_file_name_beside_good_ones(self, make_dicom, tmp_path, capsys):
+        """``caf\\xe9-latin1.dcm`` is converted and listed by its bytes; the run completes
+        (issue 21.5)."""
+        latin1 = os.fsdecode(b"caf\xe9-latin1.dcm")
+        make_dicom("good.dcm", folder=tmp_path / "in")
+        make_dicom(latin1, folder=tmp_path / "in")
+        out = tmp_path / "out"
+        assert cli.main(["convert", str(tmp_path / "in"), "--out", str(out)]) == 0
+        raw = (out / "index.csv").read_bytes()
+        assert b"\ncaf\xe9-latin1," in raw and b"\ngood," in raw
+        assert sorted(os.listdir(os.fsencode(out))) == [
+            b"caf\xe9-latin1.png",
+            b"good.png",
+            b"index.csv",
+        ]
+        assert "Traceback" not in capsys.readouterr().err

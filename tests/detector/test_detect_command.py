@@ -18,6 +18,7 @@ from detector.model.build import build_model
 from detector.model.checkpoint import save_checkpoint
 from detector.model.journal import JournalWriter, journal_path, read_journals
 from detector.rsna.labels import read_labels, read_predictions
+from detector.types import Detection, DetectionResult
 from tests.conftest import chest_like
 from tests.detector.files.test_output import read_only_folder
 
@@ -355,3 +356,46 @@ class TestTorchrun:
         assert [r.split(",")[0] for r in rows[1:]] == [f"m{i:02d}" for i in range(7)]
         assert [p.name for p in tmp_path.iterdir() if p.is_file()] == ["dist.csv"]
         assert proc.stderr.count("detected on 7 of 7 file(s)") == 1
+
+
+class TestHostileNames:
+    def test_non_utf8_and_formula_names_beside_good_ones(
+        self, tiny_checkpoint, tmp_path, make_dicom, capsys
+    ) -> None:
+        """``caf\\xe9-latin1.dcm`` and ``=HYPERLINK(...).dcm`` are detected with the good
+        image; the CSV is written (the name as its bytes, the formula quoted) and read back
+        (issue 21.4, 21.5)."""
+        root = tmp_path / "in"
+        latin1 = os.fsdecode(b"caf\xe9-latin1.dcm")
+        make_dicom("good.dcm", chest_like(64, seed=1), folder=root)
+        make_dicom(latin1, chest_like(64, seed=2), folder=root)
+        make_dicom('=HYPERLINK("h","y").dcm', chest_like(64, seed=3), folder=root)
+        out = tmp_path / "sub.csv"
+        code = cli.main(detect_args([root], tiny_checkpoint, out))
+        assert code == 0, capsys.readouterr().err
+        raw = out.read_bytes()
+        assert b"\ncaf\xe9-latin1," in raw and b'\n"\'=HYPERLINK(""h"",""y"")",' in raw
+        assert sorted(read_predictions(out)) == sorted(
+            ["good", os.fsdecode(b"caf\xe9-latin1"), '=HYPERLINK("h","y")']
+        )
+        assert not journal_path(out).exists()
+
+    def test_resume_with_a_non_utf8_name_in_the_journal(
+        self, tiny_checkpoint, tmp_path, make_dicom
+    ) -> None:
+        """An interrupted run's journal holding ``caf\\xe9-latin1.dcm`` is resumed: that image is
+        taken from the journal, the other one is run, and the CSV holds both (issue 21.5)."""
+        root = tmp_path / "in"
+        latin1 = make_dicom(os.fsdecode(b"caf\xe9-latin1.dcm"), chest_like(64, seed=2), folder=root)
+        make_dicom("good.dcm", chest_like(64, seed=1), folder=root)
+        out = tmp_path / "sub.csv"
+        pid = os.fsdecode(b"caf\xe9-latin1")
+        settings = {"model": os.path.abspath(tiny_checkpoint), "threshold": 0.5, "frame": 0}
+        with JournalWriter(journal_path(out), settings) as journal:
+            journal.add(str(latin1), DetectionResult(pid, [Detection((1, 2, 11, 22), 0.77)]))
+        code = cli.main(detect_args([root], tiny_checkpoint, out, "--threshold", "0.5", "--resume"))
+        assert code == 0
+        preds = read_predictions(out)
+        assert sorted(preds) == sorted(["good", pid])
+        assert preds[pid] == [(0.77, 1.0, 2.0, 10.0, 20.0)]
+        assert not journal_path(out).exists()

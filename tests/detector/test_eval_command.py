@@ -240,3 +240,22 @@ class TestEvalAsIs:
         )
         assert code == 2
         assert "not a folder" in capsys.readouterr().err
+
+
+class TestHugeBoxes:
+    def test_overflowing_boxes_are_bad_rows_not_numpy_warnings(
+        self, tmp_path: Path, capsys
+    ) -> None:
+        """±1.7e308 corners are reported as bad rows in one line each; no raw numpy overflow
+        warning (pytest turns one into an error) and the images are still counted (21.12)."""
+        pred = (
+            "patientId,PredictionString\n"
+            "pos1,0.9 1.7e308 0 1.7e308 10\n"
+            "pos2,0.8 -1.7e308 -1.7e308 1.7e308 1.7e308\n"
+        )
+        code, out, err = run_json_err(tmp_path, pred, capsys=capsys)
+        assert code == 1  # bad rows
+        assert "pred.csv:2: box too large: its corner or area is not a finite number" in err
+        assert "pred.csv:3: box too large" in err
+        assert "Warning" not in err and "overflow" not in err
+        assert out["images"] == 2 and out["recall"] == 0.0

@@ -15,6 +15,7 @@ from detector.review import ModelInfo, ReviewState, open_session
 from detector.review.export import ExportError, export_note, export_review
 from detector.review.importing import import_labels
 from detector.rsna.labels import read_labels, read_predictions
+from tests.detector.files.test_output import dead_pid
 
 
 def read_rows(path: Path) -> list[dict[str, str]]:
@@ -317,6 +318,24 @@ class TestConfirmedLesions:
 
 
 class TestChecks:
+    def test_temp_files_of_a_killed_export_are_removed(self, tmp_path: Path) -> None:
+        """Two ``.pv-<dead pid>-*.tmp`` files of a killed export are gone after the next
+        ``pneumoview export``; other files stay (issue 21.11)."""
+        session = tmp_path / "s.sqlite"
+        state, store = open_session(session, reviewer="dr_a")
+        reviewed_state(state)
+        store.close()
+        pid = dead_pid()
+        stale = [tmp_path / f".pv-{pid}-a1b2c3.tmp", tmp_path / f".pv-{pid}-zz_9.tmp"]
+        for path in stale:
+            path.write_bytes(b"x" * 4096)
+        (tmp_path / "keep.tmp").write_text("mine")
+        out = tmp_path / "labels.csv"
+        assert cli.main(["export", str(session), "--out", str(out)]) == 0
+        assert [p.exists() for p in stale] == [False, False]
+        assert (tmp_path / "keep.tmp").read_text() == "mine"
+        assert out.is_file()
+
     def test_unwritable_output_is_refused_before_writing(
         self, state: ReviewState, tmp_path: Path
     ) -> None:
@@ -429,3 +448,100 @@ class TestExportFeedsTrainAndEval:
         # undefined when the untrained model predicts nothing, and train refuses that.
         assert rc == 0
         assert model.is_file()
+
+
+class TestFormulaInjection:
+    def test_reviewer_and_names_are_neutralised(self, tmp_path: Path) -> None:
+        """A LOGNAME of ``=cmd|' /C calc'!A0`` and a ``=HYPERLINK`` file name are written as
+        quoted text in labels, audit and submission, and read back whole (issue 21.4)."""
+        logname = "=cmd|' /C calc'!A0"
+        pid = '=HYPERLINK("http://evil.example/x","y")'
+        state = ReviewState(reviewer=logname, clock=lambda: 1_700_000_000.0)
+        state.add_image("1/0", pid, path=f"/d/{pid}.dcm", sop_instance_uid="1")
+        state.add_model(ModelInfo("demo", "/m/demo.pt", 0.4))
+        state.set_predictions("1/0", "demo", [((5, 5, 25, 25), 0.8)])
+        state.add_box("1/0", (1, 2, 11, 22))
+        state.mark_reviewed("1/0")
+        audit = tmp_path / "audit.csv"
+        export_review(state, audit, "audit")
+        (row,) = read_rows(audit)
+        assert row["patientId"] == "'" + pid
+        assert row["reviewer"] == "'" + logname
+        assert row["path"] == f"/d/{pid}.dcm"  # starts with /: not a formula
+        labels = tmp_path / "labels.csv"
+        export_review(state, labels, "labels")
+        assert read_labels(labels).boxes == {pid: [(1.0, 2.0, 10.0, 20.0)]}
+        sub = tmp_path / "sub.csv"
+        export_review(state, sub, "submission")
+        assert read_rows(sub)[0]["patientId"] == "'" + pid
+        assert list(read_predictions(sub)) == [pid]
+
+
+class TestUnwritableBoxes:
+    def test_narrow_and_huge_boxes_are_left_out_with_a_line(self, tmp_path: Path) -> None:
+        """A box 0.0004 px wide (width 0 at 1/1000 px) and one with ±1.7e308 corners (width
+        inf) are left out with a line naming the image; the file reads back without a bad row
+        (issue 21.12)."""
+        state = ReviewState(reviewer="dr_a", clock=lambda: 1_700_000_000.0)
+        state.add_image("1/0", "thin", path="/d/thin.dcm", sop_instance_uid="1")
+        state.add_image("2/0", "huge", path="/d/huge.dcm", sop_instance_uid="2")
+        state.add_box("1/0", (10, 10, 10.0004, 30))
+        state.add_box("1/0", (1, 2, 11, 22))
+        state.add_box("2/0", (-1.7e308, 0, 1.7e308, 10))
+        state.mark_reviewed("1/0")
+        state.mark_reviewed("2/0")
+        for fmt in ("labels", "audit", "reviewed-submission"):
+            out = tmp_path / f"{fmt}.csv"
+            problems: list[str] = []
+            export_review(state, out, fmt, problems=problems)
+            assert problems[0].startswith("image thin (/d/thin.dcm): box (x=10, y=10, width=0.0004")
+            assert problems[0].endswith("has no width or height at 1/1000 pixel; left out")
+            assert problems[1].startswith("image huge (/d/huge.dcm): box (x=-1.7e+308")
+            assert "is not finite; left out" in problems[1]
+            if fmt == "audit":
+                assert [r["patientId"] for r in read_rows(out)] == ["thin"]
+            else:
+                assert problems[2] == (
+                    "image huge (/d/huge.dcm): no box left to write; the image is left out"
+                )
+        labels = read_labels(tmp_path / "labels.csv")
+        assert labels.boxes == {"thin": [(1.0, 2.0, 10.0, 20.0)]} and labels.skipped == 0
+        preds = read_predictions(tmp_path / "reviewed-submission.csv")
+        assert dict(preds) == {"thin": [(1.0, 1.0, 2.0, 10.0, 20.0)]} and preds.skipped == 0
+
+
+class TestNonUtf8Names:
+    def test_in_memory_review_exports_the_name_as_its_bytes(self, tmp_path: Path) -> None:
+        """A review of ``caf\\xe9-latin1.dcm`` beside a good image exports both; the labels
+        file holds the name's own bytes and reads back to the same patientId (issue 21.5)."""
+        latin1 = os.fsdecode(b"/d/caf\xe9-latin1.dcm")
+        pid = os.fsdecode(b"caf\xe9-latin1")
+        state = ReviewState(reviewer="dr_a")
+        state.add_image(f"path:{latin1}/0", pid, path=latin1)
+        state.add_image("1/0", "good", path="/d/good.dcm", sop_instance_uid="1")
+        state.add_box(f"path:{latin1}/0", (1, 2, 11, 22))
+        state.mark_reviewed(f"path:{latin1}/0")
+        state.mark_no_opacity("1/0")
+        out = tmp_path / "labels.csv"
+        assert export_review(state, out, "labels") == 2
+        assert b"\ncaf\xe9-latin1,1,2,10,20,1\n" in out.read_bytes()
+        assert read_labels(out).boxes == {pid: [(1.0, 2.0, 10.0, 20.0)], "good": []}
+
+    @pytest.mark.xfail(
+        strict=True,
+        raises=UnicodeEncodeError,
+        reason="needs detector/review/store.py (not owned here) to bind session text with "
+        "surrogate escapes; see the issue 21 hand-over",
+    )
+    def test_session_registers_a_non_utf8_name(self, tmp_path: Path) -> None:
+        """A session file takes ``caf\\xe9-latin1.dcm`` beside a good image and reopens it."""
+        latin1 = os.fsdecode(b"/d/caf\xe9-latin1.dcm")
+        state, store = open_session(tmp_path / "s.sqlite", reviewer="dr_a")
+        try:
+            state.add_image("1/0", "good", path="/d/good.dcm", sop_instance_uid="1")
+            state.add_image(f"path:{latin1}/0", os.fsdecode(b"caf\xe9-latin1"), path=latin1)
+        finally:
+            store.close()
+        again, store = open_session(tmp_path / "s.sqlite")
+        store.close()
+        assert sorted(again.images) == ["1/0", f"path:{latin1}/0"]

@@ -83,3 +83,25 @@ class TestImportClasses:
         assert state.image("1/0").rsna_class == "Lung Opacity"
         assert state.image("2/0").rsna_class == "Normal"
         assert (report.images, report.not_open, report.skipped) == (2, 1, 1)
+
+
+class TestBoxesOutsideTheImage:
+    def test_wholly_outside_boxes_are_imported_with_a_warning(
+        self, state: ReviewState, tmp_path: Path
+    ) -> None:
+        """A box wholly outside its 100x80 image, or wholly at negative coordinates, is named
+        with its line; a box inside (or partly outside) is not (issue 21.12)."""
+        text = (
+            "patientId,x,y,width,height,Target\n"
+            "pa,10,10,20,20,1\n"
+            "pa,500,10,20,20,1\n"
+            "pb,-50,-50,20,20,1\n"
+            "pb,90,70,20,20,1\n"
+        )
+        report = import_labels(state, write(tmp_path, text), sizes={"1/0": (80, 100)})
+        assert report.problems == [
+            "labels.csv:3: box (x=500, y=10, width=20, height=20) lies outside the 100x80 image pa",
+            "labels.csv:4: box (x=-50, y=-50, width=20, height=20) lies outside the image pb",
+        ]
+        assert report.outside == 2 and report.boxes_added == 4
+        assert report.summary().endswith("; warning: 2 box(es) wholly outside their image")

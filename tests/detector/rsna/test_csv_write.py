@@ -138,3 +138,26 @@ class TestWholeFiles:
         assert path.read_bytes() == (
             b"patientId,x,y,width,height,Target\na,10,20,30,40,1\na,1.5,2.125,3.333,4,1\nb,,,,,0\n"
         )
+
+
+class TestFormulaInjection:
+    def test_labels_and_submission_neutralise_formula_names(self, tmp_path: Path) -> None:
+        """A patientId from ``=HYPERLINK(...).dcm`` is written with a quote and reads back whole."""
+        pid = '=HYPERLINK("http://evil.example/x","y")'
+        labels = tmp_path / "labels.csv"
+        write_labels(labels, {pid: [(1, 2, 3, 4)], "-neg": []}, with_score=False)
+        assert labels.read_text(encoding="utf-8").splitlines()[1:] == [
+            '"\'=HYPERLINK(""http://evil.example/x"",""y"")",1,2,3,4,1',
+            "'-neg,,,,,0",
+        ]
+        assert read_labels(labels).boxes == {pid: [(1.0, 2.0, 3.0, 4.0)], "-neg": []}
+        sub = tmp_path / "sub.csv"
+        write_submission(sub, [DetectionResult("@x", [])], 0.5)
+        assert sub.read_text(encoding="utf-8").splitlines()[1] == "'@x,"
+        assert dict(read_predictions(sub)) == {"@x": []}
+
+    def test_negative_coordinates_stay_numbers(self, tmp_path: Path) -> None:
+        """Only text cells are escaped: a box at x=-1.5 is written as -1.5."""
+        path = tmp_path / "l.csv"
+        write_labels(path, {"p": [(-1.5, 2, 3, 4)]}, with_score=False)
+        assert path.read_text(encoding="utf-8").splitlines()[1] == "p,-1.5,2,3,4,1"

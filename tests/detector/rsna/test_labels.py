@@ -89,7 +89,8 @@ class TestReadLabels:
                 r"not a labels CSV: missing column\(s\) x, y, width, height, Target",
             ),
             (b"\x00\x01\x02binary", "not a CSV file"),
-            (b"patientId,x\n\xff\xfe\xfa", "not a UTF-8 text CSV"),
+            # Bytes that are not UTF-8 are kept (file names); the file still needs its columns.
+            (b"patientId,x\n\xff\xfe\xfa", r"not a labels CSV: missing column\(s\) y, width"),
         ],
     )
     def test_unusable_files(self, tmp_path: Path, content: str | bytes, reason: str) -> None:

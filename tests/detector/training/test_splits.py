@@ -82,6 +82,18 @@ class TestWriteSplit:
         assert [r.image_id for r in train2] == [r.image_id for r in train]
         assert [r.image_id for r in val2] == [r.image_id for r in val]
 
+    def test_formula_ids_are_neutralised_and_read_back(self, tmp_path: Path) -> None:
+        """Image ids that start a spreadsheet formula get a quote and read back whole (21.4)."""
+        bad = ImageRecord("=1+2", "/x/a.dcm", [], 64, 64, "@pat")
+        ok = ImageRecord("plain", "/x/b.dcm", [], 64, 64, "-g")
+        write_split(tmp_path / "s.csv", [bad], [ok])
+        assert (tmp_path / "s.csv").read_text(encoding="utf-8").splitlines() == [
+            "patientId,group,split,positive",
+            "'=1+2,'@pat,train,0",
+            "plain,'-g,val,0",
+        ]
+        assert read_split(tmp_path / "s.csv") == {"=1+2": "train", "plain": "val"}
+
     def test_bad_split_file(self, tmp_path: Path) -> None:
         """A malformed split file names the line."""
         (tmp_path / "s.csv").write_text("patientId,group,split,positive\na,a,test,0\n")
