@@ -296,8 +296,8 @@ class ReviewCore:
             current = self._images.get(target_im.key)
             if current is None:
                 continue
-            # Only the review status is part of an edit; time and counts keep running.
-            images.append(replace(current, status=target_im.status))
+            # Only the review status and the note are edits; time and counts keep running.
+            images.append(replace(current, status=target_im.status, note=target_im.note))
         touched = {either_box(b, a).image for b, a in boxes} | {im.key for im in images}
         self._apply(
             boxes,

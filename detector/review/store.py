@@ -21,6 +21,7 @@ from typing import Any
 from detector.errors import PneumoViewError
 from detector.files.userdata import user_data_dir
 from detector.review.records import (
+    BOX_FLAGS,
     XYXY,
     BoxKind,
     BoxStatus,
@@ -33,7 +34,7 @@ from detector.review.records import (
 from detector.review.state import ReviewState
 
 APP_ID = "pneumoview-review"
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _SCHEMA_V1 = """
 CREATE TABLE IF NOT EXISTS images (
@@ -86,11 +87,21 @@ def _migrate_to_3(db: sqlite3.Connection) -> None:
     db.executescript(_SCHEMA_V3)
 
 
+def _migrate_to_4(db: sqlite3.Connection) -> None:
+    # A box's label and flag ("equivocal"), an image's note. Boxes written before version 4
+    # read as the default label without a flag; images as without a note.
+    # The literal, not records.DEFAULT_LABEL: what version 3 boxes meant does not change.
+    db.execute("ALTER TABLE boxes ADD COLUMN label TEXT NOT NULL DEFAULT 'Lung Opacity'")
+    db.execute("ALTER TABLE boxes ADD COLUMN flag TEXT NOT NULL DEFAULT ''")
+    db.execute("ALTER TABLE images ADD COLUMN note TEXT NOT NULL DEFAULT ''")
+
+
 #: ``version -> function`` bringing a file from ``version - 1`` to ``version``.
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     1: _migrate_to_1,
     2: _migrate_to_2,
     3: _migrate_to_3,
+    4: _migrate_to_4,
 }
 
 
@@ -142,7 +153,7 @@ class SessionStore:
             with self._db:
                 if images:
                     self._db.executemany(
-                        "INSERT OR REPLACE INTO images VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                        "INSERT OR REPLACE INTO images VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                         [_image_row(im) for im in images],
                     )
                 gone = [(b.id,) for b, a in boxes if a is None and b is not None]
@@ -151,7 +162,7 @@ class SessionStore:
                 rows = [_box_row(a) for _b, a in boxes if a is not None]
                 if rows:
                     self._db.executemany(
-                        "INSERT OR REPLACE INTO boxes VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                        "INSERT OR REPLACE INTO boxes VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                         rows,
                     )
                 if action not in ("time", "open image"):
@@ -390,6 +401,7 @@ def _image_row(im: ImageReview) -> tuple[Any, ...]:
         float(im.modified),
         json.dumps(list(im.predicted_by)),
         im.rsna_class,
+        im.note,
     )
 
 
@@ -406,6 +418,8 @@ def _box_row(b: ReviewBox) -> tuple[Any, ...]:
         float(b.created),
         float(b.modified),
         *(b.model_xyxy if b.model_xyxy is not None else (None,) * 4),
+        b.label,
+        b.flag,
     )
 
 
@@ -445,6 +459,7 @@ def _image_from(r: tuple[Any, ...]) -> ImageReview:
         modified=_real(r[9]),
         predicted_by=tuple(predicted),
         rsna_class=_text(r[11]),
+        note=_text(r[12]),
     )
 
 
@@ -461,7 +476,16 @@ def _box_from(r: tuple[Any, ...]) -> ReviewBox:
         created=_real(r[11]),
         modified=_real(r[12]),
         model_xyxy=None if r[13] is None else _xyxy(*r[13:17]),
+        label=_text(r[17]),
+        flag=_flag(r[18]),
     )
+
+
+def _flag(value: Any) -> str:
+    flag = _text(value)
+    if flag not in BOX_FLAGS:
+        raise ValueError(f"unknown box flag {flag[:20]!r}")
+    return flag
 
 
 def _model_from(r: tuple[Any, ...]) -> ModelInfo:
