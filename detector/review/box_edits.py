@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from detector.review.core import ReviewCore
 from detector.review.records import (
@@ -92,13 +92,35 @@ class BoxEdits(ReviewCore):
         return new
 
     def label_set(self) -> list[str]:
-        """The labels a box may carry: ``"Lung Opacity"``, then the classes imported from a
-        class-info CSV (``--classes`` or File → Import class CSV) and any label already on a
-        box, sorted."""
-        extra = {im.rsna_class for im in self.images.values() if im.rsna_class}
+        """The labels a box may carry: ``"Lung Opacity"``, then the classes of the class-info
+        CSVs imported (``--classes`` or File → Import class CSV; :meth:`add_labels`) and any
+        label already on a box, sorted."""
+        extra = set(self.extra_labels)
+        extra |= {im.rsna_class for im in self.images.values() if im.rsna_class}
         extra |= {b.label for b in self.boxes() if b.label}
         extra.discard(DEFAULT_LABEL)
         return [DEFAULT_LABEL, *sorted(extra)]
+
+    def add_labels(self, labels: Iterable[str]) -> list[str]:
+        """Add labels to the session's label set (written through; not an undo step).
+
+        Empty labels and labels over 64 characters are left out. Returns those added.
+        """
+        new: list[str] = []
+        known = set(self.label_set())
+        for label in labels:
+            try:
+                text = check_text(label, "a label", MAX_LABEL)
+            except ReviewError:
+                continue
+            if text and text not in known:
+                known.add(text)
+                new.append(text)
+        if new:
+            if self.writer is not None:
+                self.writer.write_labels(new)
+            self.extra_labels.extend(new)
+        return new
 
     def set_box_label(self, box_id: str, label: str) -> ReviewBox:
         """Give a box a label from :meth:`label_set` (one undo step)."""

@@ -94,6 +94,7 @@ def _migrate_to_4(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE boxes ADD COLUMN label TEXT NOT NULL DEFAULT 'Lung Opacity'")
     db.execute("ALTER TABLE boxes ADD COLUMN flag TEXT NOT NULL DEFAULT ''")
     db.execute("ALTER TABLE images ADD COLUMN note TEXT NOT NULL DEFAULT ''")
+    db.execute("CREATE TABLE IF NOT EXISTS labels (label TEXT PRIMARY KEY)")
 
 
 #: ``version -> function`` bringing a file from ``version - 1`` to ``version``.
@@ -222,6 +223,16 @@ class SessionStore:
         except sqlite3.Error as exc:
             raise SessionError(self.path, f"cannot write the session ({exc})") from None
 
+    def write_labels(self, labels: Sequence[str]) -> None:
+        """Add labels to the session's label set, one transaction."""
+        try:
+            with self._db:
+                self._db.executemany(
+                    "INSERT OR IGNORE INTO labels VALUES (?)", [(str(x),) for x in labels]
+                )
+        except sqlite3.Error as exc:
+            raise SessionError(self.path, f"cannot write the session ({exc})") from None
+
     def write_view_state(self, values: Mapping[str, str]) -> None:
         """Remember what the reader had on screen (``key -> text``), one transaction.
 
@@ -268,11 +279,13 @@ class SessionStore:
                 "SELECT * FROM pending_truth ORDER BY rowid"
             ):
                 pending.setdefault(str(pid), []).append((_xyxy(x0, y0, x1, y1), str(origin)))
+            labels = [_text(r[0]) for r in self._db.execute("SELECT label FROM labels")]
         except sqlite3.Error as exc:
             raise SessionError(self.path, f"unreadable session ({exc})") from None
         except (TypeError, ValueError, KeyError, IndexError) as exc:
             raise SessionError(self.path, f"corrupt session data ({exc})") from None
         state._load(images, boxes, models, pending)
+        state.extra_labels = sorted(set(labels))
 
 
 def open_session(
@@ -379,7 +392,7 @@ def _check_and_migrate(db: sqlite3.Connection, path: str, new: bool) -> None:
             db.execute("INSERT OR REPLACE INTO migrations VALUES (?, julianday('now'))", (target,))
             db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(target),))
     if version == SCHEMA_VERSION:
-        needed = {"images", "boxes", "models", "pending_truth", "log", "view_state"}
+        needed = {"images", "boxes", "models", "pending_truth", "log", "view_state", "labels"}
         missing = needed - tables
         if missing:
             raise SessionError(

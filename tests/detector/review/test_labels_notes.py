@@ -10,6 +10,7 @@ import pytest
 
 from detector.review import ReviewError, ReviewState, open_session
 from detector.review.export import export_review
+from detector.review.importing import import_classes
 from detector.review.store import MIGRATIONS
 
 A, B = "1.2.3/0", "1.2.4/0"
@@ -20,6 +21,18 @@ class TestLabelSet:
         assert state.label_set() == ["Lung Opacity"]
         state.set_rsna_classes({A: "Normal", B: "No Lung Opacity / Not Normal"})
         assert state.label_set() == ["Lung Opacity", "No Lung Opacity / Not Normal", "Normal"]
+
+    def test_a_class_csv_adds_its_classes_even_of_patients_not_open(
+        self, state: ReviewState, tmp_path: Path
+    ) -> None:
+        classes = tmp_path / "class_info.csv"
+        classes.write_text("patientId,class\npa,Lung Opacity\nzz,Normal\n")
+        import_classes(state, classes)
+        assert state.label_set() == ["Lung Opacity", "Normal"]
+
+    def test_add_labels_leaves_out_empty_and_long_ones(self, state: ReviewState) -> None:
+        assert state.add_labels(["Nodule", "", "x" * 65, "Nodule", "Lung Opacity"]) == ["Nodule"]
+        assert state.label_set() == ["Lung Opacity", "Nodule"]
 
     def test_an_image_with_no_boxes_has_none_labelled(self, state: ReviewState) -> None:
         assert state.boxes(A) == []
@@ -101,12 +114,14 @@ class TestStore:
         state.set_box_label(box.id, "Normal")
         state.set_box_flag(box.id, "equivocal")
         state.set_image_note(A, "rotated, repeat PA")
+        state.add_labels(["Nodule"])
         store.close()
         again, store2 = open_session(path)
         store2.close()
         assert (again.box(box.id).label, again.box(box.id).flag) == ("Normal", "equivocal")
         assert (again.box(plain.id).label, again.box(plain.id).flag) == ("Lung Opacity", "")
         assert again.image(A).note == "rotated, repeat PA"
+        assert again.label_set() == ["Lung Opacity", "Nodule", "Normal"]
 
     def test_a_bad_flag_in_the_file_is_one_line(self, tmp_path: Path) -> None:
         path = tmp_path / "s.sqlite"
@@ -147,13 +162,16 @@ class TestStore:
         state, store = open_session(path)
         box = state.box("b1")
         assert (box.xyxy, box.label, box.flag) == ((1.0, 2.0, 30.0, 40.0), "Lung Opacity", "")
-        assert state.image(A).note == ""
+        assert state.image(A).note == "" and state.label_set() == ["Lung Opacity"]
+        state.add_labels(["Nodule"])
+        state.set_box_label("b1", "Nodule")
         state.set_box_flag("b1", "equivocal")
         state.set_image_note(A, "migrated")
         store.close()
         again, store2 = open_session(path)
         store2.close()
-        assert again.box("b1").flag == "equivocal" and again.image(A).note == "migrated"
+        assert (again.box("b1").label, again.box("b1").flag) == ("Nodule", "equivocal")
+        assert again.image(A).note == "migrated"
         db = sqlite3.connect(path)
         assert dict(db.execute("SELECT key, value FROM meta"))["schema_version"] == "4"
         assert [r[0] for r in db.execute("SELECT version FROM migrations")] == [1, 2, 3, 4]
