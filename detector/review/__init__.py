@@ -28,7 +28,8 @@ Model (:mod:`detector.review.state`; the jobs in :mod:`~detector.review.core`,
     - edits (one undo step each): ``add_box(image, xyxy)``, ``accept(id)``,
       ``accept_all(image, threshold)``, ``reject(id)``, ``delete(id)``, ``move(id, xyxy)``
       (the final geometry of a drag), ``mark_reviewed(image)``, ``mark_no_opacity(image)``,
-      ``set_image_status(image, status)``
+      ``set_image_status(image, status)``, ``set_box_label(id, label)`` (from
+      ``label_set()``), ``set_box_flag(id, "equivocal" | "")``, ``set_image_note(image, text)``
     - history: ``undo()``, ``redo()``, ``can_undo``, ``can_redo``, ``group(label)`` (a macro),
       ``history.undo_label`` / ``history.redo_label``
     - events (``state.events``): ``box_added(box)``, ``box_changed(old, new)``,
@@ -36,9 +37,9 @@ Model (:mod:`detector.review.state`; the jobs in :mod:`~detector.review.core`,
       ``predictions_set(image_key, model)``, ``history_changed()``
 
     Values: ``ReviewBox`` (frozen: ``id, image, kind, xyxy, score, status, origin, author,
-    created, modified``; ``active``, ``source``, ``xywh``), ``ImageReview`` (frozen: ``key,
+    created, modified, model_xyxy, label, flag``; ``active``, ``source``, ``xywh``), ``ImageReview`` (frozen: ``key,
     patient_id, path, sop_instance_uid, frame, status, seconds, edits, reviewer, modified,
-    predicted_by, rsna_class``), ``ModelInfo(name, path, threshold, meta)``, the enums
+    predicted_by, rsna_class, note``), ``ModelInfo(name, path, threshold, meta)``, the enums
     ``BoxKind``, ``BoxStatus``, ``ImageStatus``; errors: ``ReviewError`` (a ValueError).
 History (:mod:`detector.review.history`)
     ``History`` (undo/redo deques, ``group``), ``Step``.

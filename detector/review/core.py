@@ -55,6 +55,8 @@ class ChangeWriter(Protocol):
 
     def write_pending(self, pending: dict[str, list[tuple[XYXY, str]]]) -> None: ...
 
+    def write_labels(self, labels: Sequence[str]) -> None: ...
+
 
 class ReviewEvents(SignalGroup):
     """psygnal events of :class:`ReviewState` (emitted after the change is stored)."""
@@ -113,6 +115,8 @@ class ReviewCore:
         self.models: dict[str, ModelInfo] = {}
         #: Ground truth imported for patientIds not open: patientId -> [(xyxy, origin)].
         self.pending_truth: dict[str, list[tuple[XYXY, str]]] = {}
+        #: Box labels added to the session's label set (a class-info CSV's classes).
+        self.extra_labels: list[str] = []
 
     # -- loading (used by the session store; no events, no writes) ------------------------
 
@@ -296,8 +300,8 @@ class ReviewCore:
             current = self._images.get(target_im.key)
             if current is None:
                 continue
-            # Only the review status is part of an edit; time and counts keep running.
-            images.append(replace(current, status=target_im.status))
+            # Only the review status and the note are edits; time and counts keep running.
+            images.append(replace(current, status=target_im.status, note=target_im.note))
         touched = {either_box(b, a).image for b, a in boxes} | {im.key for im in images}
         self._apply(
             boxes,

@@ -18,7 +18,9 @@ with an active ground-truth box at the compare IoU (the Findings dock's, default
     truth reads ``ground truth``, ``confirmed`` or ``edited``), ``reviewer``, ``modified`` (UTC,
     ISO 8601), ``seconds_on_image``, ``edits``, ``image_status``, ``sop_instance_uid``,
     ``path``, ``box_id``, ``confirms`` (on an accepted prediction: the id of the ground-truth
-    box it confirms); plus one row per rejected prediction (its box, ``Target=0``,
+    box it confirms), ``label`` (the box's class from the session's label set), ``flag``
+    (``equivocal`` or empty), ``image_note`` (the reader's note on the image, on every row of
+    that image); plus one row per rejected prediction (its box, ``Target=0``,
     ``status=rejected``).
 ``submission``
     What the model said: RSNA ``patientId,PredictionString`` (``conf x y w h ...``, highest
@@ -77,6 +79,9 @@ AUDIT_COLUMNS = LABEL_COLUMNS + (
     "path",
     "box_id",
     "confirms",
+    "label",
+    "flag",
+    "image_note",
 )
 SUBMISSION_COLUMNS = ("patientId", "PredictionString")
 #: Score of a ground-truth or drawn box in ``reviewed-submission``.
@@ -296,7 +301,7 @@ def _audit_rows(state: ReviewState, iou_threshold: float, keep: _BoxFilter) -> I
             # boxes were all left out: that would read as "no opacity").
             yield [
                 image.patient_id, "", "", "", "", "0", "reviewer", "", image.status.value,
-                image.reviewer, _time(image.modified), *tail, "", "",
+                image.reviewer, _time(image.modified), *tail, "", "", "", "", image.note,
             ]  # fmt: skip
         for box, target in [(b, "1") for b in boxes] + [(b, "0") for b in rejected]:
             status = status_text(box, confirmed=box.id in confirmed)
@@ -304,6 +309,7 @@ def _audit_rows(state: ReviewState, iou_threshold: float, keep: _BoxFilter) -> I
                 image.patient_id, *box_cells(box.xywh), target, box.source,
                 "" if box.score is None else format_score(box.score), status,
                 box.author, _time(box.modified), *tail, box.id, confirms.get(box.id, ""),
+                box.label, box.flag, image.note,
             ]  # fmt: skip
 
 

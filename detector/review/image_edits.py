@@ -1,4 +1,4 @@
-"""Images of a review: registering them, their review status, RSNA class and time on screen."""
+"""Images of a review: registering them, their review status, note, RSNA class and time on screen."""
 
 from __future__ import annotations
 
@@ -9,11 +9,13 @@ from dataclasses import replace
 from detector.files.identity import ImageIdentity
 from detector.review.core import ReviewCore
 from detector.review.records import (
+    MAX_NOTE,
     BoxKind,
     BoxStatus,
     ImageReview,
     ImageStatus,
     ReviewBox,
+    check_text,
 )
 
 
@@ -104,6 +106,14 @@ class ImageEdits(ReviewCore):
             "mark no opacity",
             touched={image},
         )
+
+    def set_image_note(self, image: str, note: str) -> None:
+        """Set the reader's free-text note on an image (one line; ``""`` clears it; one undo step)."""
+        text = check_text(note, "an image note", MAX_NOTE)
+        old = self.image(image)
+        if old.note == text:
+            return
+        self._apply([], [replace(old, note=text)], "note", touched={image})
 
     def set_rsna_class(self, image: str, rsna_class: str) -> None:
         """Store the RSNA class (from a class-info CSV) of an image (not an undo step)."""

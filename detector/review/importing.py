@@ -114,6 +114,8 @@ def import_labels(
 def import_classes(state: ReviewState, path: str | os.PathLike[str]) -> ImportReport:
     """Import ``patientId,class`` (RSNA detailed class info) onto the open images.
 
+    Its classes join the session's box label set (:meth:`ReviewState.add_labels`).
+
     Raises
     ------
     detector.rsna.labels.LabelsError
@@ -133,4 +135,6 @@ def import_classes(state: ReviewState, path: str | os.PathLike[str]) -> ImportRe
         for key in keys:
             found[key] = cls
     state.set_rsna_classes(found)
+    # Its classes are the session's box labels, whether or not their patients are open.
+    state.add_labels(sorted(set(classes.values())))
     return report

@@ -17,6 +17,15 @@ XYXY = tuple[float, float, float, float]
 #: this IoU or more are dropped, so re-running a model never re-proposes a rejected box.
 DECIDED_IOU = 0.9
 
+#: The label of a box unless the reader picks another from the session's label set.
+DEFAULT_LABEL = "Lung Opacity"
+#: The flag a box may carry ("" for none).
+EQUIVOCAL = "equivocal"
+BOX_FLAGS = ("", EQUIVOCAL)
+#: Longest label and image note kept (characters).
+MAX_LABEL = 64
+MAX_NOTE = 1000
+
 
 class BoxKind(str, Enum):
     GROUND_TRUTH = "ground_truth"
@@ -90,6 +99,10 @@ class ReviewBox:
         A model box's geometry as the model proposed it (kept when the reader moves the box;
         what ``--format submission`` writes). None for other boxes, and for model boxes of
         sessions written before it was kept (their current geometry is used).
+    label : str
+        Its class, one of the session's label set (:meth:`ReviewState.label_set`).
+    flag : str
+        ``""`` or ``"equivocal"`` (:data:`BOX_FLAGS`).
     """
 
     id: str
@@ -103,6 +116,8 @@ class ReviewBox:
     created: float = 0.0
     modified: float = 0.0
     model_xyxy: XYXY | None = None
+    label: str = DEFAULT_LABEL
+    flag: str = ""
 
     @property
     def active(self) -> bool:
@@ -163,7 +178,8 @@ class ImageReview:
 
     ``seconds`` is the time the image was on screen (:meth:`ReviewState.add_seconds`),
     ``edits`` the number of edit steps applied to it (undo and redo count too).
-    ``predicted_by`` lists the models whose predictions were set on it.
+    ``predicted_by`` lists the models whose predictions were set on it. ``note`` is the
+    reader's free-text note on the image (one line).
     """
 
     key: str
@@ -178,6 +194,7 @@ class ImageReview:
     modified: float = 0.0
     predicted_by: tuple[str, ...] = ()
     rsna_class: str = ""
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -210,6 +227,19 @@ class Comparison:
     missed: tuple[str, ...]  # ground-truth boxes no prediction matched
     false_positives: tuple[str, ...]  # predictions that matched no ground truth
     rsna_score: float | None  # the RSNA metric of this image (None: skipped by the rule)
+
+
+def check_text(value: object, what: str, limit: int) -> str:
+    """``value`` as one line of text (surrounding blanks dropped); ReviewError if too long.
+
+    Line breaks and other control characters become spaces (a note is one CSV cell).
+    """
+    if not isinstance(value, str):
+        raise ReviewError(f"{what} must be text, not {type(value).__name__}")
+    text = "".join(" " if ord(c) < 32 or ord(c) == 127 else c for c in value).strip()
+    if len(text) > limit:
+        raise ReviewError(f"{what} is {len(text)} characters; at most {limit} are kept")
+    return text
 
 
 def either_box(before: ReviewBox | None, after: ReviewBox | None) -> ReviewBox:

@@ -21,6 +21,7 @@ from typing import Any
 from detector.errors import PneumoViewError
 from detector.files.userdata import user_data_dir
 from detector.review.records import (
+    BOX_FLAGS,
     XYXY,
     BoxKind,
     BoxStatus,
@@ -33,7 +34,7 @@ from detector.review.records import (
 from detector.review.state import ReviewState
 
 APP_ID = "pneumoview-review"
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _SCHEMA_V1 = """
 CREATE TABLE IF NOT EXISTS images (
@@ -86,11 +87,22 @@ def _migrate_to_3(db: sqlite3.Connection) -> None:
     db.executescript(_SCHEMA_V3)
 
 
+def _migrate_to_4(db: sqlite3.Connection) -> None:
+    # A box's label and flag ("equivocal"), an image's note. Boxes written before version 4
+    # read as the default label without a flag; images as without a note.
+    # The literal, not records.DEFAULT_LABEL: what version 3 boxes meant does not change.
+    db.execute("ALTER TABLE boxes ADD COLUMN label TEXT NOT NULL DEFAULT 'Lung Opacity'")
+    db.execute("ALTER TABLE boxes ADD COLUMN flag TEXT NOT NULL DEFAULT ''")
+    db.execute("ALTER TABLE images ADD COLUMN note TEXT NOT NULL DEFAULT ''")
+    db.execute("CREATE TABLE IF NOT EXISTS labels (label TEXT PRIMARY KEY)")
+
+
 #: ``version -> function`` bringing a file from ``version - 1`` to ``version``.
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     1: _migrate_to_1,
     2: _migrate_to_2,
     3: _migrate_to_3,
+    4: _migrate_to_4,
 }
 
 
@@ -142,7 +154,7 @@ class SessionStore:
             with self._db:
                 if images:
                     self._db.executemany(
-                        "INSERT OR REPLACE INTO images VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                        "INSERT OR REPLACE INTO images VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                         [_image_row(im) for im in images],
                     )
                 gone = [(b.id,) for b, a in boxes if a is None and b is not None]
@@ -151,7 +163,7 @@ class SessionStore:
                 rows = [_box_row(a) for _b, a in boxes if a is not None]
                 if rows:
                     self._db.executemany(
-                        "INSERT OR REPLACE INTO boxes VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                        "INSERT OR REPLACE INTO boxes VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                         rows,
                     )
                 if action not in ("time", "open image"):
@@ -211,6 +223,16 @@ class SessionStore:
         except sqlite3.Error as exc:
             raise SessionError(self.path, f"cannot write the session ({exc})") from None
 
+    def write_labels(self, labels: Sequence[str]) -> None:
+        """Add labels to the session's label set, one transaction."""
+        try:
+            with self._db:
+                self._db.executemany(
+                    "INSERT OR IGNORE INTO labels VALUES (?)", [(str(x),) for x in labels]
+                )
+        except sqlite3.Error as exc:
+            raise SessionError(self.path, f"cannot write the session ({exc})") from None
+
     def write_view_state(self, values: Mapping[str, str]) -> None:
         """Remember what the reader had on screen (``key -> text``), one transaction.
 
@@ -257,11 +279,13 @@ class SessionStore:
                 "SELECT * FROM pending_truth ORDER BY rowid"
             ):
                 pending.setdefault(str(pid), []).append((_xyxy(x0, y0, x1, y1), str(origin)))
+            labels = [_text(r[0]) for r in self._db.execute("SELECT label FROM labels")]
         except sqlite3.Error as exc:
             raise SessionError(self.path, f"unreadable session ({exc})") from None
         except (TypeError, ValueError, KeyError, IndexError) as exc:
             raise SessionError(self.path, f"corrupt session data ({exc})") from None
         state._load(images, boxes, models, pending)
+        state.extra_labels = sorted(set(labels))
 
 
 def open_session(
@@ -368,7 +392,7 @@ def _check_and_migrate(db: sqlite3.Connection, path: str, new: bool) -> None:
             db.execute("INSERT OR REPLACE INTO migrations VALUES (?, julianday('now'))", (target,))
             db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(target),))
     if version == SCHEMA_VERSION:
-        needed = {"images", "boxes", "models", "pending_truth", "log", "view_state"}
+        needed = {"images", "boxes", "models", "pending_truth", "log", "view_state", "labels"}
         missing = needed - tables
         if missing:
             raise SessionError(
@@ -390,6 +414,7 @@ def _image_row(im: ImageReview) -> tuple[Any, ...]:
         float(im.modified),
         json.dumps(list(im.predicted_by)),
         im.rsna_class,
+        im.note,
     )
 
 
@@ -406,6 +431,8 @@ def _box_row(b: ReviewBox) -> tuple[Any, ...]:
         float(b.created),
         float(b.modified),
         *(b.model_xyxy if b.model_xyxy is not None else (None,) * 4),
+        b.label,
+        b.flag,
     )
 
 
@@ -445,6 +472,7 @@ def _image_from(r: tuple[Any, ...]) -> ImageReview:
         modified=_real(r[9]),
         predicted_by=tuple(predicted),
         rsna_class=_text(r[11]),
+        note=_text(r[12]),
     )
 
 
@@ -461,7 +489,16 @@ def _box_from(r: tuple[Any, ...]) -> ReviewBox:
         created=_real(r[11]),
         modified=_real(r[12]),
         model_xyxy=None if r[13] is None else _xyxy(*r[13:17]),
+        label=_text(r[17]),
+        flag=_flag(r[18]),
     )
+
+
+def _flag(value: Any) -> str:
+    flag = _text(value)
+    if flag not in BOX_FLAGS:
+        raise ValueError(f"unknown box flag {flag[:20]!r}")
+    return flag
 
 
 def _model_from(r: tuple[Any, ...]) -> ModelInfo:

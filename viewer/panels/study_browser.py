@@ -1,4 +1,9 @@
-"""Study browser: Patient > Study > Series > Image tree with thumbnails and reviewed marks."""
+"""Study browser: Patient > Study > Series > Image tree with thumbnails and reviewed marks.
+
+A patient with one image (one study, one series, one instance: the usual chest X-ray
+worklist) is ONE row: the image's thumbnail, the patient's name and id and the study date. A
+patient's row becomes the full hierarchy once a second image of that patient is opened.
+"""
 
 from __future__ import annotations
 
@@ -55,6 +60,10 @@ class StudyBrowser(QtWidgets.QTreeWidget):
         self._by_path: dict[str, QtWidgets.QTreeWidgetItem] = {}
         self._by_uid: dict[str, list[QtWidgets.QTreeWidgetItem]] = {}
         self._series_icon_set: set[tuple[str, ...]] = set()
+        #: patientId -> the image items of that patient (in the order added).
+        self._patient_items: dict[str, list[QtWidgets.QTreeWidgetItem]] = {}
+        #: patientId -> its one image's item, shown as a single top-level row.
+        self._flat: dict[str, QtWidgets.QTreeWidgetItem] = {}
         self._syncing = False
         self.currentItemChanged.connect(self._on_current_item_changed)
         state.images_added.connect(self.add_instances)
@@ -71,6 +80,8 @@ class StudyBrowser(QtWidgets.QTreeWidget):
         self._by_path.clear()
         self._by_uid.clear()
         self._series_icon_set.clear()
+        self._patient_items.clear()
+        self._flat.clear()
 
     def _insert(
         self,
@@ -104,34 +115,75 @@ class StudyBrowser(QtWidgets.QTreeWidget):
 
     def add_instances(self, instances: list[Instance]) -> None:
         """Insert newly found images at their sorted places."""
-        touched_series: set[tuple[str, ...]] = set()
+        touched: dict[str, None] = {}
         for inst in instances:
-            pid, study_uid, series_uid = group_keys(inst.header)
-            patient: Patient = self.state.result.patients[pid]
-            study: Study = patient.studies[study_uid]
-            series: Series = study.series[series_uid]
-            p_item = self._group((pid,), None, patient_key(patient), self._patient_text(patient))
-            s_item = self._group(
-                (pid, study_uid), p_item, study_key(study), self._study_text(study)
-            )
-            key = (pid, study_uid, series_uid)
-            se_item = self._group(key, s_item, series_key(series), "")
-            touched_series.add(key)
+            pid = group_keys(inst.header)[0]
             item = QtWidgets.QTreeWidgetItem([self._instance_text(inst), ""])
             item.setData(0, ROLE_INSTANCE, inst)
             item.setToolTip(0, inst.path)
-            self._insert(se_item, instance_key(inst), item)
             self._by_path[inst.path] = item
             self._by_uid.setdefault(inst.sop_instance_uid, []).append(item)
+            self._patient_items.setdefault(pid, []).append(item)
             if self.state.is_reviewed(inst):
                 item.setText(1, REVIEWED_MARK)
+            touched[pid] = None
+        touched_series: set[tuple[str, ...]] = set()
+        for pid in touched:
+            items = self._patient_items[pid]
+            if len(items) == 1 and (pid,) not in self._groups:
+                self._place_flat(pid, items[0])
+                continue
+            flat = self._flat.pop(pid, None)
+            if flat is not None:
+                self._take_top_level(flat)
+            for item in items:
+                if item.parent() is None:
+                    touched_series.add(self._place_in_tree(item))
         for key in touched_series:
             pid, study_uid, series_uid = key
             series = self.state.result.patients[pid].studies[study_uid].series[series_uid]
             self._groups[key].setText(0, self._series_text(series))
             self._update_series_icon(self._groups[key])
-        if self.state.current is not None and self.currentItem() is None:
-            self.select_instance(self.state.current)
+        current = self.state.current
+        if current is not None and self.currentItem() is not self.item_for(current):
+            self.select_instance(current)
+
+    def _place_flat(self, pid: str, item: QtWidgets.QTreeWidgetItem) -> None:
+        """Show a patient's only image as one top-level row (thumbnail, patient, date)."""
+        inst: Instance = item.data(0, ROLE_INSTANCE)
+        patient: Patient = self.state.result.patients[pid]
+        study: Study = patient.studies[group_keys(inst.header)[1]]
+        frames = f"  [{inst.n_frames} frames]" if inst.n_frames > 1 else ""
+        item.setText(0, f"{self._patient_text(patient)}  {self._study_text(study)}{frames}")
+        self._flat[pid] = item
+        self._insert(None, patient_key(patient), item)
+
+    def _take_top_level(self, item: QtWidgets.QTreeWidgetItem) -> None:
+        """Remove a one-image row from the top level (its patient now has more images)."""
+        pos = self.indexOfTopLevelItem(item)
+        if pos < 0:
+            return
+        self._child_keys.get(0, []).pop(pos)
+        self._syncing = True  # the current row moving is not the reader picking another image
+        try:
+            self.takeTopLevelItem(pos)
+        finally:
+            self._syncing = False
+        item.setText(0, self._instance_text(item.data(0, ROLE_INSTANCE)))
+
+    def _place_in_tree(self, item: QtWidgets.QTreeWidgetItem) -> tuple[str, ...]:
+        """Put an image item under its patient > study > series rows; returns the series key."""
+        inst: Instance = item.data(0, ROLE_INSTANCE)
+        pid, study_uid, series_uid = group_keys(inst.header)
+        patient: Patient = self.state.result.patients[pid]
+        study: Study = patient.studies[study_uid]
+        series: Series = study.series[series_uid]
+        p_item = self._group((pid,), None, patient_key(patient), self._patient_text(patient))
+        s_item = self._group((pid, study_uid), p_item, study_key(study), self._study_text(study))
+        key = (pid, study_uid, series_uid)
+        se_item = self._group(key, s_item, series_key(series), "")
+        self._insert(se_item, instance_key(inst), item)
+        return key
 
     @staticmethod
     def _patient_text(patient: Patient) -> str:

@@ -177,10 +177,11 @@ class TestUntrustedFiles:
         state.add_box(A, (0, 0, 5, 5))
         store.close()
         db = sqlite3.connect(path)  # back to what version 1 wrote
-        for column in ("mx0", "my0", "mx1", "my1"):
+        for column in ("mx0", "my0", "mx1", "my1", "label", "flag"):
             db.execute(f"ALTER TABLE boxes DROP COLUMN {column}")
+        db.execute("ALTER TABLE images DROP COLUMN note")
         db.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
-        db.execute("DELETE FROM migrations WHERE version = 2")
+        db.execute("DELETE FROM migrations WHERE version >= 2")
         db.commit()
         db.close()
         again, store2 = open_session(path)
@@ -193,7 +194,7 @@ class TestUntrustedFiles:
         assert third.box(p.id).model_xyxy == (20, 20, 30, 30)
         assert third.box(box.id).xyxy == (0, 0, 5, 5)
         db = sqlite3.connect(path)
-        assert db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == ("3",)
+        assert db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == ("4",)
         db.close()
 
     def test_corrupt_rows(self, tmp_path: Path) -> None:
@@ -341,6 +342,6 @@ class TestViewState:
         finally:
             store.close()
         db = sqlite3.connect(path)
-        assert dict(db.execute("SELECT key, value FROM meta"))["schema_version"] == "3"
-        assert [r[0] for r in db.execute("SELECT version FROM migrations")] == [1, 2, 3]
+        assert dict(db.execute("SELECT key, value FROM meta"))["schema_version"] == "4"
+        assert [r[0] for r in db.execute("SELECT version FROM migrations")] == [1, 2, 3, 4]
         db.close()
