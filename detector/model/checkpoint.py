@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import logging
-import math
 import os
 import pickle
 import warnings
@@ -32,6 +31,8 @@ from detector.errors import PneumoViewError
 from detector.files.output import atomic_open
 from detector.imaging.render import EQUALIZE_CHOICES
 from detector.model.build import ARCHES, BACKBONES, build_model, count_classes
+from detector.model.gating import gate_problem, show_value
+from detector.model.tta import TTA_CHOICES
 from detector.types import CLASS_NAMES
 
 logger = logging.getLogger(__name__)
@@ -40,6 +41,8 @@ FORMAT = "pneumoview-checkpoint"
 VERSION = 1
 DEFAULT_INPUT_SIZE = 512
 DEFAULT_THRESHOLD = 0.5
+#: The largest ``input_size`` accepted (``train --size`` allows the same range).
+MAX_INPUT_SIZE = 4096
 
 
 class CheckpointError(PneumoViewError):
@@ -116,31 +119,88 @@ def complete_meta(meta: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+#: Deepest nesting of lists and dicts accepted in ``meta`` (written ones are a few levels deep).
+MAX_META_DEPTH = 32
+_INT64 = range(-(2**63), 2**63)
+
+
 def _meta_problem(meta: Mapping[str, Any]) -> str | None:
-    """The first reason ``meta`` cannot describe a model we can build, or ``None``."""
+    """The first reason ``meta`` cannot describe a model we can build and run, or ``None``.
+
+    Every value is checked, not only the ones this program reads: the metadata of a file is
+    untrusted, and it travels on through Qt signals, the session file and the model card.
+    """
     arch, backbone = meta.get("arch"), meta.get("backbone")
-    if arch not in ARCHES:
-        return f"wrong architecture {arch!r} (this program knows {', '.join(ARCHES)})"
-    if backbone not in BACKBONES:
-        return f"unknown backbone {backbone!r} (this program knows {', '.join(BACKBONES)})"
-    classes = meta.get("classes")
-    if not isinstance(classes, list) or len(classes) < 2:
-        return "'classes' must list at least background and one class"
-    num = meta.get("num_classes")
-    if not isinstance(num, int) or num != len(classes):
-        return f"class-count mismatch: num_classes is {num!r} but {len(classes)} classes are named"
-    size = meta.get("input_size")
-    if not isinstance(size, int) or not 32 <= size <= 4096:
-        return f"input_size must be an integer in 32..4096, not {size!r}"
-    if meta.get("equalize") not in EQUALIZE_CHOICES:
+    if not isinstance(arch, str) or arch not in ARCHES:
+        return f"wrong architecture {show_value(arch)} (this program knows {', '.join(ARCHES)})"
+    if not isinstance(backbone, str) or backbone not in BACKBONES:
         return (
-            f"equalize must be one of {', '.join(EQUALIZE_CHOICES)}, not {meta.get('equalize')!r}"
+            f"unknown backbone {show_value(backbone)} (this program knows {', '.join(BACKBONES)})"
         )
-    thr = meta.get("threshold")
-    if not isinstance(thr, int | float) or isinstance(thr, bool) or not (0.0 <= thr <= 1.0):
-        return f"threshold must be a number in [0, 1], not {thr!r}"
-    if isinstance(thr, float) and math.isnan(thr):
-        return "threshold is NaN"
+    classes = meta.get("classes")
+    if (
+        not isinstance(classes, list)
+        or len(classes) < 2
+        or not all(isinstance(c, str) for c in classes)
+    ):
+        return "'classes' must list at least background and one class, by name"
+    num = meta.get("num_classes")
+    if not isinstance(num, int) or isinstance(num, bool) or num != len(classes):
+        return (
+            f"class-count mismatch: num_classes is {show_value(num)} "
+            f"but {len(classes)} classes are named"
+        )
+    size = meta.get("input_size")
+    if not isinstance(size, int) or isinstance(size, bool) or not 32 <= size <= MAX_INPUT_SIZE:
+        return f"input_size must be an integer in 32..{MAX_INPUT_SIZE}, not {show_value(size)}"
+    equalize = meta.get("equalize")
+    if not isinstance(equalize, str) or equalize not in EQUALIZE_CHOICES:
+        return f"equalize must be one of {', '.join(EQUALIZE_CHOICES)}, not {show_value(equalize)}"
+    if "threshold" not in meta:
+        return "threshold must be a number in [0, 1], not missing"
+    problem = gate_problem(meta)  # the same rule for the box threshold and the image gate
+    if problem:
+        return problem
+    tta = meta.get("tta")
+    if tta is not None and (not isinstance(tta, str) or tta not in TTA_CHOICES):
+        return f"tta must be one of {', '.join(TTA_CHOICES)}, not {show_value(tta)}"
+    return _plain_problem(meta)
+
+
+def _plain_problem(meta: Mapping[str, Any]) -> str | None:
+    """The first value anywhere in ``meta`` that is not plain data a 64-bit program can carry.
+
+    Plain: ``None``, bool, str, float, an integer in the signed 64-bit range (a larger one
+    overflows Qt and SQLite), tensors, and lists, tuples and dicts of them (str or int keys),
+    nested at most :data:`MAX_META_DEPTH` levels.
+    """
+    stack: list[tuple[str, Any, int]] = [(str(k), v, 1) for k, v in meta.items()]
+    for key in meta:
+        if not isinstance(key, str):
+            return f"metadata key {show_value(key)} is not a string"
+    while stack:
+        where, value, depth = stack.pop()
+        if value is None or isinstance(value, bool | str | float | torch.Tensor):
+            continue
+        if isinstance(value, int):
+            if value not in _INT64:
+                return f"metadata field {where}: {show_value(value)} is out of the 64-bit range"
+            continue
+        if depth > MAX_META_DEPTH:
+            return f"metadata field {where} is nested more than {MAX_META_DEPTH} levels deep"
+        if isinstance(value, list | tuple):
+            stack.extend((f"{where}[{i}]", v, depth + 1) for i, v in enumerate(value))
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                if (
+                    isinstance(k, bool)
+                    or not isinstance(k, str | int)
+                    or (isinstance(k, int) and k not in _INT64)
+                ):
+                    return f"metadata field {where}: key {show_value(k)} is not a str or int"
+                stack.append((f"{where}.{k}", v, depth + 1))
+        else:
+            return f"metadata field {where}: a {type(value).__name__} is not plain data"
     return None
 
 
@@ -184,6 +244,28 @@ def _unpickler_detail(text: str) -> str:
     return lines[0][:160] if lines else ""
 
 
+def _zip_reason(path: str) -> str:
+    """Why a zip file did not load: damaged, or a readable zip that is not a checkpoint.
+
+    Reads the archive's directory only, never a member (a zip bomb stays packed).
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        return "truncated or corrupt file (damaged zip archive)"
+    if any(n.endswith("/data.pkl") for n in names):
+        return "truncated or corrupt file (damaged checkpoint archive)"
+    inner = [n for n in names if n.lower().endswith((".pt", ".pth", ".zip"))]
+    if inner:
+        more = f" and {len(inner) - 1} more" if len(inner) > 1 else ""
+        return (
+            f"a zip archive holding {show_value(inner[0])}{more}, not a checkpoint "
+            "(extract the checkpoint file from it and load that)"
+        )
+    return f"a zip archive of {len(names)} file(s), not a PyTorch checkpoint (no data.pkl in it)"
+
+
 def _load_error(path: str, exc: BaseException) -> CheckpointError:
     text = str(exc)
     try:
@@ -199,7 +281,7 @@ def _load_error(path: str, exc: BaseException) -> CheckpointError:
             f"data ({_unpickler_detail(text)}; loaded with weights_only=True)",
         )
     if head.startswith(b"PK"):
-        return CheckpointError(path, "truncated or corrupt file (damaged zip archive)")
+        return CheckpointError(path, _zip_reason(path))
     if head[:1] == b"\x80":
         return CheckpointError(
             path,

@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from detector.files.resources import resource_path
+from detector.model.gating import show_value
 
 REAL_MODEL = "real.pt"
 DEMO_MODEL = "demo.pt"
@@ -32,6 +33,8 @@ DEMO_WARNING = (
     "X-rays (use the default real-data model, or --model)"
 )
 DEMO_BANNER = "DEMO: trained on synthetic phantoms, meaningless on real X-rays"
+#: Input sizes above this get a memory warning (:func:`large_input_warning`).
+LARGE_INPUT_SIZE = 2048
 
 
 def shipped_model(name: str) -> str:
@@ -115,18 +118,53 @@ def validation_images(meta: Mapping[str, Any]) -> int | None:
     """How many validation images the stored metrics were measured on."""
     metrics = meta.get("metrics")
     n = metrics.get("images") if isinstance(metrics, Mapping) else None
-    return int(n) if isinstance(n, int | float) and n else None
+    if isinstance(n, float) and math.isfinite(n) and 0 < n < 2**63:
+        return int(n)
+    return n if isinstance(n, int) and not isinstance(n, bool) and 0 < n < 2**63 else None
+
+
+def large_input_warning(meta: Mapping[str, Any]) -> str | None:
+    """A warning for an input size that makes detection need several GB of memory, or ``None``.
+
+    Every image is resized to ``input_size`` before the model sees it, so memory grows with
+    its square: 4096 px took 12.6 GB on four small images. Such a model still loads (``train
+    --size`` allows up to 4096), but the reader is told before the machine starts to swap.
+    """
+    size = meta.get("input_size")
+    if isinstance(size, int) and size > LARGE_INPUT_SIZE:
+        return (
+            f"input size {size} px is above {LARGE_INPUT_SIZE}: every image is resized to it, "
+            "and detection may need several GB of memory"
+        )
+    return None
 
 
 def setting_text(meta: Mapping[str, Any]) -> str:
-    """The stored inference setting: box threshold, image gate, box cap, test-time augmentation."""
-    text = f"box threshold {_num(meta.get('threshold', 0.5))}"
-    if float(meta.get("image_threshold") or 0) > 0:
-        text += f", image threshold {_num(meta.get('image_threshold'))}"
-    if meta.get("max_boxes"):
-        text += f", at most {meta['max_boxes']} box(es) per image"
-    if meta.get("tta") and meta.get("tta") != "none":
-        text += f", {meta['tta']} test-time augmentation"
+    """The stored inference setting: box threshold, image gate, box cap, test-time augmentation.
+
+    Read through :meth:`detector.model.gating.Gate.from_meta`, the gate that detection applies,
+    so the card never shows a value that is then ignored; an unusable one is named instead.
+    """
+    from detector.model.gating import Gate, gate_problem
+
+    problem = gate_problem(meta)
+    if problem:
+        return f"setting not usable: {problem}"
+    gate = Gate.from_meta(meta)
+    text = f"box threshold {_num(gate.box_threshold)}"
+    if gate.image_threshold > 0:
+        text += f", image threshold {_num(gate.image_threshold)}"
+    if gate.max_boxes is not None:
+        text += f", at most {gate.max_boxes} box(es) per image"
+    tta = meta.get("tta")
+    if tta is not None and tta != "none":
+        from detector.model.tta import TTA_CHOICES  # loaded with the model already
+
+        if not isinstance(tta, str) or tta not in TTA_CHOICES:
+            return (
+                f"setting not usable: tta {show_value(tta)} is not one of {', '.join(TTA_CHOICES)}"
+            )
+        text += f", {tta} test-time augmentation"
     return text
 
 
@@ -136,7 +174,10 @@ def model_card(meta: Mapping[str, Any], name: str = "") -> list[str]:
     Every line is plain text for a terminal, a dock or a log.
     """
     arch = f"{meta.get('arch', '?')} / {meta.get('backbone', '?')}"
-    lines = [f"{name or 'model'}: {arch}, input {meta.get('input_size', '?')} px"]
+    lines = [f"{name or 'model'}: {arch}, input {show_value(meta.get('input_size', '?'))} px"]
+    warning = large_input_warning(meta)
+    if warning:
+        lines.append(f"warning: {warning}")
     if is_demo_model(meta):
         lines.append(DEMO_BANNER)
     data = meta.get("training_data")

@@ -15,6 +15,7 @@ the same gate.
 from __future__ import annotations
 
 import math
+import reprlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -29,6 +30,11 @@ Rows = Sequence[Sequence[float]]
 BOX_THRESHOLDS = tuple(round(0.05 * i, 2) for i in range(2, 19))  # 0.10 .. 0.90
 IMAGE_THRESHOLDS = tuple(round(0.05 * i, 2) for i in range(2, 19))
 MAX_BOXES = (1, 2, 3, 4, None)
+#: The largest ``max_boxes`` a checkpoint may ask for (a detector proposes a few hundred at most).
+MAX_BOXES_LIMIT = 1000
+
+_SHORT = reprlib.Repr()
+_SHORT.maxstring = _SHORT.maxother = 40
 
 
 @dataclass(frozen=True)
@@ -62,22 +68,70 @@ class Gate:
 
     @classmethod
     def from_meta(cls, meta: Mapping[str, Any], default_threshold: float = 0.5) -> Gate:
-        """Read a gate from checkpoint metadata (missing keys: plain per-box threshold)."""
-        box = _finite(meta.get("threshold"), default_threshold)
-        image = _finite(meta.get("image_threshold"), 0.0)
+        """Read a gate from checkpoint metadata (missing keys: plain per-box threshold).
+
+        Raises
+        ------
+        ValueError
+            A value that is present but unusable (see :func:`gate_problem`): a tampered gate is
+            refused, never replaced by a default that the model card would not show.
+        """
+        problem = gate_problem(meta)
+        if problem:
+            raise ValueError(problem)
+        box = meta.get("threshold", default_threshold)
+        image = meta.get("image_threshold")
         cap = meta.get("max_boxes")
-        max_boxes = int(cap) if isinstance(cap, int | float) and math.isfinite(cap) else None
-        if max_boxes is not None and max_boxes < 1:
-            max_boxes = None
-        return cls(box, image, max_boxes)
+        return cls(float(box), float(image or 0.0), None if cap is None else int(cap))
 
 
-def _finite(value: Any, default: float) -> float:
+def show_value(value: Any) -> str:
+    """A short repr of an untrusted value for an error line.
+
+    Integers beyond 64 bits are described by their size (``repr`` of a 5000-digit integer
+    raises); long strings and containers are cut.
+    """
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
+        return f"an integer of {value.bit_length()} bits"
     try:
-        out = float(value)
-    except (TypeError, ValueError):
-        return default
-    return out if math.isfinite(out) and 0.0 <= out <= 1.0 else default
+        return _SHORT.repr(value)
+    except (ValueError, RecursionError):
+        return f"a {type(value).__name__}"
+
+
+def _fraction_problem(name: str, value: Any) -> str | None:
+    """Why ``value`` is not a number in [0, 1] (``None`` when it is)."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 1:
+        return None
+    if isinstance(value, float) and math.isfinite(value) and 0.0 <= value <= 1.0:
+        return None
+    return f"{name} must be a number in [0, 1], not {show_value(value)}"
+
+
+def gate_problem(meta: Mapping[str, Any]) -> str | None:
+    """The first reason the gate stored in ``meta`` cannot be applied as written, or ``None``.
+
+    ``threshold`` and ``image_threshold`` must be numbers in [0, 1] (``image_threshold`` absent
+    or ``None``: no image gate); ``max_boxes`` a whole number in 1..``MAX_BOXES_LIMIT`` (absent
+    or ``None``: no cap). Absent keys are fine: :meth:`Gate.from_meta` uses the defaults.
+    """
+    if "threshold" in meta:
+        problem = _fraction_problem("threshold", meta["threshold"])
+        if problem:
+            return problem
+    if meta.get("image_threshold") is not None:
+        problem = _fraction_problem("image_threshold", meta["image_threshold"])
+        if problem:
+            return problem
+    cap = meta.get("max_boxes")
+    if cap is not None and (
+        isinstance(cap, bool) or not isinstance(cap, int) or not 1 <= cap <= MAX_BOXES_LIMIT
+    ):
+        return (
+            f"max_boxes must be a whole number in 1..{MAX_BOXES_LIMIT} (or None for no cap), "
+            f"not {show_value(cap)}"
+        )
+    return None
 
 
 def gate_predictions(preds: Mapping[str, Rows], gate: Gate) -> dict[str, list[tuple[float, ...]]]:

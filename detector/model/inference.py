@@ -236,8 +236,8 @@ class Detector:
         """Test-time augmentation: the constructor's choice, else the checkpoint's ``tta``."""
         if self._tta_request is not None:
             return self._tta_request
-        value = str(self.meta.get("tta", "none"))
-        return value if value in TTA_CHOICES else "none"
+        # The checkpoint's value was checked on load (load_checkpoint / complete_meta).
+        return str(self.meta.get("tta") or "none")
 
     @property
     def input_size(self) -> int:

@@ -59,8 +59,10 @@ class DetectionController(QtCore.QObject):
     -------
     model_loading(str)
         A checkpoint (path) is being loaded.
-    model_ready(dict, str)
-        The checkpoint's metadata and the device it runs on.
+    model_ready(object, str)
+        The checkpoint's metadata (a dict, validated on load) and the device it runs on. The
+        metadata is an ``object`` signal: a Python value never goes through a Qt type
+        conversion (a ``dict`` signal turned an integer beyond 64 bits into a crash).
     result_ready(str, object)
         ``(image key, DetectionResult)``: one image finished (or came from the cache).
     progress(int, int, float)
@@ -76,7 +78,7 @@ class DetectionController(QtCore.QObject):
     """
 
     model_loading = QtCore.Signal(str)
-    model_ready = QtCore.Signal(dict, str)
+    model_ready = QtCore.Signal(object, str)
     result_ready = QtCore.Signal(str, object)
     progress = QtCore.Signal(int, int, float)
     run_finished = QtCore.Signal(bool)
@@ -257,10 +259,12 @@ class DetectionController(QtCore.QObject):
         self._jobs.clear()
         if self._closing:
             return
+        text = error_text(exc)
         if detector is self.detector and self.meta is None:
             # The checkpoint never loaded: forget it, so the next run does not retry it blindly.
             self.detector = None
-        self.failed.emit(error_text(exc))
+            logger.warning("%s", text)  # also in the terminal: "<file>: <reason>"
+        self.failed.emit(text)
 
     def _on_finished(self) -> None:
         cancelled = self._cancel.is_set()

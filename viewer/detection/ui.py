@@ -191,11 +191,19 @@ class DetectionUI(QtCore.QObject):
         done, total = self._progress  # "Loading model..." gives way to the run's count
         self.panel.show_progress(done, total if done < total else 0, None)
         name = Path(self.controller.model_path).name
-        from detector.model.choice import DEMO_WARNING, all_phantoms, is_demo_model
+        from detector.model.choice import (
+            DEMO_WARNING,
+            all_phantoms,
+            is_demo_model,
+            large_input_warning,
+        )
 
         paths = [inst.path for inst in self.state.images()[:16]]
+        large = large_input_warning(meta)
         if is_demo_model(meta) and paths and not all_phantoms(paths):
             self.message.emit(f"Warning: {DEMO_WARNING}", 20_000)
+        elif large:
+            self.message.emit(f"Warning: {name}: {large}", 20_000)
         else:
             self.message.emit(f"Model {name} ready on {device}", 5000)
 

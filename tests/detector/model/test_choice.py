@@ -13,6 +13,8 @@ from detector.model.choice import (
     default_model,
     is_demo_model,
     model_card,
+    setting_text,
+    validation_images,
 )
 from detector.synth.phantoms import synthesize
 from tests.conftest import chest_like
@@ -90,3 +92,42 @@ def test_demo_model_on_a_real_image_warns(tmp_path, make_dicom, phantoms, capsys
     assert cli.main(["detect", *phantoms, *args[:1], str(DEMO), "--out", str(tmp_path / "p.csv"),
                      "--device", "cpu", "--workers", "0"]) == 0  # fmt: skip
     assert "meaningless" not in capsys.readouterr().err
+
+
+class TestSettingText:
+    def test_shows_the_gate_that_is_applied(self) -> None:
+        """The card reads the gate as detection does (Gate.from_meta)."""
+        meta = {"threshold": 0.1, "image_threshold": 0.15, "max_boxes": 2, "tta": "hflip"}
+        assert setting_text(meta) == (
+            "box threshold 0.10, image threshold 0.15, at most 2 box(es) per image, "
+            "hflip test-time augmentation"
+        )
+
+    @pytest.mark.parametrize(
+        ("meta", "text"),
+        [
+            (
+                {"threshold": 0.1, "image_threshold": 5.0},
+                "setting not usable: image_threshold must be a number in [0, 1], not 5.0",
+            ),
+            (
+                {"threshold": 0.1, "max_boxes": -3},
+                "setting not usable: max_boxes must be a whole number in 1..1000 "
+                "(or None for no cap), not -3",
+            ),
+            (
+                {"threshold": 0.1, "tta": "rot90"},
+                "setting not usable: tta 'rot90' is not one of none, hflip",
+            ),
+        ],
+    )
+    def test_never_shows_a_value_that_is_ignored(self, meta: dict, text: str) -> None:
+        """A tampered gate is named as unusable, never printed as if it were applied."""
+        assert setting_text(meta) == text
+
+
+def test_validation_images_ignores_non_finite_counts() -> None:
+    """An infinite or huge image count is left out of the card instead of raising."""
+    for n in (float("inf"), float("nan"), 10**30, -5, True):
+        assert validation_images({"metrics": {"images": n}}) is None
+    assert validation_images({"metrics": {"images": 240.0}}) == 240

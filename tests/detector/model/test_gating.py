@@ -28,9 +28,29 @@ def test_gate_caps_the_boxes_best_first() -> None:
 def test_gate_round_trips_through_checkpoint_meta() -> None:
     gate = Gate(0.35, 0.6, 2)
     assert Gate.from_meta(gate.as_meta()) == gate
-    # Missing or bad values fall back to a plain threshold.
+    # Missing values give a plain threshold.
     assert Gate.from_meta({"threshold": 0.4}) == Gate(0.4, 0.0, None)
-    assert Gate.from_meta({"threshold": "x", "image_threshold": 7, "max_boxes": 0}) == Gate(0.5)
+    assert Gate.from_meta({"image_threshold": None, "max_boxes": None}) == Gate(0.5, 0.0, None)
+
+
+@pytest.mark.parametrize(
+    ("meta", "reason"),
+    [
+        ({"image_threshold": 5.0}, r"image_threshold must be a number in \[0, 1\], not 5.0"),
+        ({"image_threshold": "abc"}, r"image_threshold must be a number in \[0, 1\], not 'abc'"),
+        ({"threshold": "x"}, r"threshold must be a number in \[0, 1\], not 'x'"),
+        ({"threshold": float("inf")}, r"threshold must be a number in \[0, 1\], not inf"),
+        ({"max_boxes": float("nan")}, r"max_boxes must be a whole number in 1..1000 .*not nan"),
+        ({"max_boxes": -3}, r"max_boxes must be a whole number in 1..1000 .*not -3"),
+        ({"max_boxes": 0}, r"max_boxes .*not 0"),
+        ({"max_boxes": True}, r"max_boxes .*not True"),
+        ({"max_boxes": 10**30}, r"max_boxes .*not an integer of 100 bits"),
+    ],
+)
+def test_a_tampered_gate_is_refused_not_replaced(meta: dict, reason: str) -> None:
+    """A present but unusable gate value is a ValueError naming the field, never a default."""
+    with pytest.raises(ValueError, match=f"^{reason}$"):
+        Gate.from_meta({"threshold": 0.4, **meta})
 
 
 def test_choose_gate_finds_the_separating_threshold() -> None:
