@@ -4,7 +4,9 @@ Writes a review session (the SQLite file the viewer keeps) as corrected RSNA lab
 trail, the model's submission or the reviewed result as a submission (see
 :mod:`detector.review.export`); a second line says the rule the export applied. The output is checked writable
 before anything is read and written atomically. Exit 0 on success, 1 when the session cannot
-be read or the file written, 2 on a usage error.
+be read or the file written, 2 on a usage error. The session is only read (a read-only
+connection, a copy in memory): it is never changed, may be open in a viewer, and can be on
+read-only media.
 """
 
 from __future__ import annotations
@@ -62,10 +64,12 @@ def run(args: argparse.Namespace) -> int:
     except OutputError as err:
         raise UsageError(f"--out {err}") from None
     try:
-        state, store = open_session(args.session, create=False)
+        state, store = open_session(args.session, create=False, read_only=True)
     except SessionError as err:
         sys.stderr.write(f"pneumoview export: {err}\n")
         return 1
+    for line in store.quarantined:  # unreadable rows are left out, and said so
+        sys.stderr.write(f"pneumoview export: {store.path.name}: {line}\n")
     try:
         rows = export_review(
             state, args.out, args.format, threshold=args.threshold, iou_threshold=args.iou

@@ -73,6 +73,8 @@ from detector.review.state import ReviewState
 from detector.review.store import (
     SCHEMA_VERSION,
     SessionError,
+    SessionLockedError,
+    SessionReadOnlyError,
     SessionStore,
     default_session_path,
     open_session,
@@ -92,6 +94,8 @@ __all__ = [
     "ReviewError",
     "ReviewState",
     "SessionError",
+    "SessionLockedError",
+    "SessionReadOnlyError",
     "SessionStore",
     "Step",
     "default_session_path",
