@@ -183,7 +183,6 @@ class ReviewController(QtCore.QObject):
         self._update_browser_marks()
         name = Path(path).name
         if store.read_only:
-            self._unsaved = True
             self.message.emit(f"{name}: opened read-only, edits are not saved ({_ELSEWHERE})")
         elif store.quarantined:
             self.state.add_problems([Problem(path, line) for line in store.quarantined])
@@ -206,7 +205,7 @@ class ReviewController(QtCore.QObject):
         if self.store is not None:
             self.store.close()
         store.on_error = self._on_write_failed
-        self._unsaved = False
+        self._unsaved = store.read_only  # said once, when it opens
         self.review, self.store, self.session_path = review, store, path
         self.session_changed.emit(path)
 
