@@ -189,8 +189,12 @@ class SessionStore:
 
     # -- writing (ChangeWriter) -----------------------------------------------------------
 
-    def _guarded(self, work: Callable[[sqlite3.Connection], object]) -> None:
-        """Run ``work`` in one transaction; the one place a session write can fail."""
+    def _guarded(self, work: Callable[[sqlite3.Connection], object]) -> bool:
+        """Run ``work`` in one transaction; the one place a session write can fail.
+
+        Returns ``True`` when it is in the file, ``False`` when it failed and went to
+        :attr:`on_error`.
+        """
         try:
             if self.read_only:
                 raise SessionReadOnlyError(self.path, "opened read-only: the change is not saved")
@@ -209,6 +213,8 @@ class SessionStore:
             if self.on_error is None:
                 raise
             self.on_error(err)
+            return False
+        return True
 
     def _upsert(self, db: sqlite3.Connection, table: str, rows: Sequence[tuple[Any, ...]]) -> None:
         """Insert new rows; of known ones update only the columns that changed."""
@@ -269,14 +275,14 @@ class SessionStore:
                     "VALUES (?,?,?,?,?,?)",
                     log,
                 )
-            # Remembered only once the transaction is in: a failed write is written again
-            # (whole) by the next one.
+
+        # Remembered only once the transaction is in: the columns of a failed write are
+        # written again by the next one.
+        if self._guarded(work):
             self._remember("images", image_rows)
             self._remember("boxes", box_rows)
             for g in gone:
                 self._known["boxes"].pop(g, None)
-
-        self._guarded(work)
 
     def write_model(self, model: ModelInfo) -> None:
         row = (

@@ -150,13 +150,18 @@ class TestRefusedFilesStayUnchanged:
         assert _digest(folder) == before
 
 
+def _root() -> bool:
+    """Root ignores file modes (POSIX only)."""
+    return getattr(os, "geteuid", lambda: 1)() == 0
+
+
 @pytest.fixture
 def read_only() -> Iterator[list[Path]]:
     """Paths appended are made read-only (mode bits; ``chattr +i`` where root ignores them)."""
     paths: list[Path] = []
     yield paths
     for p in reversed(paths):
-        if os.geteuid() == 0:
+        if _root():
             subprocess.run(["chattr", "-i", str(p)], check=False, capture_output=True)
         p.chmod(0o755 if p.is_dir() else 0o644)
 
@@ -165,7 +170,7 @@ def _make_read_only(paths: list[Path], *targets: Path) -> None:
     for p in targets:
         p.chmod(0o555 if p.is_dir() else 0o444)
         paths.append(p)
-        if os.geteuid() == 0:
+        if _root():
             done = subprocess.run(["chattr", "+i", str(p)], check=False, capture_output=True)
             if done.returncode != 0:
                 pytest.skip("root ignores file modes and chattr +i is not available")
