@@ -6,7 +6,9 @@ trail, the model's submission or the reviewed result as a submission (see
 before anything is read and written atomically; temp files of a killed export are removed; a box
 that cannot be written as a valid row (not finite, or narrower than 1/1000 pixel) is left out
 with a warning line naming its image. Exit 0 on success, 1 when the session cannot
-be read or the file written, 2 on a usage error.
+be read or the file written, 2 on a usage error. The session is only read (a read-only
+connection, a copy in memory): it is never changed, may be open in a viewer, and can be on
+read-only media.
 """
 
 from __future__ import annotations
@@ -64,11 +66,13 @@ def run(args: argparse.Namespace) -> int:
     except OutputError as err:
         raise UsageError(f"--out {err}") from None
     try:
-        state, store = open_session(args.session, create=False)
+        state, store = open_session(args.session, create=False, read_only=True)
     except SessionError as err:
         sys.stderr.write(f"pneumoview export: {err}\n")
         return 1
     problems: list[str] = []
+    for line in store.quarantined:  # unreadable rows are left out, and said so
+        sys.stderr.write(f"pneumoview export: {store.path.name}: {line}\n")
     try:
         rows = export_review(
             state,

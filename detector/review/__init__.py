@@ -74,6 +74,8 @@ from detector.review.state import ReviewState
 from detector.review.store import (
     SCHEMA_VERSION,
     SessionError,
+    SessionLockedError,
+    SessionReadOnlyError,
     SessionStore,
     default_session_path,
     open_session,
@@ -93,6 +95,8 @@ __all__ = [
     "ReviewError",
     "ReviewState",
     "SessionError",
+    "SessionLockedError",
+    "SessionReadOnlyError",
     "SessionStore",
     "Step",
     "default_session_path",

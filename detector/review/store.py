@@ -14,11 +14,10 @@ import json
 import math
 import os
 import sqlite3
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from detector.errors import PneumoViewError
 from detector.files.userdata import user_data_dir
 from detector.review.records import (
     BOX_FLAGS,
@@ -31,7 +30,27 @@ from detector.review.records import (
     ReviewBox,
     either_box,
 )
+from detector.review.session_lock import SessionLock
 from detector.review.state import ReviewState
+from detector.review.store_schema import (
+    SessionError,
+    SessionLockedError,
+    SessionReadOnlyError,
+    open_database,
+    reason_for,
+    reason_for_os,
+)
+
+__all__ = [
+    "MIGRATIONS",
+    "SCHEMA_VERSION",
+    "SessionError",
+    "SessionLockedError",
+    "SessionReadOnlyError",
+    "SessionStore",
+    "default_session_path",
+    "open_session",
+]
 
 APP_ID = "pneumoview-review"
 SCHEMA_VERSION = 4
@@ -106,8 +125,10 @@ MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
 }
 
 
-class SessionError(PneumoViewError):
-    """A session file that cannot be used; ``str(err)`` is ``"<file name>: <reason>"``."""
+def _create_base(db: sqlite3.Connection) -> None:
+    """The tables of every version (``schema_version`` 0): what the file is and what ran."""
+    db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    db.execute("CREATE TABLE migrations (version INTEGER PRIMARY KEY, applied REAL)")
 
 
 def default_session_path(folder: str | os.PathLike[str]) -> Path:
@@ -124,15 +145,53 @@ def default_session_path(folder: str | os.PathLike[str]) -> Path:
 class SessionStore:
     """An open session file; the :class:`ReviewState` writes every change through it.
 
-    Use :func:`open_session` to open a file and get its state.
+    Use :func:`open_session` to open a file and get its state. Every write goes through one
+    guarded path (:meth:`_guarded`): a failure (read-only, disk full) is one
+    :class:`SessionError` in plain words; with :attr:`on_error` set it is handed to that
+    instead and the change stays in memory (the window keeps the edit and says it is unsaved).
+
+    Attributes
+    ----------
+    read_only : bool
+        Opened read-only (another PneumoView writes it, or it cannot be written): the file is
+        not touched and every write is refused.
+    quarantined : list of str
+        Rows that could not be read (e.g. a non-finite coordinate), one line each; they stay
+        in the file untouched and are not loaded.
+    on_error : callable or None
+        ``on_error(err)`` receives a failed write instead of it being raised.
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, create: bool = True) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], *, create: bool = True, read_only: bool = False
+    ) -> None:
         self.path = Path(os.fspath(path))
-        self._db = _connect(self.path, create=create)
+        self.read_only = read_only
+        self.quarantined: list[str] = []
+        self.on_error: Callable[[SessionError], None] | None = None
+        self._lock: SessionLock | None = None
+        self._db, self._lock = open_database(
+            self.path,
+            create=create,
+            read_only=read_only,
+            create_base=_create_base,
+            migrations=MIGRATIONS,
+            app_id=APP_ID,
+            version=SCHEMA_VERSION,
+        )
+        #: The rows as last read or written (table -> key -> row): a write changes only the
+        #: columns that differ, never a field it did not change.
+        self._known: dict[str, dict[str, tuple[Any, ...]]] = {"images": {}, "boxes": {}}
+        self._columns = {t: self._table_columns(t) for t in self._known}
+
+    def _table_columns(self, table: str) -> list[str]:
+        return [str(r[1]) for r in self._db.execute(f"PRAGMA table_info({table})")]
 
     def close(self) -> None:
         self._db.close()
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     def __enter__(self) -> SessionStore:
         return self
@@ -142,6 +201,57 @@ class SessionStore:
 
     # -- writing (ChangeWriter) -----------------------------------------------------------
 
+    def _guarded(self, work: Callable[[sqlite3.Connection], object]) -> bool:
+        """Run ``work`` in one transaction; the one place a session write can fail.
+
+        Returns ``True`` when it is in the file, ``False`` when it failed and went to
+        :attr:`on_error`.
+        """
+        try:
+            if self.read_only:
+                raise SessionReadOnlyError(self.path, "opened read-only: the change is not saved")
+            try:
+                with self._db:
+                    work(cast(sqlite3.Connection, _BindingConnection(self._db)))
+            except sqlite3.Error as exc:
+                raise SessionError(
+                    self.path, reason_for(exc, self.path, "cannot write the session")
+                ) from None
+            except OSError as exc:
+                raise SessionError(
+                    self.path, f"cannot write the session: {reason_for_os(exc)}"
+                ) from None
+        except SessionError as err:
+            if self.on_error is None:
+                raise
+            self.on_error(err)
+            return False
+        return True
+
+    def _upsert(self, db: sqlite3.Connection, table: str, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Insert new rows; of known ones update only the columns that changed."""
+        columns = self._columns[table]
+        known = self._known[table]
+        for row in rows:
+            old = known.get(row[0])
+            changed = [i for i in range(1, len(row)) if old is None or old[i] != row[i]]
+            if old is not None and not changed:
+                continue
+            sets = ", ".join(f"{columns[i]} = ?" for i in changed)
+            cur = db.execute(
+                f"UPDATE {table} SET {sets} WHERE {columns[0]} = ?",
+                [row[i] for i in changed] + [row[0]],
+            )
+            if cur.rowcount == 0:
+                marks = ",".join("?" * len(row))
+                db.execute(
+                    f"INSERT INTO {table} ({', '.join(columns[: len(row)])}) VALUES ({marks})", row
+                )
+
+    def _remember(self, table: str, rows: Sequence[tuple[Any, ...]]) -> None:
+        for row in rows:
+            self._known[table][row[0]] = row
+
     def write(
         self,
         boxes: Sequence[tuple[ReviewBox | None, ReviewBox | None]],
@@ -150,102 +260,86 @@ class SessionStore:
         author: str,
     ) -> None:
         """Store one change set in one transaction (all of it or, on error, none of it)."""
-        try:
-            with self._db:
-                if images:
-                    self._db.executemany(
-                        "INSERT OR REPLACE INTO images VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                        [_image_row(im) for im in images],
+        image_rows = [_image_row(im) for im in images]
+        box_rows = [_box_row(a) for _b, a in boxes if a is not None]
+        gone = [b.id for b, a in boxes if a is None and b is not None]
+
+        def work(db: sqlite3.Connection) -> None:
+            self._upsert(db, "images", image_rows)
+            if gone:
+                db.executemany("DELETE FROM boxes WHERE id = ?", [(g,) for g in gone])
+            self._upsert(db, "boxes", box_rows)
+            if action not in ("time", "open image"):
+                now = max([a.modified for _b, a in boxes if a is not None] or [0.0])
+                log = [
+                    (
+                        now,
+                        author,
+                        action,
+                        either_box(b, a).image,
+                        either_box(b, a).id,
+                        a.status.value if a is not None else "removed",
                     )
-                gone = [(b.id,) for b, a in boxes if a is None and b is not None]
-                if gone:
-                    self._db.executemany("DELETE FROM boxes WHERE id = ?", gone)
-                rows = [_box_row(a) for _b, a in boxes if a is not None]
-                if rows:
-                    self._db.executemany(
-                        "INSERT OR REPLACE INTO boxes VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                        rows,
-                    )
-                if action not in ("time", "open image"):
-                    now = max([a.modified for _b, a in boxes if a is not None] or [0.0])
-                    log = [
-                        (
-                            now,
-                            author,
-                            action,
-                            either_box(b, a).image,
-                            either_box(b, a).id,
-                            a.status.value if a is not None else "removed",
-                        )
-                        for b, a in boxes
-                    ] or [
-                        (im.modified, author, action, im.key, "", im.status.value) for im in images
-                    ]
-                    self._db.executemany(
-                        "INSERT INTO log (time, author, action, image, box, status) "
-                        "VALUES (?,?,?,?,?,?)",
-                        log,
-                    )
-        except sqlite3.Error as exc:
-            raise SessionError(self.path, f"cannot write the session ({exc})") from None
+                    for b, a in boxes
+                ] or [(im.modified, author, action, im.key, "", im.status.value) for im in images]
+                db.executemany(
+                    "INSERT INTO log (time, author, action, image, box, status) "
+                    "VALUES (?,?,?,?,?,?)",
+                    log,
+                )
+
+        # Remembered only once the transaction is in: the columns of a failed write are
+        # written again by the next one.
+        if self._guarded(work):
+            self._remember("images", image_rows)
+            self._remember("boxes", box_rows)
+            for g in gone:
+                self._known["boxes"].pop(g, None)
 
     def write_model(self, model: ModelInfo) -> None:
-        try:
-            with self._db:
-                self._db.execute(
-                    "INSERT OR REPLACE INTO models VALUES (?,?,?,?,?)",
-                    (
-                        model.name,
-                        model.path,
-                        float(model.threshold),
-                        json.dumps(model.meta, default=str),
-                        float(model.added),
-                    ),
-                )
-        except sqlite3.Error as exc:
-            raise SessionError(self.path, f"cannot write the session ({exc})") from None
+        row = (
+            model.name,
+            model.path,
+            float(model.threshold),
+            json.dumps(model.meta, default=str),
+            float(model.added),
+        )
+        self._guarded(
+            lambda db: db.execute("INSERT OR REPLACE INTO models VALUES (?,?,?,?,?)", row)
+        )
 
     def write_pending(self, pending: dict[str, list[tuple[XYXY, str]]]) -> None:
         """Replace the stored ground truth of these patientIds (images not open), one transaction."""
-        try:
-            with self._db:
-                self._db.executemany(
-                    "DELETE FROM pending_truth WHERE patient_id = ?", [(p,) for p in pending]
-                )
-                self._db.executemany(
-                    "INSERT INTO pending_truth VALUES (?,?,?,?,?,?)",
-                    [
-                        (pid, *xyxy, origin)
-                        for pid, items in pending.items()
-                        for xyxy, origin in items
-                    ],
-                )
-        except sqlite3.Error as exc:
-            raise SessionError(self.path, f"cannot write the session ({exc})") from None
+
+        def work(db: sqlite3.Connection) -> None:
+            db.executemany(
+                "DELETE FROM pending_truth WHERE patient_id = ?", [(p,) for p in pending]
+            )
+            db.executemany(
+                "INSERT INTO pending_truth VALUES (?,?,?,?,?,?)",
+                [(pid, *xyxy, origin) for pid, items in pending.items() for xyxy, origin in items],
+            )
+
+        self._guarded(work)
 
     def write_labels(self, labels: Sequence[str]) -> None:
-        """Add labels to the session's label set, one transaction."""
-        try:
-            with self._db:
-                self._db.executemany(
-                    "INSERT OR IGNORE INTO labels VALUES (?)", [(str(x),) for x in labels]
-                )
-        except sqlite3.Error as exc:
-            raise SessionError(self.path, f"cannot write the session ({exc})") from None
+        """Add labels to the session's label set, one transaction (the one guarded path)."""
+        rows = [(str(x),) for x in labels]
+
+        def work(db: sqlite3.Connection) -> None:
+            db.executemany("INSERT OR IGNORE INTO labels VALUES (?)", rows)
+
+        self._guarded(work)
 
     def write_view_state(self, values: Mapping[str, str]) -> None:
         """Remember what the reader had on screen (``key -> text``), one transaction.
 
         Not part of the review: no log row, no undo step. See :meth:`read_view_state`.
         """
-        try:
-            with self._db:
-                self._db.executemany(
-                    "INSERT OR REPLACE INTO view_state VALUES (?, ?)",
-                    [(str(k), str(v)) for k, v in values.items()],
-                )
-        except sqlite3.Error as exc:
-            raise SessionError(self.path, f"cannot write the session ({exc})") from None
+        rows = [(str(k), str(v)) for k, v in values.items()]
+        self._guarded(
+            lambda db: db.executemany("INSERT OR REPLACE INTO view_state VALUES (?, ?)", rows)
+        )
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -269,10 +363,19 @@ class SessionStore:
         return [dict(zip(names, row, strict=True)) for row in cur]
 
     def load(self, state: ReviewState) -> None:
-        """Fill an empty ``state`` from the file (no events, nothing written)."""
+        """Fill an empty ``state`` from the file (no events, nothing written).
+
+        A box row that cannot be read (a non-finite coordinate, an unknown status) is
+        quarantined: left in the file, not loaded, and listed in :attr:`quarantined`.
+        """
         try:
             images = [_image_from(r) for r in self._db.execute("SELECT * FROM images")]
-            boxes = [_box_from(r) for r in self._db.execute("SELECT * FROM boxes ORDER BY rowid")]
+            boxes = []
+            for r in self._db.execute("SELECT * FROM boxes ORDER BY rowid"):
+                try:
+                    boxes.append(_box_from(r))
+                except (TypeError, ValueError, KeyError, IndexError) as exc:
+                    self.quarantined.append(f"box {str(r[0])[:40]!r} not loaded ({exc})")
             models = [_model_from(r) for r in self._db.execute("SELECT * FROM models")]
             pending: dict[str, list[tuple[XYXY, str]]] = {}
             for pid, x0, y0, x1, y1, origin in self._db.execute(
@@ -284,6 +387,8 @@ class SessionStore:
             raise SessionError(self.path, f"unreadable session ({exc})") from None
         except (TypeError, ValueError, KeyError, IndexError) as exc:
             raise SessionError(self.path, f"corrupt session data ({exc})") from None
+        self._remember("images", [_image_row(im) for im in images])
+        self._remember("boxes", [_box_row(b) for b in boxes])
         state._load(images, boxes, models, pending)
         state.extra_labels = sorted(set(labels))
 
@@ -293,18 +398,24 @@ def open_session(
     *,
     reviewer: str | None = None,
     create: bool = True,
+    read_only: bool = False,
     **kwargs: Any,
 ) -> tuple[ReviewState, SessionStore]:
     """Open (or, with ``create``, create) a session file; its state writes through to it.
 
-    ``kwargs`` go to :class:`ReviewState` (``clock``, ``history_size``).
+    ``kwargs`` go to :class:`ReviewState` (``clock``, ``history_size``). With ``read_only``
+    the file is checked and read through a read-only connection and never changed (an older
+    schema is brought up to date in memory only); the state's writes are refused.
 
     Raises
     ------
     SessionError
-        Not a session file, a newer schema, corrupt content, or it cannot be created.
+        Not a session file, a schema that is not PneumoView's, a newer schema, corrupt
+        content, or it cannot be created. :class:`SessionLockedError` when another
+        PneumoView writes it and :class:`SessionReadOnlyError` when it cannot be written:
+        both can be opened with ``read_only=True``.
     """
-    store = SessionStore(path, create=create)
+    store = SessionStore(path, create=create, read_only=read_only)
     try:
         state = ReviewState(reviewer=reviewer, **kwargs)
         store.load(state)
@@ -316,88 +427,6 @@ def open_session(
 
 
 # ---------------------------------------------------------------------------------------------
-
-
-def _connect(path: Path, *, create: bool) -> sqlite3.Connection:
-    spath = os.fspath(path)
-    if path.is_dir():
-        raise SessionError(spath, "is a folder, not a session file")
-    if not create and not path.is_file():
-        raise SessionError(spath, "file not found")
-    new = not path.exists() or path.stat().st_size == 0
-    if new:
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise SessionError(spath, f"cannot create its folder ({exc.strerror or exc})") from None
-    else:
-        try:
-            with open(spath, "rb") as fh:
-                magic = fh.read(16)
-        except OSError as exc:
-            raise SessionError(spath, f"cannot read ({exc.strerror or exc})") from None
-        if magic != b"SQLite format 3\x00":
-            raise SessionError(spath, "not a PneumoView session file (not an SQLite database)")
-    try:
-        db = sqlite3.connect(spath, isolation_level="DEFERRED", check_same_thread=False)
-    except sqlite3.Error as exc:
-        raise SessionError(spath, f"cannot open ({exc})") from None
-    try:
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=FULL")
-        db.execute("PRAGMA foreign_keys=OFF")
-        db.execute("PRAGMA trusted_schema=OFF")
-        _check_and_migrate(db, spath, new)
-    except sqlite3.DatabaseError as exc:
-        db.close()
-        raise SessionError(spath, f"not a usable session file ({exc})") from None
-    except SessionError:
-        db.close()
-        raise
-    return db
-
-
-def _check_and_migrate(db: sqlite3.Connection, path: str, new: bool) -> None:
-    tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    if new or not tables:
-        with db:
-            db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
-            db.execute("CREATE TABLE migrations (version INTEGER PRIMARY KEY, applied REAL)")
-            db.execute("INSERT INTO meta VALUES ('app', ?)", (APP_ID,))
-            db.execute("INSERT INTO meta VALUES ('schema_version', '0')")
-        version = 0
-    else:
-        if "meta" not in tables:
-            raise SessionError(path, "not a PneumoView session file (an unrelated SQLite database)")
-        meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
-        if meta.get("app") != APP_ID:
-            raise SessionError(path, "not a PneumoView session file (an unrelated SQLite database)")
-        try:
-            version = int(meta.get("schema_version", ""))
-        except ValueError:
-            raise SessionError(
-                path, f"bad schema_version {str(meta.get('schema_version'))[:20]!r}"
-            ) from None
-        if version > SCHEMA_VERSION:
-            raise SessionError(
-                path,
-                f"written by a newer PneumoView (session schema {version}; this version reads "
-                f"up to {SCHEMA_VERSION})",
-            )
-        if version < 0:
-            raise SessionError(path, f"bad schema_version {version}")
-    for target in range(version + 1, SCHEMA_VERSION + 1):
-        with db:
-            MIGRATIONS[target](db)
-            db.execute("INSERT OR REPLACE INTO migrations VALUES (?, julianday('now'))", (target,))
-            db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(target),))
-    if version == SCHEMA_VERSION:
-        needed = {"images", "boxes", "models", "pending_truth", "log", "view_state", "labels"}
-        missing = needed - tables
-        if missing:
-            raise SessionError(
-                path, f"damaged session: table(s) {', '.join(sorted(missing))} missing"
-            )
 
 
 def _image_row(im: ImageReview) -> tuple[Any, ...]:
@@ -436,7 +465,36 @@ def _box_row(b: ReviewBox) -> tuple[Any, ...]:
     )
 
 
+def _bind(value: Any) -> Any:
+    """Text as SQLite can store it: a file name's undecodable bytes (surrogate escapes) as bytes."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return value.encode("utf-8", "surrogateescape")
+    return value
+
+
+class _BindingConnection:
+    """The connection a write sees: every parameter goes through :func:`_bind`.
+
+    So an image whose file name is not UTF-8 (a Latin-1 name on Linux) is stored, not refused
+    with "surrogates not allowed", and reads back as the same ``str`` (:func:`_text`).
+    """
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
+        return self._db.execute(sql, [_bind(v) for v in params])
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> sqlite3.Cursor:
+        return self._db.executemany(sql, ([_bind(v) for v in row] for row in rows))
+
+
 def _text(value: Any) -> str:
+    if isinstance(value, bytes):  # stored by _bind: a name with undecodable bytes
+        return value.decode("utf-8", "surrogateescape")
     if not isinstance(value, str):
         raise ValueError(f"expected text, found {type(value).__name__}")
     return value

@@ -17,10 +17,11 @@ struck through, until the image is left (:attr:`ReviewController.struck`).
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,8 @@ from detector.review import (
     ReviewError,
     ReviewState,
     SessionError,
+    SessionLockedError,
+    SessionReadOnlyError,
     SessionStore,
     default_session_path,
     open_session,
@@ -48,9 +51,11 @@ from viewer.canvas.image_canvas import ImageCanvas
 from viewer.detection.controller import DetectionController
 from viewer.panels.study_browser import StudyBrowser
 from viewer.review.keys import STATUS_MARKS, STATUS_TEXT, key_for
+from viewer.review.session_files import ask_read_only, copy_review
 from viewer.state import ViewerState
 
 logger = logging.getLogger(__name__)
+_ELSEWHERE = "File > Review session... saves them in a new file"
 
 
 def comparison_marks(
@@ -107,6 +112,11 @@ class ReviewController(QtCore.QObject):
         self.review = ReviewState()
         self.store: SessionStore | None = None
         self.session_path = ""
+        #: Asked (with the reason) whether a session that cannot be written (another
+        #: PneumoView has it, or it is read-only) is opened read-only; a dialog by default.
+        self.confirm_read_only: Callable[[str], bool] = functools.partial(ask_read_only, canvas)
+        #: Edits in the window that the session file lacks (read-only, a failed write).
+        self._unsaved = False
         self.compare = False
         self.iou_threshold = 0.5
         self.worklist = WorklistView()  # the Worklist panel's sort and filter; Space follows it
@@ -138,29 +148,74 @@ class ReviewController(QtCore.QObject):
     def open_session(self, path: str | os.PathLike[str]) -> bool:
         """Use the session file at ``path`` (created when missing); open images are added.
 
-        A file that is not a usable session is reported (``message``) and nothing changes.
+        A file that is not a usable session is reported (``message``) and nothing changes. One
+        that cannot be written (open in another PneumoView, read-only) is offered read-only
+        (:attr:`confirm_read_only`); its edits stay in the window. While edits are unsaved
+        (read-only, a failed write), a new ``path`` receives this window's review instead.
         """
         path = os.path.abspath(os.fspath(path))
         if self.store is not None and path == self.session_path:
             return True
+        if self._unsaved and not (os.path.exists(path) and os.path.getsize(path)):
+            return self._save_session_as(path)
         try:
             review, store = open_session(path)
+        except (SessionLockedError, SessionReadOnlyError) as exc:
+            if not self.confirm_read_only(str(exc)):
+                self.message.emit(f"{exc}; not opened")
+                return False
+            try:
+                review, store = open_session(path, read_only=True)
+            except SessionError as again:
+                self.message.emit(str(again))
+                return False
         except SessionError as exc:
             self.message.emit(str(exc))
             return False
         self._flush_time()
-        if self.store is not None:
-            self.store.close()
-        self.review, self.store, self.session_path = review, store, path
+        self._attach(store, path, review)
         self._connect_review()
         for inst in self.state.images():
             self._register(inst)
         if self.detection.meta is not None:
             self._on_model_ready(self.detection.meta, self.detection.device)
-        self.session_changed.emit(path)
         self.refresh()
         self._update_browser_marks()
+        name = Path(path).name
+        if store.read_only:
+            self.message.emit(f"{name}: opened read-only, edits are not saved ({_ELSEWHERE})")
+        elif store.quarantined:
+            self.state.add_problems([Problem(path, line) for line in store.quarantined])
+            self.message.emit(f"{name}: {len(store.quarantined)} unreadable box(es) left out")
         return True
+
+    def _save_session_as(self, path: str) -> bool:
+        """Write the window's review (unsaved edits included) to a new file and use that."""
+        try:
+            store = copy_review(self.review, path)
+        except SessionError as exc:
+            self.message.emit(f"Review session not saved: {exc}")
+            return False
+        self._attach(store, path, self.review)
+        self.review.writer = store
+        self.message.emit(f"Review saved to {path}; edits are saved there from now on")
+        return True
+
+    def _attach(self, store: SessionStore, path: str, review: ReviewState) -> None:
+        if self.store is not None:
+            self.store.close()
+        store.on_error = self._on_write_failed
+        self._unsaved = store.read_only  # said once, when it opens
+        self.review, self.store, self.session_path = review, store, path
+        self.session_changed.emit(path)
+
+    def _on_write_failed(self, err: SessionError) -> None:
+        """Every failed session write (the store's one guarded path): one status-bar line."""
+        said, self._unsaved = self._unsaved, True
+        if self.store is not None and self.store.read_only and said:
+            return  # said once when it opened
+        logger.warning("session write failed: %s", err)
+        self.message.emit(f"Review session not written: {err}; kept in this window ({_ELSEWHERE})")
 
     def ensure_session(self, opened: Sequence[str]) -> None:
         """Without a session yet, open the default one of the first opened folder.
@@ -236,12 +291,15 @@ class ReviewController(QtCore.QObject):
     def _register(self, inst: Instance, frame: int = 0) -> str:
         key = key_for(inst, frame)
         self._instances[key] = inst
-        self.review.add_image(
-            key,
-            patient_id_for(inst.path, frame),
-            path=inst.path,
-            sop_instance_uid=inst.sop_instance_uid,
-            frame=frame,
+        self._edit(
+            functools.partial(
+                self.review.add_image,
+                key,
+                patient_id_for(inst.path, frame),
+                path=inst.path,
+                sop_instance_uid=inst.sop_instance_uid,
+                frame=frame,
+            )
         )
         return key
 
@@ -259,7 +317,7 @@ class ReviewController(QtCore.QObject):
         self.layers.clear()
         if self.store is not None:
             self.store.close()
-            self.store, self.session_path = None, ""
+            self.store, self.session_path, self._unsaved = None, "", False
             self.review = ReviewState()
             self._connect_review()
             self.session_changed.emit("")
@@ -314,10 +372,11 @@ class ReviewController(QtCore.QObject):
 
     def _on_model_ready(self, meta: dict, _device: str) -> None:
         det = self.detection
-        self.review.add_model(
+        self._edit(
+            self.review.add_model,
             ModelInfo(
                 self.model_name, det.model_path, float(meta.get("threshold", 0.5)), dict(meta)
-            )
+            ),
         )
         self.refresh()  # the previous model's proposals are superseded (ReviewState.current_model)
 

@@ -527,12 +527,6 @@ class TestNonUtf8Names:
         assert b"\ncaf\xe9-latin1,1,2,10,20,1\n" in out.read_bytes()
         assert read_labels(out).boxes == {pid: [(1.0, 2.0, 10.0, 20.0)], "good": []}
 
-    @pytest.mark.xfail(
-        strict=True,
-        raises=UnicodeEncodeError,
-        reason="needs detector/review/store.py (not owned here) to bind session text with "
-        "surrogate escapes; see the issue 21 hand-over",
-    )
     def test_session_registers_a_non_utf8_name(self, tmp_path: Path) -> None:
         """A session file takes ``caf\\xe9-latin1.dcm`` beside a good image and reopens it."""
         latin1 = os.fsdecode(b"/d/caf\xe9-latin1.dcm")
