@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 import pydicom
-from hypothesis import event, given
+from hypothesis import event, example, given
 from hypothesis import strategies as st
 from pydicom import config as pydicom_config
 from pydicom.dataelem import RawDataElement
@@ -166,20 +166,20 @@ def _write(module: dict[str, Any], folder: Path) -> Path:
 
 
 def _rle_or_noise(ds: Dataset, data: bytes, rng: np.random.Generator) -> bytes:
-    """A real RLE frame when the module is valid and small, else random bytes."""
+    """A real RLE frame of an 8-bit grey module (at most 16 x 16, whatever the header declares:
+    a valid stream for a smaller image), else random bytes."""
     try:
-        arr = np.frombuffer(data, dtype=np.uint8)
-        if ds.BitsAllocated != 8 or ds.SamplesPerPixel != 1 or arr.size != ds.Rows * ds.Columns:
+        if ds.BitsAllocated != 8 or ds.SamplesPerPixel != 1:
             raise ValueError("not a plain 8-bit frame")
-        from pydicom.encaps import generate_fragmented_frames  # noqa: F401
-        from pydicom.pixels.encoders.native import _encode_frame  # noqa: F401 - availability
-
+        rows, cols = max(1, min(int(ds.Rows), 16)), max(1, min(int(ds.Columns), 16))
+        frame = rng.integers(0, 256, (rows, cols), dtype=np.uint8)
         copy = Dataset()
         copy.update(ds)
+        copy.Rows, copy.Columns, copy.NumberOfFrames = rows, cols, 1
         copy.file_meta = FileMetaDataset()
         copy.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-        copy.PixelData = data
-        copy.compress(RLELossless, arr.reshape(ds.Rows, ds.Columns), encoding_plugin="pydicom")
+        copy.PixelData = frame.tobytes()
+        copy.compress(RLELossless, frame, encoding_plugin="pydicom")
         return next(pydicom.encaps.generate_frames(copy.PixelData, number_of_frames=1))
     except Exception:  # noqa: BLE001 - the fuzz input is invalid: random bytes it is
         return rng.integers(0, 256, int(rng.integers(0, 200)), dtype=np.uint8).tobytes()
@@ -192,7 +192,47 @@ def _check_refusal(err: PneumoViewError, path: Path) -> None:
     assert err.reason.strip(), text
 
 
+def _module(**changes: Any) -> dict[str, Any]:
+    """A valid 16 x 16 8-bit MONOCHROME2 module with ``changes``: a fixed example."""
+    module: dict[str, Any] = {
+        "Rows": 16,
+        "Columns": 16,
+        "NumberOfFrames": None,
+        "SamplesPerPixel": 1,
+        "PlanarConfiguration": None,
+        "BitsAllocated": 8,
+        "BitsStored": 8,
+        "HighBit": 7,
+        "PixelRepresentation": 0,
+        "PhotometricInterpretation": "MONOCHROME2",
+        "transfer_syntax": ExplicitVRLittleEndian,
+        "length_delta": 0,
+        "seed": 0,
+    }
+    module.update(changes)
+    return module
+
+
+#: Cases found by fuzzing (or by hand) that once went wrong; hypothesis runs them every time.
+_FOUND = [
+    # An RLE header declaring 30000 x 30000 pixels: the decoder reserved 900 MB for it.
+    _module(Rows=30000, Columns=30000, transfer_syntax=RLELossless),
+    # A deflated header declaring 30000 x 30000 x 16 bits.
+    _module(
+        Rows=30000, Columns=30000, BitsAllocated=16, transfer_syntax=DeflatedExplicitVRLittleEndian
+    ),
+    # Rescale Slope 1e36: float32 overflow, NaN cast to uint8 on screen.
+    _module(BitsAllocated=16, BitsStored=16, HighBit=15, RescaleSlope="1e+36"),
+    # SIGMOID far outside its window: exp() overflow.
+    _module(VOILUTFunction="SIGMOID", WindowCenter="1e+06", WindowWidth="1"),
+]
+
+
 @given(module=pixel_modules(), frame=st.sampled_from([0, 0, 1, -1]))
+@example(module=_FOUND[0], frame=0)
+@example(module=_FOUND[1], frame=0)
+@example(module=_FOUND[2], frame=0)
+@example(module=_FOUND[3], frame=0)
 def test_random_pixel_module_renders_or_is_refused_in_one_line(module, frame):
     """``load_image`` + ``render``: a uint8 display image without numpy overflow or NaN
     warnings, or a one-line file error."""
