@@ -7,7 +7,7 @@ import json
 import sys
 
 from detector.imaging.dicom_info import KEY_ATTRIBUTES, key_attributes
-from detector.imaging.read import DicomReadError, read_header
+from detector.imaging.read import DicomReadError, header_cut_reason, read_header
 
 NAME = "info"
 HELP = "show a DICOM file's key attributes and full tag dump"
@@ -25,6 +25,10 @@ def run(args: argparse.Namespace) -> int:
         sys.stderr.write(f"pneumoview info: {args.file}: {err.reason}\n")
         return 1
     keys = key_attributes(ds)
+    cut = header_cut_reason(ds)
+    if cut is not None:
+        # The dump below is partial: say so (on stderr, so --json stays one JSON object).
+        sys.stderr.write(f"pneumoview info: {args.file}: dump cut short: {cut}\n")
     if args.json:
         try:
             tags = ds.to_json_dict(bulk_data_threshold=1024, bulk_data_element_handler=lambda e: "")
@@ -37,6 +41,8 @@ def run(args: argparse.Namespace) -> int:
             "file_meta": meta.to_json_dict() if meta is not None else {},
             "tags": tags,
         }
+        if cut is not None:
+            out["cut_short"] = cut
         json.dump(out, sys.stdout, indent=1, default=str)
         sys.stdout.write("\n")
         return 0
@@ -51,4 +57,6 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(str(ds.file_meta) + "\n")
     sys.stdout.write("\nDataset:\n")
     sys.stdout.write(str(ds) + "\n")
+    if cut is not None:
+        sys.stdout.write(f"\n(dump cut short: {cut})\n")
     return 0

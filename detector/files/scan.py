@@ -3,7 +3,8 @@
 Which files are tried is decided here, once, for ``convert``, ``detect`` and the viewer
 (:func:`iter_files`): side files that are plainly not images by extension (``labels.csv``,
 ``synth.json``, README.md, archives, pickles...) and FIFOs / device files are skipped, never
-opened, and reported as :class:`Skipped` (not as failures). Every other file is recognised by
+opened, and reported as :class:`Skipped` (not as failures); so are symbolic links to folders,
+which are not followed (a link loop never ends) but counted. Every other file is recognised by
 content (DICM preamble or a parseable header, PNG/JPEG signature), so files without an extension
 work. Headers only are read (``stop_before_pixels``), so a scan is cheap. :func:`iter_scan`
 yields one :class:`ScanItem` per file so a GUI can show images as they are found and cancel
@@ -52,6 +53,10 @@ NOT_IMAGE_SUFFIXES = frozenset(
 )
 
 
+#: The reason of a :class:`Skipped` link to a folder (counted in one summary line).
+FOLDER_LINK_REASON = "symbolic link to a folder, not followed"
+
+
 @dataclass(frozen=True)
 class Skipped:
     """A file that was not tried as an image, and why.
@@ -85,9 +90,16 @@ def skip_reason(path: str) -> Skipped | None:
 
 
 def skipped_lines(skipped: Sequence[Skipped]) -> list[str]:
-    """Lines for a command's report: one per special file, one count for all side files."""
-    lines = [str(s) for s in skipped if not s.side_file]
+    """Lines for a command's report: one per special file, one count for all side files and
+    one for all links to folders."""
+    lines = [str(s) for s in skipped if not s.side_file and s.reason != FOLDER_LINK_REASON]
     side = [s for s in skipped if s.side_file]
+    links = [s for s in skipped if s.reason == FOLDER_LINK_REASON]
+    if links:
+        lines.append(
+            f"skipped {len(links)} symbolic link(s) to folders, not followed "
+            f"(first: {links[0].path}); give the folder itself to include it"
+        )
     if side:
         counts = Counter(Path(s.path).suffix.lower() for s in side)
         kinds = ", ".join(f"{n} {ext}" for ext, n in sorted(counts.items()))
@@ -257,12 +269,20 @@ def add_instance(patients: dict[str, Patient], inst: Instance) -> None:
     series.instances.append(inst)
 
 
-def _walk(paths: Iterable[str | os.PathLike[str]]) -> Iterator[str]:
+def _walk(
+    paths: Iterable[str | os.PathLike[str]], links: list[Skipped] | None = None
+) -> Iterator[str]:
     for raw in paths:
         path = str(raw)
         if os.path.isdir(path):
             for root, dirs, files in os.walk(path):
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                # os.walk does not follow links to folders (a link loop would never end, and a
+                # link can lead out of the study); they are counted instead of vanishing.
+                for name in dirs:
+                    full = os.path.join(root, name)
+                    if links is not None and os.path.islink(full):
+                        links.append(Skipped(full, FOLDER_LINK_REASON, side_file=False))
                 for name in sorted(files):
                     if name.startswith(".") or name in _SKIP_NAMES:
                         continue
@@ -280,12 +300,15 @@ def iter_files(
     :func:`skip_reason`) are left out and appended to ``skipped`` when a list is given. Paths
     that do not exist are yielded, so that the reader reports them.
     """
-    for path in _walk(paths):
+    links: list[Skipped] = []
+    for path in _walk(paths, links):
         reason = skip_reason(path)
         if reason is None:
             yield path
         elif skipped is not None:
             skipped.append(reason)
+    if skipped is not None:
+        skipped.extend(links)
 
 
 def scan_file(path: str) -> ScanItem:

@@ -18,6 +18,7 @@ import numpy as np
 from pydicom.dataset import Dataset
 
 from detector.imaging.decode_errors import explain_decode_failure, short_reason
+from detector.imaging.limits import pixel_limit_reason
 from detector.imaging.lut import Window, apply_modality, header_windows, lut_warnings
 from detector.imaging.plain import PlainImageError, read_plain_image, sniff_format
 from detector.imaging.read import (
@@ -183,7 +184,8 @@ def load_image(
     ------
     DicomReadError
         With a one-line reason: damaged or truncated file, unsupported transfer syntax, no pixel
-        data, corrupt compressed stream, frame out of range.
+        data, corrupt compressed stream, frame out of range, or more pixel data declared than
+        :func:`detector.imaging.limits.max_pixel_bytes` allows (checked before decoding).
     """
     if isinstance(src, Dataset):
         ds = src
@@ -206,6 +208,10 @@ def load_image(
     n_frames = number_of_frames(ds)
     if not 0 <= frame < n_frames:
         raise DicomReadError(spath, f"frame {frame} out of range (the image has {n_frames})")
+    # Checked before decoding: an RLE or JPEG decoder allocates what the header declares.
+    too_large = pixel_limit_reason(ds)
+    if too_large is not None:
+        raise DicomReadError(spath, too_large)
 
     stored = _decode_frame(ds, frame, n_frames, spath)
     photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).strip().upper()

@@ -45,15 +45,23 @@ class Window:
         return f"{self.name} ({text})" if self.name else text
 
 
+#: Largest usable Rescale Slope / Intercept magnitude: any 32-bit stored value times the slope,
+#: plus the intercept, must stay a finite float32 (3.4e38); beyond, the values are nonsense and
+#: would turn into inf and NaN on screen.
+_MAX_RESCALE = 1e25
+
+
 def _rescale(ds: Dataset) -> tuple[float, float]:
+    """Rescale Slope and Intercept; a missing, non-numeric, zero, non-finite or absurdly large
+    value (beyond :data:`_MAX_RESCALE`) reads as the identity's (1 and 0)."""
     try:
         slope = float(ds.get("RescaleSlope", 1.0) or 1.0)
         intercept = float(ds.get("RescaleIntercept", 0.0) or 0.0)
     except (TypeError, ValueError):
         return 1.0, 0.0
-    if not math.isfinite(slope) or slope == 0:
+    if not math.isfinite(slope) or slope == 0 or abs(slope) > _MAX_RESCALE:
         slope = 1.0
-    if not math.isfinite(intercept):
+    if not math.isfinite(intercept) or abs(intercept) > _MAX_RESCALE:
         intercept = 0.0
     return slope, intercept
 
@@ -217,7 +225,8 @@ def voi_to_unit(values: np.ndarray, window: Window, ds: Dataset | None = None) -
                 "The (0028,1051) Window Width must be greater than 0 for a 'SIGMOID' windowing "
                 "operation"
             )
-        return 1.0 / (1.0 + np.exp(-4.0 * (x - c) / w))
+        with np.errstate(over="ignore"):  # exp(large) = inf maps to 0, as it should
+            return 1.0 / (1.0 + np.exp(-4.0 * (x - c) / w))
     if window.function == "LINEAR_EXACT":
         w = max(w, 1e-12)
         return np.clip((x - c) / w + 0.5, 0.0, 1.0)

@@ -23,6 +23,7 @@ from pydicom.uid import ImplicitVRLittleEndian
 
 from detector.errors import PneumoViewError
 from detector.imaging.decode_errors import short_reason
+from detector.imaging.deflate import DeflateError, is_deflated, read_deflated
 from detector.imaging.plain import PlainImageError, read_plain_header, sniff_format
 
 #: SOP classes that are DICOM files but not images (listed, never drawn).
@@ -71,8 +72,18 @@ def _dcmread(
 ) -> Dataset:
     # No warnings.catch_warnings here: it is process-global and not thread-safe, and the viewer
     # reads files from several threads at once. Damage is detected from the result instead.
+    deflated = None
+    if isinstance(src, str) and is_deflated(src):
+        # pydicom would inflate the whole dataset first, however large (a decompression bomb).
+        try:
+            deflated = read_deflated(src, stop_before_pixels=stop_before_pixels)
+        except DeflateError as exc:
+            raise DicomReadError(path, exc.reason) from None
     try:
-        ds = pydicom.dcmread(src, stop_before_pixels=stop_before_pixels)
+        if deflated is not None:
+            ds = deflated
+        else:
+            ds = pydicom.dcmread(src, stop_before_pixels=stop_before_pixels)
     except InvalidDicomError:
         # No 128-byte preamble + "DICM": either ACR-NEMA style or not DICOM at all.
         if not isinstance(src, str | os.PathLike):
@@ -161,8 +172,24 @@ def read_header(path: str | os.PathLike[str]) -> Dataset:
     except Exception as exc:  # noqa: BLE001 - pydicom raises many types for corrupt headers
         partial = _read_partial_header(spath)
         if partial is not None and len(partial) > 0 and _plausible_dataset(partial):
+            if isinstance(exc, RecursionError):
+                why = "sequences nested too deeply to read"
+            else:
+                why = f"header is damaged ({short_reason(exc)})"
+            partial._pv_cut_reason = f"{why}; only the {len(partial)} elements before it were read"
             return partial
         raise DicomReadError(spath, f"header cannot be parsed ({short_reason(exc)})") from None
+
+
+def header_cut_reason(ds: Dataset) -> str | None:
+    """Why :func:`read_header` returned only part of a header (``None``: the whole was read).
+
+    A damaged header (or one with sequences nested deeper than the parser's recursion limit)
+    is kept up to the damage, so that a folder scan still lists the file; ``info`` says it
+    was cut short instead of showing the part as if it were all.
+    """
+    reason = getattr(ds, "_pv_cut_reason", None)
+    return reason if isinstance(reason, str) else None
 
 
 def _read_partial_header(path: str | os.PathLike[str]) -> Dataset | None:

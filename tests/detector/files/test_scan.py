@@ -145,3 +145,34 @@ class TestSideFilesAndSpecialFiles:
         assert skipped_lines(skipped) == [
             f"{tmp_path / 'pipe'}: a FIFO (named pipe), not a file (skipped)"
         ]
+
+
+class TestLinksToFolders:
+    def test_links_to_folders_are_counted_in_the_summary(self, make_dicom, tmp_path):
+        """A symbolic link to a folder is not followed, but counted in the summary line."""
+        import os
+
+        from detector.files.scan import iter_files, skipped_lines
+
+        study = tmp_path / "study"
+        make_dicom("a.dcm", folder=study)
+        make_dicom("b.dcm", folder=tmp_path / "elsewhere")
+        os.symlink(tmp_path / "elsewhere", study / "linked")
+        os.symlink(study, study / "loop")
+        skipped: list = []
+        assert [Path(p).name for p in iter_files([study], skipped)] == ["a.dcm"]
+        assert skipped_lines(skipped) == [
+            f"skipped 2 symbolic link(s) to folders, not followed (first: {study / 'linked'}); "
+            "give the folder itself to include it"
+        ]
+
+    def test_scan_lists_links_as_skipped_not_as_problems(self, make_dicom, tmp_path):
+        """The viewer's scan gets the link as a skipped item, never as a problem."""
+        import os
+
+        make_dicom("a.dcm", folder=tmp_path / "study")
+        os.symlink(tmp_path / "study", tmp_path / "study" / "again")
+        result = scan([tmp_path / "study"])
+        assert result.problems == []
+        assert [Path(s.path).name for s in result.skipped] == ["again"]
+        assert len(result.instances()) == 1

@@ -61,6 +61,23 @@ class TestModalityLut:
         out = apply_modality(np.array([9, 10, 11, 12, 50]), ds)
         np.testing.assert_array_equal(out, [100, 100, 200, 300, 300])
 
+    @pytest.mark.parametrize(("slope", "intercept"), [("1e30", "0"), ("1", "-1e300")])
+    def test_absurd_rescale_is_ignored_not_overflowed(self, slope, intercept) -> None:
+        """A slope or intercept that would overflow float32 reads as the identity (fuzz find):
+        before, it gave inf/NaN modality values and a garbage, warning-laden display."""
+        ds = Dataset()
+        ds.RescaleSlope, ds.RescaleIntercept = slope, intercept
+        out = apply_modality(np.array([0, 4095, 65535]), ds)
+        np.testing.assert_array_equal(out, [0, 4095, 65535])
+
+    def test_sigmoid_far_outside_its_window_is_black_without_warnings(self) -> None:
+        """exp() overflowing in SIGMOID maps to 0 without a numpy RuntimeWarning."""
+        window = Window(center=1e6, width=1.0, function="SIGMOID")
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", RuntimeWarning)
+            out = voi_to_unit(np.array([0.0, 2e6]), window)
+        np.testing.assert_array_equal(out, [0.0, 1.0])
+
 
 # ---------------------------------------------------------------------------------------------
 # Our LUT maths against pydicom's own (pydicom.pixels.apply_modality_lut / apply_voi_lut /
