@@ -3,8 +3,8 @@
 A session written by PneumoView is changed behind its back (a column dropped or added, a table
 dropped, a trigger or view added, the schema version or app id changed, odd values in rows);
 ``open_session`` must open it or refuse with one-line :class:`SessionError`, never another
-exception. Issue 21 defect 1 asks for more (a changed schema is refused and left untouched):
-that stronger property is checked separately and marked xfail until the store is fixed.
+exception. The stronger property of issue 21 defect 1 is checked too: a changed schema is
+refused and the file left untouched.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
 from hypothesis import event, given
 from hypothesis import strategies as st
 
@@ -133,11 +132,6 @@ def test_changed_session_opens_or_is_refused_in_one_line(changes):
         _open(path)
 
 
-@pytest.mark.xfail(
-    reason="issue 21 defect 1 (session schema check, another engineer's files): a session "
-    "with a dropped column, a trigger or a view still opens",
-    strict=False,
-)
 @given(schema_changes())
 def test_changed_schema_is_refused_and_left_untouched(changes):
     """A session whose schema differs from the known one is refused, its bytes unchanged."""
