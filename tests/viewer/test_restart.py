@@ -110,3 +110,21 @@ def test_missing_model_at_restart_is_one_line_and_nothing_is_lost(
     qtbot.waitUntil(lambda: again.review.shown_key() == second, timeout=15_000)
     assert again.review.compare and again.review.iou_threshold == pytest.approx(0.3)
     assert again.review.session_path == session
+
+
+def test_restart_keeps_the_reviewed_marks_in_the_study_browser(qtbot, make_main_window, study):
+    """Images marked with Space and N show their marks in the study browser after a restart
+    (before, only marks made in this window showed: a reopened folder looked unread)."""
+    win = make_main_window()
+    open_and_wait(qtbot, win, [str(study)])
+    first, second, third = win.state.images()
+    qtbot.keyClick(win.canvas, Key.Key_Space)  # p1 reviewed, on to p2
+    qtbot.waitUntil(lambda: win.state.current is second, timeout=15_000)
+    qtbot.keyClick(win.canvas, Key.Key_N)  # p2: no opacity (no ground truth: no question)
+    qtbot.waitUntil(lambda: win.browser.item_for(second).text(1) == "\u2205", timeout=5_000)
+    win.close()
+
+    again = make_main_window()
+    open_and_wait(qtbot, again, [str(study)])
+    marks = [again.browser.item_for(inst).text(1) for inst in again.state.images()]
+    assert marks == ["\u2713", "\u2205", ""]

@@ -305,7 +305,10 @@ class ReviewController(QtCore.QObject):
 
     def _on_images_added(self, instances: list[Instance]) -> None:
         for inst in instances:
-            self._register(inst)
+            image = self.review.images.get(self._register(inst))
+            if image is not None and image.status is not ImageStatus.UNREVIEWED:
+                # Restored from the session: the browser shows the mark it had before.
+                self._mark_in_browser(inst, image.status)
         self.changed.emit()
 
     def _on_cleared(self) -> None:
