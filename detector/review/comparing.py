@@ -2,9 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from detector.review.core import ReviewCore
 from detector.review.records import BoxKind, BoxStatus, Comparison, ImageCounts, ReviewBox
 from detector.rsna.matching import match_boxes
+
+
+def comparison_marks(
+    truth: Sequence[ReviewBox], preds: Sequence[ReviewBox], iou_threshold: float
+) -> dict[str, str]:
+    """Box id -> ``"matched"``, ``"missed"`` (ground truth) or ``"false positive"``.
+
+    Matched by :func:`detector.rsna.matching.match_boxes`, the one greedy rule (highest score
+    first, each ground-truth box used once) that the worklist counts and the export use too.
+    """
+    pairs = match_boxes(
+        [b.xyxy for b in truth], [(b.score or 0.0, b.xyxy) for b in preds], iou_threshold
+    )
+    marks = {b.id: "missed" for b in truth} | {b.id: "false positive" for b in preds}
+    for p, t in pairs:
+        marks[preds[p].id] = marks[truth[t].id] = "matched"
+    return marks
 
 
 class Comparisons(ReviewCore):

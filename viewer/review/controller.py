@@ -44,8 +44,8 @@ from detector.review import (
     default_session_path,
     open_session,
 )
+from detector.review.comparing import comparison_marks
 from detector.review.worklist import WorklistRow, WorklistView, next_unreviewed, worklist_rows
-from detector.rsna.matching import match_boxes
 from viewer.canvas.box_layers import GROUND_TRUTH, PREDICTION, REVIEWER, BoxLayers, BoxView
 from viewer.canvas.image_canvas import ImageCanvas
 from viewer.detection.controller import DetectionController
@@ -56,23 +56,6 @@ from viewer.state import ViewerState
 
 logger = logging.getLogger(__name__)
 _ELSEWHERE = "File > Review session... saves them in a new file"
-
-
-def comparison_marks(
-    truth: Sequence[ReviewBox], preds: Sequence[ReviewBox], iou_threshold: float
-) -> dict[str, str]:
-    """Box id -> ``"matched"``, ``"missed"`` (ground truth) or ``"false positive"``.
-
-    Matched by :func:`detector.rsna.matching.match_boxes`, the one greedy rule (highest score
-    first, each ground-truth box used once) that the worklist counts and the export use too.
-    """
-    pairs = match_boxes(
-        [b.xyxy for b in truth], [(b.score or 0.0, b.xyxy) for b in preds], iou_threshold
-    )
-    marks = {b.id: "missed" for b in truth} | {b.id: "false positive" for b in preds}
-    for p, t in pairs:
-        marks[preds[p].id] = marks[truth[t].id] = "matched"
-    return marks
 
 
 class ReviewController(QtCore.QObject):

@@ -46,3 +46,35 @@ class TestComparisons:
         assert state.rsna_score(A, threshold=0.5) == pytest.approx(1.0)
         assert state.rsna_score(A, threshold=0.0) == pytest.approx(0.5)
         assert state.rsna_score(B) is None
+
+
+class TestComparisonMarks:
+    """The window's compare-mode captions, from the one matcher."""
+
+    @staticmethod
+    def _box(box_id: str, kind, xyxy, score=None):
+        from detector.review.records import ReviewBox
+
+        return ReviewBox(id=box_id, image="i", kind=kind, xyxy=xyxy, score=score)
+
+    def test_highest_score_takes_the_truth_box_first(self) -> None:
+        from detector.review.comparing import comparison_marks
+        from detector.review.records import BoxKind
+
+        gt = self._box("gt", BoxKind.GROUND_TRUTH, (0.0, 0.0, 10.0, 10.0))
+        far = self._box("far", BoxKind.GROUND_TRUTH, (50.0, 50.0, 60.0, 60.0))
+        # Both predictions overlap "gt" at IoU 0.5 (half of it); the 0.9 one takes it.
+        low = self._box("low", BoxKind.PREDICTION, (0.0, 5.0, 10.0, 10.0), 0.3)
+        high = self._box("high", BoxKind.PREDICTION, (0.0, 0.0, 10.0, 5.0), 0.9)
+        marks = comparison_marks([gt, far], [low, high], 0.5)
+        assert marks == {
+            "gt": "matched",
+            "high": "matched",
+            "low": "false positive",
+            "far": "missed",
+        }
+
+    def test_an_image_with_no_boxes_has_no_marks(self) -> None:
+        from detector.review.comparing import comparison_marks
+
+        assert comparison_marks([], [], 0.5) == {}
