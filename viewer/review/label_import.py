@@ -177,6 +177,10 @@ class LabelImport(QtCore.QObject):
             text = self._cancelled_line()
             self.target.message.emit(text)
         else:
+            # Adding the rows is one step on this thread: say so before it starts.
+            self.cancel_button.setEnabled(False)
+            self.progress.setFormat("Adding to the review...")
+            self.progress.repaint()
             text = apply_import(self.target, self._path, self._classes, plan)
         self.done.emit(text)
 
