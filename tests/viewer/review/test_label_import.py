@@ -141,3 +141,18 @@ def test_an_unusable_file_is_one_line(qtbot, window, tmp_path, monkeypatch):
         timeout=20_000,
     )
     assert _truth(window) == []
+
+
+def test_closing_the_window_stops_the_import(qtbot, window, big_labels, monkeypatch):
+    """The read stops at once (the window does not wait for the whole file); nothing is added."""
+    _choose_file(monkeypatch, big_labels)
+    progress = window.findChild(QtWidgets.QProgressBar, "import_progress")
+    importer = window.review_files.label_import
+    window.review_files.act_import.trigger()
+    qtbot.waitUntil(lambda: progress.isVisible() and progress.value() > 0, timeout=20_000)
+    seen: list[tuple[int, int]] = []
+    importer.lines_read.connect(lambda done, total: seen.append((done, total)))
+    window.close()
+    qtbot.waitUntil(lambda: not importer.running, timeout=20_000)
+    assert (ROWS + 1, ROWS + 1) not in seen  # the file was not read to its end
+    assert _truth(window) == []
