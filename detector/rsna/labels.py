@@ -26,7 +26,7 @@ import csv
 import io
 import math
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,6 +49,14 @@ MAX_PROBLEMS = 1000
 
 class LabelsError(PneumoViewError):
     """A CSV file cannot be used at all; ``str(err)`` is ``"<file name>: <reason>"``."""
+
+
+class ReadCancelled(Exception):
+    """A read stopped because its ``cancelled`` check said so (nothing read is returned)."""
+
+
+#: Rows between two calls of a reader's ``progress`` and ``cancelled`` hooks.
+PROGRESS_ROWS = 5000
 
 
 @dataclass
@@ -221,20 +229,39 @@ def _score(text: str) -> float:
     return value
 
 
-def read_labels(path: str | os.PathLike[str]) -> LabelsFile:
+def read_labels(
+    path: str | os.PathLike[str],
+    *,
+    progress: Callable[[int, int], object] | None = None,
+    cancelled: Callable[[], bool] | None = None,
+) -> LabelsFile:
     """Read an RSNA labels CSV (``patientId,x,y,width,height,Target[,score]``).
 
     Several rows per patient are collected; ``Target=0`` rows give an empty list. Skipped rows:
     bad numbers, zero or negative size, ``Target`` not 0/1, ``Target=1`` without a box,
     ``Target=0`` with a box, an exact duplicate row, a missing patientId.
 
+    Parameters
+    ----------
+    path : str or PathLike
+        The CSV file.
+    progress : callable, optional
+        ``progress(lines_read, lines_in_file)``, called every :data:`PROGRESS_ROWS` rows and
+        once at the end (from the reading thread).
+    cancelled : callable, optional
+        Asked every :data:`PROGRESS_ROWS` rows; when it returns True the read stops with
+        :class:`ReadCancelled`.
+
     Raises
     ------
     LabelsError
         Missing, empty or binary file, or missing columns.
+    ReadCancelled
+        ``cancelled()`` returned True.
     """
     spath = os.fspath(path)
     text = _read_text(spath)
+    total_lines = text.count("\n") + (0 if text.endswith("\n") else 1)
     out = LabelsFile(path=spath)
     problems = _Problems(Path(spath).name, out.problems)
     rows = _rows(text, spath, problems)
@@ -246,6 +273,11 @@ def read_labels(path: str | os.PathLike[str]) -> LabelsFile:
     width = max(col.values()) + 1
     for line, fields in rows:
         out.rows += 1
+        if out.rows % PROGRESS_ROWS == 0:
+            if cancelled is not None and cancelled():
+                raise ReadCancelled(spath)
+            if progress is not None:
+                progress(line, total_lines)
         if len(fields) < width:
             fields = fields + [""] * (width - len(fields))
 
@@ -297,6 +329,10 @@ def read_labels(path: str | os.PathLike[str]) -> LabelsFile:
             if out.scores is not None and score is not None:
                 out.scores[pid].append(score)
     out.skipped = problems.count
+    if cancelled is not None and cancelled():
+        raise ReadCancelled(spath)
+    if progress is not None:
+        progress(total_lines, total_lines)
     return out
 
 

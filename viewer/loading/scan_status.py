@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from PySide6 import QtCore, QtWidgets
 
+from detector.files.scan import FOLDER_LINK_REASON
 from viewer.loading.scan_controller import ScanController
 from viewer.panels.problems_panel import ProblemsPanel
 from viewer.state import ViewerState
@@ -85,7 +86,9 @@ class ScanStatus(QtCore.QObject):
 
     def scan_summary(self) -> str:
         """The status-bar summary: "N images open; M problems (see Problems)", M being exactly
-        what the Problems panel lists (scan failures and images whose pixels do not decode)."""
+        what the Problems panel lists (scan failures and images whose pixels do not decode),
+        then the side files skipped and the symbolic links to folders not followed (the
+        command line names the first; the window counts them)."""
         n_images = len(self.state.images())
         n_problems = len(self.problems.problems)
         if n_images == 0 and n_problems == 0:
@@ -96,6 +99,11 @@ class ScanStatus(QtCore.QObject):
         side = sum(1 for s in self.state.result.skipped if s.side_file)
         if side:
             msg += f"; {side} file{'s' if side != 1 else ''} skipped (not images)"
+        links = sum(1 for s in self.state.result.skipped if s.reason == FOLDER_LINK_REASON)
+        if links == 1:
+            msg += "; 1 link to a folder not followed"
+        elif links:
+            msg += f"; {links} links to folders not followed"
         return msg
 
     def _on_problem_count_changed(self, _count: int) -> None:

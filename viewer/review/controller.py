@@ -51,6 +51,7 @@ from viewer.canvas.image_canvas import ImageCanvas
 from viewer.detection.controller import DetectionController
 from viewer.panels.study_browser import StudyBrowser
 from viewer.review.keys import STATUS_MARKS, STATUS_TEXT, key_for
+from viewer.review.label_import import apply_import
 from viewer.review.session_files import ask_read_only, copy_review
 from viewer.state import ViewerState
 
@@ -223,35 +224,10 @@ class ReviewController(QtCore.QObject):
     # -- files ------------------------------------------------------------------------------
 
     def import_labels(self, path: str, classes: str | None = None) -> str:
-        """Import ground truth from an RSNA labels CSV (and a class CSV); returns the summary.
-
-        Rows for images not open are kept in the session; bad rows are skipped and listed in
-        the Problems panel with their line numbers.
-        """
-        from detector.review.importing import import_classes, import_labels
-        from detector.rsna.labels import LabelsError
-
-        try:
-            report = import_labels(self.review, path)
-            lines = [report.summary()]
-            problems = list(report.problems)
-            if classes:
-                class_report = import_classes(self.review, classes)
-                lines.append(class_report.summary())
-                problems += class_report.problems
-        except LabelsError as exc:
-            self.message.emit(str(exc))
-            return str(exc)
-        except (OSError, ValueError, SessionError) as exc:
-            text = f"{Path(path).name}: {exc}"
-            self.message.emit(text)
-            return text
-        if problems:
-            self.state.add_problems([Problem(path, problem) for problem in problems])
-        self.refresh()
-        text = "; ".join(lines)
-        self.message.emit(text)
-        return text
+        """Import ground truth from an RSNA labels CSV (and a class CSV) here and now; returns
+        the summary (:func:`viewer.review.label_import.apply_import`; the File menu reads the
+        CSV in a worker instead, :class:`viewer.review.label_import.LabelImport`)."""
+        return apply_import(self, path, classes)
 
     def export(self, path: str, fmt: str) -> str:
         """Write an export (labels / audit / submission at the current threshold) atomically."""

@@ -1,7 +1,8 @@
 """File-menu entries of the review: import ground truth, export, the review session file.
 
 Thin dialogs over :class:`viewer.review.controller.ReviewController` (which does the work and
-reports one line per outcome in the status bar).
+reports one line per outcome in the status bar). A labels CSV is read in a worker
+(:class:`viewer.review.label_import.LabelImport`: progress and Cancel in the status bar).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from PySide6 import QtGui, QtWidgets
 from detector.review.export import EXPORT_FORMATS
 from viewer.platform.settings import AppSettings
 from viewer.review.controller import ReviewController
+from viewer.review.label_import import LabelImport
 
 #: Default file names of the export formats.
 EXPORT_NAMES = {
@@ -51,6 +53,12 @@ class ReviewFileActions:
         self.prefs = prefs
         self.show_message = show_message
         self.parent = parent
+        #: Reads the labels CSV in a worker; its progress bar and Cancel join the status bar.
+        self.label_import = LabelImport(review, parent)
+        if isinstance(parent, QtWidgets.QMainWindow):
+            bar = parent.statusBar()
+            bar.addPermanentWidget(self.label_import.progress)
+            bar.addPermanentWidget(self.label_import.cancel_button)
         self.act_import = QtGui.QAction("Import &ground truth (labels CSV)...", parent)
         self.act_import.triggered.connect(self.import_dialog)
         self.act_import_classes = QtGui.QAction("Import class CSV...", parent)
@@ -78,7 +86,7 @@ class ReviewFileActions:
             self.parent, "Import ground truth (RSNA labels CSV)", self._folder(), "CSV (*.csv)"
         )
         if path:
-            self.review.import_labels(path)
+            self.label_import.start(path)
 
     def import_classes_dialog(self) -> None:
         path, _ = QtWidgets.QFileDialog.getOpenFileName(

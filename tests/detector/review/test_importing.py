@@ -105,3 +105,46 @@ class TestBoxesOutsideTheImage:
         ]
         assert report.outside == 2 and report.boxes_added == 4
         assert report.summary().endswith("; warning: 2 box(es) wholly outside their image")
+
+
+class TestReadInAWorker:
+    """The hooks of the window's background import (issue 21): progress, cancel, a plan made
+    without the review and applied in one step."""
+
+    @staticmethod
+    def many_rows(tmp_path: Path, n: int) -> Path:
+        rows = "".join(f"q{i},1,2,3,4,1\n" for i in range(n - 1))
+        return write(tmp_path, "patientId,x,y,width,height,Target\n" + rows + "pa,10,20,30,40,1\n")
+
+    def test_progress_counts_lines_and_ends_at_the_total(self, tmp_path: Path) -> None:
+        from detector.rsna.labels import read_labels
+
+        calls: list[tuple[int, int]] = []
+        labels = read_labels(self.many_rows(tmp_path, 12_000), progress=lambda *a: calls.append(a))
+        assert labels.rows == 12_000
+        assert calls == [(5001, 12_001), (10_001, 12_001), (12_001, 12_001)]
+
+    def test_cancel_stops_the_read(self, tmp_path: Path) -> None:
+        from detector.rsna.labels import ReadCancelled, read_labels
+
+        asked: list[int] = []
+
+        def cancelled() -> bool:
+            asked.append(1)
+            return True
+
+        with pytest.raises(ReadCancelled):
+            read_labels(self.many_rows(tmp_path, 12_000), cancelled=cancelled)
+        assert asked == [1]  # at the first check, after 5000 rows
+
+    def test_plan_touches_nothing_and_apply_rematches_images_opened_meanwhile(
+        self, state: ReviewState, tmp_path: Path
+    ) -> None:
+        from detector.review.importing import apply_plan, open_patients, read_plan
+
+        plan = read_plan(write(tmp_path, LABELS), open_patients(state))
+        assert state.boxes(kind=BoxKind.GROUND_TRUTH) == []
+        state.add_image("3/0", "pc")  # opened while the file was read
+        report = apply_plan(state, plan)
+        assert [b.xyxy for b in state.boxes("3/0", kind=BoxKind.GROUND_TRUTH)] == [(5, 5, 15, 15)]
+        assert (report.boxes_added, report.images, report.not_open) == (3, 3, 0)
