@@ -22,6 +22,7 @@ from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
+import numpy as np
 from tqdm import tqdm
 
 from detector.cli import UsageError
@@ -34,7 +35,9 @@ from detector.files.output import (
 )
 from detector.files.scan import Skipped, iter_files, skipped_lines
 from detector.imaging.lut import Window
-from detector.imaging.read import DicomReadError
+from detector.imaging.overlays import burn_overlays, compose_mask, read_overlays
+from detector.imaging.plain import sniff_format
+from detector.imaging.read import DicomReadError, read_dataset
 from detector.imaging.render import EQUALIZE_CHOICES, display_pixels, resize_display
 from detector.rsna.csv_write import write_rows
 
@@ -67,6 +70,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--frame", type=int, default=0, help="frame of multi-frame images")
     parser.add_argument(
+        "--overlays",
+        action="store_true",
+        help="burn the DICOM overlay planes into the PNG (white, as dcmj2pnm draws them)",
+    )
+    parser.add_argument(
         "--workers", type=int, default=min(4, os.cpu_count() or 1), help="parallel processes"
     )
 
@@ -80,6 +88,7 @@ class Job:
     equalize: str
     window: tuple[float, float] | None
     frame: int
+    overlays: bool = False
 
 
 @dataclass(frozen=True)
@@ -121,6 +130,8 @@ def convert_one(job: Job) -> Outcome:
         win = Window(job.window[0], job.window[1]) if job.window else None
         display = display_pixels(job.source, frame=job.frame, window=win, equalize=job.equalize)
         source_size = (int(display.shape[0]), int(display.shape[1]))
+        if job.overlays:
+            display = _with_overlays(job.source, job.frame, display)
         if job.size:
             display = resize_display(display, job.size)
         buf = io.BytesIO()
@@ -134,6 +145,18 @@ def convert_one(job: Job) -> Outcome:
         return Outcome(job.name, job.source, "error", f"{type(err).__name__}: {err}", "")
     size = (int(display.shape[0]), int(display.shape[1]))
     return Outcome(job.name, job.source, "ok", "", job.output, size, source_size)
+
+
+def _with_overlays(source: str, frame: int, display: np.ndarray) -> np.ndarray:
+    """``display`` with the overlay planes of ``frame`` burnt in; damaged planes are logged."""
+    if sniff_format(source) is not None:
+        return display  # a PNG/JPEG has no overlay planes
+    found = read_overlays(read_dataset(source))
+    for problem in found.problems:
+        log.warning("%s: %s", source, problem)
+    if not found.planes:
+        return display
+    return burn_overlays(display, compose_mask(found.planes, frame, display.shape[:2]))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -161,6 +184,7 @@ def run(args: argparse.Namespace) -> int:
             equalize=args.equalize,
             window=tuple(args.window) if args.window else None,
             frame=args.frame,
+            overlays=args.overlays,
         )
         for src, name in zip(sources, names, strict=True)
     ]
