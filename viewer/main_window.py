@@ -158,6 +158,7 @@ class MainWindow(QtWidgets.QMainWindow):
             self.statusBar().showMessage,
             self,
         )
+        self.display.overlays_read.connect(self.metadata.set_overlays)
         bar = self.statusBar()
         self.scan_status = ScanStatus(self.scan, self.state, self.problems, bar, self)
         self.progress = self.scan_status.progress

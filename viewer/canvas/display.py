@@ -19,9 +19,11 @@ from detector.files.scan import Instance
 from detector.imaging.decode import DicomImage
 from detector.imaging.dicom_info import pixel_spacing
 from detector.imaging.lut import Window
+from detector.imaging.overlays import Overlays, read_overlays
 from detector.imaging.plain import NO_SPACING
 from viewer.canvas.controls import WindowControl
 from viewer.canvas.image_canvas import ImageCanvas
+from viewer.canvas.overlay_layer import OverlayLayer
 from viewer.canvas.overlay_text import corner_texts, cursor_text
 from viewer.canvas.presets import PRESET_NAMES, drag_window, window_text
 from viewer.platform.settings import AppSettings
@@ -59,10 +61,13 @@ class ImageDisplay(QtCore.QObject):
         The canvas shows another image or another frame (its boxes follow).
     painted(object)
         An image (Instance) has been painted on screen for the first time.
+    overlays_read(object)
+        The overlay planes (:class:`detector.imaging.overlays.Overlays`) of a new image on screen.
     """
 
     frame_shown = QtCore.Signal()
     painted = QtCore.Signal(object)
+    overlays_read = QtCore.Signal(object)
 
     def __init__(
         self,
@@ -85,6 +90,7 @@ class ImageDisplay(QtCore.QObject):
         self._painted_instance: Instance | None = None
         self._drag_start: Window | None = None
         self._cursor: tuple[int, int] | None = None
+        self.overlay_layer = OverlayLayer(canvas.image_item)
         state.image_changed.connect(self._on_image_changed)
         state.display_changed.connect(self._on_display_changed)
         canvas.window_drag_started.connect(self._on_window_drag_started)
@@ -126,6 +132,10 @@ class ImageDisplay(QtCore.QObject):
         self.act_overlays = add(
             "Corner &overlays", self._on_overlays_toggled, ["O"], checkable=True
         )
+        self.act_overlay_planes = add(
+            "DICOM overlay &planes", self.overlay_layer.set_visible, ["Shift+O"], checkable=True
+        )
+        self.act_overlay_planes.setChecked(True)
         self.act_clear_rulers = add("Delete rulers", canvas.clear_rulers, ["Shift+Del"])
 
         self.tool_group = QtGui.QActionGroup(self)
@@ -149,6 +159,8 @@ class ImageDisplay(QtCore.QObject):
         image.addActions([self.act_fit, self.act_actual, self.act_zoom_in, self.act_zoom_out])
         image.addSeparator()
         image.addActions([self.act_rot_cw, self.act_rot_ccw, self.act_flip_h, self.act_flip_v])
+        image.addSeparator()
+        image.addAction(self.act_overlay_planes)
 
     def fill_tools_menu(self, tools: QtWidgets.QMenu) -> None:
         tools.addActions(list(self.tool_actions.values()))
@@ -189,6 +201,7 @@ class ImageDisplay(QtCore.QObject):
             self.canvas.clear_image()
         else:
             self.canvas.clear_image(message)
+        self.overlay_layer.clear()
         self._shown_path = None
 
     def _on_image_changed(self, image: DicomImage | None) -> None:
@@ -204,17 +217,26 @@ class ImageDisplay(QtCore.QObject):
             self._painted_instance = inst
             note = "no pixel spacing" if image.is_dicom else NO_SPACING
             self.canvas.set_image(display, spacing=spacing, no_spacing_note=note)
+            self._read_overlays(image)
             self.frame_shown.emit()
             # Thumbnails resume once this image is painted (they would compete for the GIL);
             # the timer covers a window that never paints (minimised).
             QtCore.QTimer.singleShot(500, self.foreground.clear)
         else:
             self.canvas.update_pixels(display)
+            self.overlay_layer.show_frame(image.frame)
             self.foreground.clear()
             self.frame_shown.emit()  # another frame: its own boxes
         self._update_display_controls()
         for message in image.warnings:
             self.show_message(f"{Path(image.path).name}: {message}", 8000)
+
+    def _read_overlays(self, image: DicomImage) -> None:
+        """Draw the overlay planes of a new image (read from the header it came with)."""
+        overlays = read_overlays(image.header) if image.is_dicom else Overlays()
+        shape = (int(image.stored.shape[0]), int(image.stored.shape[1]))
+        self.overlay_layer.set_planes(overlays.planes, shape, image.frame)
+        self.overlays_read.emit(overlays)
 
     def _on_painted(self) -> None:
         self.foreground.clear()

@@ -1,4 +1,8 @@
-"""Metadata panel: the current image's tags as a tree, with a filter and copy."""
+"""Metadata panel: the current image's tags as a tree, with a filter and copy.
+
+The overlay planes of the image on screen (groups 6000-601E) are listed first, one line per
+plane (group, type, rows x columns, origin, description), under "Overlay planes".
+"""
 
 from __future__ import annotations
 
@@ -6,11 +10,16 @@ from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from detector.imaging.overlays import Overlays
+from viewer.canvas.overlay_layer import plane_text
+
 #: Longest value text shown in the tree (the full value is copied).
 MAX_VALUE_CHARS = 200
 ROLE_FULL_VALUE = QtCore.Qt.ItemDataRole.UserRole + 1
 ROLE_SEARCH = QtCore.Qt.ItemDataRole.UserRole + 2
 COLUMNS = ("Tag", "Keyword", "VR", "Value")
+#: Keyword column of the overlay planes' item.
+OVERLAY_PLANES = "Overlay planes"
 
 
 def tag_text(elem: DataElement) -> str:
@@ -80,10 +89,12 @@ class MetadataPanel(QtWidgets.QWidget):
         layout.addWidget(self.tree)
         layout.addWidget(self.count_label)
         self._source = ""
+        self._overlay_item: QtWidgets.QTreeWidgetItem | None = None
 
     def set_dataset(self, ds: Dataset | None, source: str = "") -> None:
         """Show the tags of ``ds`` (File Meta group first); ``None`` empties the tree."""
         self.tree.clear()
+        self._overlay_item = None
         self._source = source
         if ds is None:
             self.count_label.setText("")
@@ -93,6 +104,39 @@ class MetadataPanel(QtWidgets.QWidget):
             self._add_dataset(meta, None)
         self._add_dataset(ds, None)
         self.apply_filter(self.filter_edit.text())
+
+    def set_overlays(self, overlays: Overlays) -> None:
+        """List the overlay planes of the image on screen first (none: no entry)."""
+        if self._overlay_item is not None:
+            index = self.tree.indexOfTopLevelItem(self._overlay_item)
+            if index >= 0:
+                self.tree.takeTopLevelItem(index)
+            self._overlay_item = None
+        lines = [(f"({p.group:04X})", plane_text(p)) for p in overlays.planes]
+        lines += [("", problem) for problem in overlays.problems]
+        if not lines:
+            return
+        n = len(overlays.planes)
+        top = QtWidgets.QTreeWidgetItem(
+            ["", OVERLAY_PLANES, "", f"{n} plane{'s' if n != 1 else ''}"]
+        )
+        top.setData(0, ROLE_SEARCH, "overlay planes")
+        for tag, text in lines:
+            child = QtWidgets.QTreeWidgetItem([tag, "Overlay plane", "", text])
+            child.setData(3, ROLE_FULL_VALUE, text)
+            child.setData(0, ROLE_SEARCH, f"{tag} overlay plane {text}".lower())
+            top.addChild(child)
+        self.tree.insertTopLevelItem(0, top)
+        top.setExpanded(True)
+        self._overlay_item = top
+        self.apply_filter(self.filter_edit.text())
+
+    def overlay_lines(self) -> list[str]:
+        """The overlay planes' lines as listed (used by tests)."""
+        item = self._overlay_item
+        if item is None:
+            return []
+        return [item.child(i).text(3) for i in range(item.childCount())]
 
     def _add_dataset(self, ds: Dataset, parent: QtWidgets.QTreeWidgetItem | None) -> None:
         items = []
