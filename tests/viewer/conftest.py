@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 
@@ -72,3 +73,19 @@ def break_pixels(path: Path) -> Path:
     data[soi + 20 : soi + 400] = b"\x00" * 380
     path.write_bytes(bytes(data))
     return path
+
+
+@pytest.fixture
+def study(make_dicom, tmp_path: Path) -> Path:
+    """Three 128 x 128 images in one series (p1, p2, p3: grey 60, 120, 180)."""
+    folder = tmp_path / "study"
+    for i in range(1, 4):
+        make_dicom(
+            f"p{i}.dcm",
+            pixels=np.full((128, 128), 60 * i, np.uint8),
+            folder=folder,
+            InstanceNumber=i,
+            StudyInstanceUID="1.2.3",
+            SeriesInstanceUID="1.2.3.4",
+        )
+    return folder

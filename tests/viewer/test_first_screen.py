@@ -3,30 +3,12 @@ a dismissible hint shows the five keys of a review."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import numpy as np
 import pytest
 from PySide6 import QtCore
 
 from detector.review import BoxKind
 from tests.viewer.conftest import open_and_wait
 from viewer.review.keys import key_for
-
-
-@pytest.fixture
-def study(make_dicom, tmp_path: Path) -> Path:
-    folder = tmp_path / "study"
-    for i in range(1, 4):
-        make_dicom(
-            f"p{i}.dcm",
-            pixels=np.full((128, 128), 60 * i, np.uint8),
-            folder=folder,
-            InstanceNumber=i,
-            StudyInstanceUID="1.2.3",
-            SeriesInstanceUID="1.2.3.4",
-        )
-    return folder
 
 
 def test_first_open_starts_on_the_first_image_with_ground_truth(

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 from PySide6 import QtCore, QtTest
 
@@ -15,22 +14,6 @@ from viewer.review.keys import key_for
 
 Key = QtCore.Qt.Key
 Mod = QtCore.Qt.KeyboardModifier
-
-
-@pytest.fixture
-def study(make_dicom, tmp_path: Path) -> Path:
-    """Three 128 x 128 images in one series."""
-    folder = tmp_path / "study"
-    for i in range(1, 4):
-        make_dicom(
-            f"p{i}.dcm",
-            pixels=np.full((128, 128), 60 * i, np.uint8),
-            folder=folder,
-            InstanceNumber=i,
-            StudyInstanceUID="1.2.3",
-            SeriesInstanceUID="1.2.3.4",
-        )
-    return folder
 
 
 @pytest.fixture

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
-import numpy as np
-import pytest
 from PySide6 import QtCore, QtWidgets
 
 from tests.viewer.conftest import open_and_wait
@@ -14,21 +11,6 @@ from viewer.panels.dialogs import ShortcutsDialog
 from viewer.platform.user_folders import models_dir
 
 Key = QtCore.Qt.Key
-
-
-@pytest.fixture
-def study(make_dicom, tmp_path: Path) -> Path:
-    folder = tmp_path / "study"
-    for i in range(1, 4):
-        make_dicom(
-            f"p{i}.dcm",
-            pixels=np.full((128, 128), 60 * i, np.uint8),
-            folder=folder,
-            InstanceNumber=i,
-            StudyInstanceUID="1.2.3",
-            SeriesInstanceUID="1.2.3.4",
-        )
-    return folder
 
 
 def _open_shortcuts(qtbot, window) -> ShortcutsDialog:
