@@ -30,6 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import print_table  # noqa: E402
+from detector.model.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
 from detector.model.gating import choose_gate, split_half  # noqa: E402
 from detector.rsna.labels import read_labels  # noqa: E402
 from detector.rsna.metrics import evaluate  # noqa: E402
@@ -56,8 +57,9 @@ def _digits(key: str) -> int:
     return 2 if key in ("sensitivity", "specificity") else 3
 
 
-def cv_rows(labels_path: str, run_dir: Path) -> list[list[str]]:
-    """One row per fold<N>/ under *run_dir* (chosen TTA variant), then mean and spread."""
+def cv_rows(labels_path: str, run_dir: Path) -> tuple[list[list[str]], dict[str, list[float]]]:
+    """One row per fold<N>/ under *run_dir* (chosen TTA variant), then mean and spread; and
+    the per-fold values by column key."""
     labels = read_labels(labels_path)
     rows: list[list[str]] = []
     keys = ("base", "in", "half", "map50", "sensitivity", "specificity")
@@ -98,7 +100,24 @@ def cv_rows(labels_path: str, run_dir: Path) -> list[list[str]]:
                 for k in keys
             ]
         )
-    return rows
+    return rows, per_fold
+
+
+def stamp(checkpoint: Path, per_fold: dict[str, list[float]], run_dir: Path) -> None:
+    """Record the cross-validated split-half RSNA metric in *checkpoint*'s meta (its model card)."""
+    values = per_fold["half"]
+    if len(values) < 2:
+        raise SystemExit(f"{run_dir}: fewer than 2 calibrated folds; nothing to stamp")
+    state, meta = load_checkpoint(str(checkpoint))
+    meta["cross_validation"] = {
+        "rsna_mean": round(statistics.mean(values), 4),
+        "rsna_sd": round(statistics.stdev(values), 4),
+        "folds": len(values),
+        "per_fold": [round(v, 4) for v in values],
+        "gate": "split-half",
+    }
+    save_checkpoint(checkpoint, state, meta)
+    print(f"{checkpoint}: cross-validated RSNA {meta['cross_validation']}")
 
 
 CV_HEADER = [
@@ -119,10 +138,14 @@ def main() -> int:
     parser.add_argument("--labels", required=True)
     parser.add_argument("--split")
     parser.add_argument("--cv", type=Path, help="folder of fold<N>/ runs (make real-model-cv)")
+    parser.add_argument("--stamp", type=Path, help="with --cv: write the CV numbers into CKPT")
     parser.add_argument("reports", nargs="*")
     args = parser.parse_args()
     if args.cv is not None:
-        print_table(CV_HEADER, cv_rows(args.labels, args.cv))
+        rows, per_fold = cv_rows(args.labels, args.cv)
+        print_table(CV_HEADER, rows)
+        if args.stamp is not None:
+            stamp(args.stamp, per_fold, args.cv)
         return 0
     if not args.split or not args.reports:
         parser.error("--split and at least one REPORT.json (or --cv DIR)")

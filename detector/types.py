@@ -95,6 +95,6 @@ def xywh_to_xyxy(box: Sequence[float]) -> tuple[float, float, float, float]:
 
 #: Model architectures and backbones (here, without torch, so the CLI can list them headless).
 ARCHES: tuple[str, ...] = ("retinanet", "fasterrcnn")
-BACKBONES: tuple[str, ...] = ("resnet50", "resnet18", "mobilenet_v3")
+BACKBONES: tuple[str, ...] = ("resnet50", "resnet18", "mobilenet_v3", "efficientnet_lite0")
 #: Training augmentation levels (detector.training.transforms).
 AUGMENT_LEVELS: tuple[str, ...] = ("none", "light", "heavy", "heavy_rotations")

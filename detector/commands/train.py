@@ -19,6 +19,8 @@ from detector.cli import UsageError
 from detector.errors import PneumoViewError
 from detector.files.output import OutputError, check_output_file, remove_stale_temp_files
 from detector.imaging.render import EQUALIZE_CHOICES
+from detector.model.timm_fpn import BN_MODES
+from detector.training.config import PRETRAINED_CHOICES
 from detector.types import ARCHES, AUGMENT_LEVELS, BACKBONES
 
 NAME = "train"
@@ -59,6 +61,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     model.add_argument("--size", type=int, default=512, help="model input size (longer side)")
     model.add_argument("--equalize", choices=EQUALIZE_CHOICES, default="none")
     model.add_argument("--backbone-weights", help="local ImageNet state dict for the backbone")
+    model.add_argument(
+        "--pretrained",
+        choices=PRETRAINED_CHOICES,
+        default="auto",
+        help="trunk weights: imagenet from an installed package (efficientnet_lite0), none = "
+        "from scratch; auto = imagenet where a package ships them",
+    )
+    model.add_argument(
+        "--bn",
+        choices=BN_MODES,
+        default="frozen",
+        help="BatchNorm statistics of a timm trunk while training: frozen (ImageNet) or train",
+    )
     model.add_argument("--resume", help="continue the run of this .last.pt checkpoint")
     model.add_argument("--init", help="fine-tune from this checkpoint's weights")
     opt = parser.add_argument_group("optimisation")
@@ -134,6 +149,8 @@ def run(args: argparse.Namespace) -> int:
         resume=args.resume,
         init=args.init,
         backbone_weights=args.backbone_weights,
+        pretrained=args.pretrained,
+        bn=args.bn,
         device=args.device,
         workers=args.workers,
         cache=args.cache,

@@ -6,6 +6,13 @@ both built with ``weights=None, weights_backbone=None``. The light backbones (``
 ``mobilenet_v3`` = MobileNetV3-Large) plug torchvision's FPN backbone helpers into the same
 detectors, for CPU-only machines and for tests.
 
+``efficientnet_lite0`` is timm's EfficientNet-Lite0 trunk under a 128-channel FPN
+(:mod:`detector.model.timm_fpn`), with ImageNet weights from an installed package
+(:mod:`detector.model.pretrained`) when ``pretrained=True``. Its input is scaled to [-1, 1]
+(mean 0.5, std 0.5 per channel), the scaling those weights were trained with: the stem's
+BatchNorm statistics match real chest X-rays scaled that way, and are 3.7x off in variance with
+torchvision's ImageNet mean/std.
+
 Images reach the model already resized by :mod:`detector.model.preprocess` (longer side =
 ``input_size``); the model's own transform only normalises and pads, it never resizes again.
 Every backbone uses plain ``BatchNorm2d`` so that a state dict always has the same keys whatever
@@ -36,11 +43,14 @@ from torchvision.models.detection.backbone_utils import (
 )
 from torchvision.models.detection.retinanet import RetinaNetHead
 from torchvision.models.detection.transform import GeneralizedRCNNTransform
+from torchvision.ops import MultiScaleRoIAlign
 from torchvision.ops.feature_pyramid_network import LastLevelP6P7
 
 logger = logging.getLogger(__name__)
 
 from detector.errors import PneumoViewError  # noqa: E402
+from detector.model.pretrained import imagenet_state  # noqa: E402
+from detector.model.timm_fpn import TimmFpnBackbone, timm_classifier  # noqa: E402
 from detector.types import ARCHES, BACKBONES  # noqa: E402, F401
 
 #: Name of the classification layer whose first dimension counts the classes, per architecture.
@@ -73,11 +83,28 @@ class _InputSizeTransform(GeneralizedRCNNTransform):
         return super().resize(image, target)
 
 
-def _light_backbone(name: str, arch: str) -> tuple[BackboneWithFPN, AnchorGenerator]:
-    """An FPN backbone and a matching anchor generator for ``resnet18`` / ``mobilenet_v3``."""
+#: Per-channel input scaling of backbones trained with other than torchvision's ImageNet mean/std.
+INPUT_SCALING: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
+    "efficientnet_lite0": ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5)),
+}
+
+
+def _light_backbone(
+    name: str, arch: str, *, pretrained: bool = False, bn: str = "frozen"
+) -> tuple[nn.Module, AnchorGenerator]:
+    """An FPN backbone and a matching anchor generator for the light backbones."""
     retina = arch == "retinanet"
     sizes_5 = (32, 64, 128, 256, 512)
-    if name == "resnet18":
+    backbone: nn.Module
+    if name == "efficientnet_lite0":
+        timm_fpn = TimmFpnBackbone(name, retinanet=retina, bn=bn)
+        if pretrained:
+            classifier = timm_classifier(name)
+            state, _ = imagenet_state(name, classifier.state_dict())
+            timm_fpn.load_trunk(state)
+        backbone = timm_fpn
+        levels = 5 if retina else 4
+    elif name == "resnet18":
         backbone = resnet_fpn_backbone(
             backbone_name="resnet18",
             weights=None,
@@ -111,7 +138,6 @@ def _light_backbone(name: str, arch: str) -> tuple[BackboneWithFPN, AnchorGenera
     else:
         anchor_sizes = (sizes_5,) * levels
     anchors = AnchorGenerator(anchor_sizes, ((0.5, 1.0, 2.0),) * len(anchor_sizes))
-    assert isinstance(backbone, BackboneWithFPN)
     return backbone, anchors
 
 
@@ -123,13 +149,15 @@ def build_model(
     min_size: int = 512,
     max_size: int | None = None,
     backbone_weights: str | os.PathLike[str] | None = None,
+    pretrained: bool = False,
+    bn: str = "frozen",
 ) -> nn.Module:
     """Build an untrained detector (nothing is downloaded).
 
     Parameters
     ----------
     arch : {"retinanet", "fasterrcnn"}
-    backbone : {"resnet50", "resnet18", "mobilenet_v3"}
+    backbone : {"resnet50", "resnet18", "mobilenet_v3", "efficientnet_lite0"}
         ``resnet50`` gives torchvision's ``*_resnet50_fpn_v2`` models; the others are light.
     num_classes : int
         Including background (2 = background + Lung Opacity).
@@ -139,6 +167,10 @@ def build_model(
     backbone_weights : path, optional
         A local ImageNet classification state dict for the backbone trunk (e.g. torchvision's
         ``resnet50-*.pth`` copied by hand), loaded with ``weights_only=True``.
+    pretrained : bool
+        Load the ImageNet weights an installed package ships (``efficientnet_lite0`` only).
+    bn : {"frozen", "train"}
+        BatchNorm statistics of a timm trunk in training mode (see :mod:`detector.model.timm_fpn`).
 
     Returns
     -------
@@ -173,17 +205,26 @@ def build_model(
                 weights=None, weights_backbone=None, num_classes=num_classes, **size_kw
             )
     else:
-        fpn, anchors = _light_backbone(backbone, arch)
+        if pretrained and backbone != "efficientnet_lite0":
+            raise ValueError(f"no packaged ImageNet weights for {backbone}; use backbone_weights")
+        fpn, anchors = _light_backbone(backbone, arch, pretrained=pretrained, bn=bn)
+        channels = cast(int, fpn.out_channels)
+        scaling = INPUT_SCALING.get(backbone)
+        if scaling is not None:
+            size_kw["image_mean"], size_kw["image_std"] = list(scaling[0]), list(scaling[1])
         if arch == "retinanet":
             head = RetinaNetHead(
-                fpn.out_channels,
+                channels,
                 anchors.num_anchors_per_location()[0],
                 num_classes,
-                norm_layer=partial(nn.GroupNorm, 32),
+                norm_layer=partial(nn.GroupNorm, min(32, channels // 4)),
             )
             head.regression_head._loss_type = "giou"
             model = RetinaNet(fpn, num_classes, anchor_generator=anchors, head=head, **size_kw)
         else:
+            if backbone == "efficientnet_lite0":
+                # Levels "0", "1", "2" (strides 8-32) and "pool"; RoIs pooled from the first three.
+                size_kw["box_roi_pool"] = MultiScaleRoIAlign(["0", "1", "2"], 7, 2)
             model = FasterRCNN(fpn, num_classes, rpn_anchor_generator=anchors, **size_kw)
     old = model.transform
     assert isinstance(old, GeneralizedRCNNTransform)
@@ -191,6 +232,8 @@ def build_model(
         old.min_size, old.max_size, old.image_mean, old.image_std, size_divisible=32
     )
     if backbone_weights is not None:
+        if backbone == "efficientnet_lite0":
+            raise ValueError("efficientnet_lite0 takes its ImageNet weights from its package")
         load_backbone_weights(model, backbone, backbone_weights)
     return model
 

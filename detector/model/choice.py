@@ -168,6 +168,39 @@ def setting_text(meta: Mapping[str, Any]) -> str:
     return text
 
 
+def pretrained_text(meta: Mapping[str, Any]) -> str:
+    """``"backbone weights: ImageNet from <package> <version> (<licence>)"``, or ``""``."""
+    training = meta.get("training")
+    record = training.get("pretrained") if isinstance(training, Mapping) else None
+    if not isinstance(record, Mapping) or record.get("weights") != "imagenet":
+        return ""
+    source = " ".join(
+        _printable(record[k]) for k in ("package", "version") if isinstance(record.get(k), str)
+    ) or _printable(record.get("file", "a local file"))
+    licence = record.get("licence")
+    return f"backbone weights: ImageNet, from {source}" + (
+        f" ({_printable(licence)})" if isinstance(licence, str) else ""
+    )
+
+
+def _printable(value: Any, limit: int = 80) -> str:
+    """A metadata string as one short printable line (the file is untrusted)."""
+    return "".join(ch for ch in str(value) if ch.isprintable())[:limit]
+
+
+def cross_validation_text(meta: Mapping[str, Any]) -> str:
+    """``"cross-validated: RSNA 0.123 ± 0.045 (split-half gate, 3 folds)"``, or ``""``."""
+    cv = meta.get("cross_validation")
+    if not isinstance(cv, Mapping):
+        return ""
+    values = [cv.get("rsna_mean"), cv.get("rsna_sd"), cv.get("folds")]
+    numbers = [float(v) for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
+    if len(numbers) != 3 or not all(math.isfinite(v) for v in numbers):
+        return ""
+    mean, sd, folds = numbers
+    return f"cross-validated: RSNA {mean:.3f} ± {sd:.3f} (split-half gate, {int(folds)} folds)"
+
+
 def model_card(meta: Mapping[str, Any], name: str = "") -> list[str]:
     """Lines that say what a model is: name, architecture, data, validation metrics, use.
 
@@ -185,6 +218,12 @@ def model_card(meta: Mapping[str, Any], name: str = "") -> list[str]:
         lines.append(f"trained on: {data['summary']}")
     elif meta.get("description"):
         lines.append(str(meta["description"]))
+    trunk = pretrained_text(meta)
+    if trunk:
+        lines.append(trunk)
+    cv = cross_validation_text(meta)
+    if cv:
+        lines.append(cv)
     validation = validation_text(meta)
     if validation:
         n = validation_images(meta)

@@ -21,6 +21,8 @@ import torch
 from torch import nn
 
 from detector.model.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from detector.model.pretrained import provenance, weights_file
+from detector.model.timm_fpn import BN_MODES
 from detector.training.config import TrainConfig
 from detector.training.distributed import DistContext, Precision, unwrap
 from detector.training.optimisation import Optimisation
@@ -73,6 +75,11 @@ def read_start(config: TrainConfig) -> Start:
         if source_meta[key] != getattr(config, attr):
             logger.info("using %s=%s from %s", key, source_meta[key], Path(source).name)
             setattr(config, attr, source_meta[key])
+    source_training = source_meta.get("training")
+    source_bn = source_training.get("bn") if isinstance(source_training, dict) else None
+    if source_bn in BN_MODES and source_bn != config.bn:
+        logger.info("using bn=%s from %s", source_bn, Path(source).name)
+        config.bn = str(source_bn)
     if not config.resume:
         if source_meta.get("equalize") != config.equalize:
             logger.info("using equalize=%s from %s", source_meta["equalize"], Path(source).name)
@@ -169,6 +176,8 @@ def training_meta(
         "optimizer": config.optimizer,
         "scheduler": config.scheduler,
         "augment": config.augment,
+        "pretrained": pretrained_record(config),
+        "bn": config.bn,
         "jitter": config.jitter,
         "seed": config.seed,
         "folds": config.folds,
@@ -185,6 +194,17 @@ def training_meta(
             "bad_boxes": report.bad_boxes,
         },
     }
+
+
+def pretrained_record(config: TrainConfig) -> dict[str, str] | str:
+    """Where the trunk's weights came from: the package's provenance, a file, or ``"none"``."""
+    if config.uses_imagenet():
+        return provenance(config.backbone, weights_file(config.backbone))
+    if config.backbone_weights:
+        return {"weights": "imagenet", "file": Path(config.backbone_weights).name}
+    if config.init or config.resume:
+        return "inherited"
+    return "none"
 
 
 def checkpoint_meta(

