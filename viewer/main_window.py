@@ -22,6 +22,7 @@ from viewer.canvas.controls import FrameControl, WindowControl
 from viewer.canvas.display import ImageDisplay
 from viewer.canvas.image_canvas import ImageCanvas
 from viewer.canvas.overlay_text import format_name
+from viewer.canvas.presentation_states import PresentationStates
 from viewer.detection.controller import DetectionController
 from viewer.detection.ui import DetectionUI
 from viewer.loading.frame_loader import FrameLoader
@@ -159,6 +160,9 @@ class MainWindow(QtWidgets.QMainWindow):
             self,
         )
         self.display.overlays_read.connect(self.metadata.set_overlays)
+        self.presentations = PresentationStates(
+            self.state, self.canvas, self.statusBar().showMessage, self
+        )
         bar = self.statusBar()
         self.scan_status = ScanStatus(self.scan, self.state, self.problems, bar, self)
         self.progress = self.scan_status.progress
@@ -223,6 +227,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.act_last = a("Last image", lambda: self.navigate(2**31), ["End"])
         self.act_reviewed = a("Mark as reviewed", self.toggle_reviewed, ["Ctrl+R"], checkable=True)
         self.display.build_actions(a)
+        self.presentations.build_actions(a)
         self.act_keep_window = a(
             "&Keep window/level across images", self._on_keep_window_toggled, checkable=True
         )
@@ -268,6 +273,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
         view = bar.addMenu("&View")
         view.addActions([self.display.act_overlays, self.act_keep_window])
+        self.presentations.fill_menu(view)
         view.addSeparator()
         for dock in (
             self.browser_dock,

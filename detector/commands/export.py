@@ -1,4 +1,5 @@
-"""``pneumoview export SESSION --out FILE.csv --format labels|audit|submission|reviewed-submission``.
+"""``pneumoview export SESSION --out FILE.csv --format labels|audit|submission|reviewed-submission``
+or ``--out DIR --format gsps`` (one presentation state per reviewed image, :mod:`detector.gsps.export`).
 
 Writes a review session (the SQLite file the viewer keeps) as corrected RSNA labels, an audit
 trail, the model's submission or the reviewed result as a submission (see
@@ -26,16 +27,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from detector.review.export import CONFIRM_IOU, EXPORT_FORMATS
 
     parser.add_argument("session", help="review session file (.sqlite) written by the viewer")
-    parser.add_argument("--out", required=True, help="CSV file to write")
+    parser.add_argument("--out", required=True, help="CSV file to write (gsps: a folder)")
     parser.add_argument(
         "--format",
-        choices=EXPORT_FORMATS,
+        choices=(*EXPORT_FORMATS, "gsps"),
         default="labels",
         help="labels: corrected RSNA labels of the reviewed images (default); audit: the same "
         "plus source, score, status, reviewer, time and effort, and rejected predictions; "
         "submission: what the model proposed at --threshold, whatever the review did; "
         "reviewed-submission: the labels as a submission (accepted predictions with their "
-        "score, ground truth and drawn boxes with 1.0)",
+        "score, ground truth and drawn boxes with 1.0); gsps: one Grayscale Softcopy Presentation "
+        "State per reviewed image into the --out folder, the labels' boxes as closed polylines",
     )
     parser.add_argument(
         "--threshold",
@@ -61,6 +63,10 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--threshold must be in [0, 1]")
     if not 0.0 < args.iou <= 1.0:
         raise UsageError("--iou must be in (0, 1]")
+    if args.format == "gsps":
+        from detector.gsps.cli import run_gsps_export
+
+        return run_gsps_export(args)
     try:
         check_output_file(args.out)
     except OutputError as err:

@@ -310,6 +310,12 @@ class ImageCanvas(pg.GraphicsView):
         self.flip_v = not self.flip_v
         self._apply_transform()
 
+    def set_orientation(self, quarter_turns: int, flip_h: bool, flip_v: bool = False) -> None:
+        """Show the image rotated ``quarter_turns`` clockwise, then flipped (a presentation state)."""
+        self.rotation = int(quarter_turns) % 4
+        self.flip_h, self.flip_v = bool(flip_h), bool(flip_v)
+        self._apply_transform()
+
     def reset_view(self) -> None:
         self.rotation = 0
         self.flip_h = self.flip_v = False
