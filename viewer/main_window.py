@@ -197,7 +197,9 @@ class MainWindow(QtWidgets.QMainWindow):
             self.findings.iou_spin.setValue,
             self.detection_panel.show_model_error,
             self,
+            show_order=self.worklist.set_order,
         )
+        self.worklist.order_changed.connect(self.session_view.write_order)
         self.review_label = ReviewStatusLabel(self.review)
         self.statusBar().addPermanentWidget(self.review_label)
 
@@ -290,6 +292,8 @@ class MainWindow(QtWidgets.QMainWindow):
         tb.addActions([self.act_open, self.act_open_folder])
         tb.addSeparator()
         self.display.fill_toolbar(tb)
+        tb.addSeparator()
+        tb.addAction(self.worklist.act_worklist_order)
 
     def _connect_state(self) -> None:
         st = self.state
