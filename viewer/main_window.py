@@ -42,6 +42,7 @@ from viewer.platform.settings import AppSettings, load_settings, open_qsettings,
 from viewer.review.actions import ReviewActions
 from viewer.review.controller import ReviewController
 from viewer.review.file_menu import ReviewFileActions
+from viewer.review.report_action import ReportAction
 from viewer.review.session_view import SessionView
 from viewer.review.status_label import ReviewStatusLabel
 from viewer.state import ViewerState
@@ -234,6 +235,9 @@ class MainWindow(QtWidgets.QMainWindow):
 
         self.review_actions = ReviewActions(self.review, a, self.detection_panel.set_legend)
         self.worklist.build_actions(a)
+        self.report_action = ReportAction(
+            self.review, a, lambda text: self.statusBar().showMessage(text, 10_000), self
+        )
         self.detection_panel.set_legend(self.review_actions.legend())
 
         self.act_shortcuts = a("&Keyboard shortcuts", self.show_shortcuts, ["F1"])
@@ -265,6 +269,8 @@ class MainWindow(QtWidgets.QMainWindow):
 
         review_menu = bar.addMenu("&Review")
         self.review_actions.fill_menu(review_menu)
+        review_menu.addSeparator()
+        review_menu.addAction(self.report_action.act_report)
 
         self.detection_ui.fill_menu(bar.addMenu("&Detection"))
 
