@@ -58,11 +58,14 @@ def _pair(pair: tuple[str, str]) -> str:
     return f"{pred} vs {truth}"
 
 
-def _table(head: Sequence[str], rows: Sequence[Sequence[str]], numeric_from: int = 1) -> str:
+def _table(
+    head: Sequence[str], rows: Sequence[Sequence[str]], numeric_from: int = 1, numeric_to: int = 99
+) -> str:
+    """A table of cells already escaped; columns ``numeric_from:numeric_to`` right-aligned."""
     out = ["<table><tr>", *(f"<th>{_e(h)}</th>" for h in head), "</tr>"]
     for row in rows:
         cells = (
-            f'<td class="num">{c}</td>' if i >= numeric_from else f"<td>{c}</td>"
+            f'<td class="num">{c}</td>' if numeric_from <= i < numeric_to else f"<td>{c}</td>"
             for i, c in enumerate(row)
         )
         out.append("<tr>" + "".join(cells) + "</tr>")
@@ -171,7 +174,7 @@ def render_page(
         "<h2>Model versions</h2>",
         _versions_html(versions, images.get("versions"), list(problems)),
         "<h2>Images</h2>",
-        _table(head, rows, numeric_from=2),
+        _table(head, rows, numeric_from=2, numeric_to=len(head) - 1),
     ]
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'

@@ -91,7 +91,7 @@ def agreement_png(numbers: ReportNumbers) -> bytes | None:
     ax.bar([x + width / 2 for x in xs], agree, width, label="images agreeing", color="#c44e52")
     ax.set_xticks(xs, names)
     ax.set_ylim(0, 1)
-    ax.legend(loc="upper right")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))  # beside the bars, never over them
     ax.set_title("Reader vs model vs original labels")
     return _png(fig)
 
@@ -112,6 +112,6 @@ def versions_png(versions: Sequence[ModelVersion]) -> bytes | None:
     ax.bar([x + width / 2 for x in xs], after, width, label="after", color="#4c72b0")
     ax.set_xticks(xs, [v.name.replace("$", r"\$") for v in versions])  # no mathtext
     ax.set_ylabel(metric)
-    ax.legend(loc="upper right")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
     ax.set_title(f"Model versions: {metric} on the held-out reviewed images")
     return _png(fig)
