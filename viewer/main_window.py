@@ -43,6 +43,7 @@ from viewer.platform.settings import AppSettings, load_settings, open_qsettings,
 from viewer.review.actions import ReviewActions
 from viewer.review.controller import ReviewController
 from viewer.review.file_menu import ReviewFileActions
+from viewer.review.report_action import ReportAction
 from viewer.review.session_view import SessionView
 from viewer.review.status_label import ReviewStatusLabel
 from viewer.state import ViewerState
@@ -201,7 +202,9 @@ class MainWindow(QtWidgets.QMainWindow):
             self.findings.iou_spin.setValue,
             self.detection_panel.show_model_error,
             self,
+            show_order=self.worklist.set_order,
         )
+        self.worklist.order_changed.connect(self.session_view.write_order)
         self.review_label = ReviewStatusLabel(self.review)
         self.statusBar().addPermanentWidget(self.review_label)
 
@@ -237,6 +240,9 @@ class MainWindow(QtWidgets.QMainWindow):
 
         self.review_actions = ReviewActions(self.review, a, self.detection_panel.set_legend)
         self.worklist.build_actions(a)
+        self.report_action = ReportAction(
+            self.review, a, lambda text: self.statusBar().showMessage(text, 10_000), self
+        )
         self.detection_panel.set_legend(self.review_actions.legend())
 
         self.act_shortcuts = a("&Keyboard shortcuts", self.show_shortcuts, ["F1"])
@@ -268,6 +274,8 @@ class MainWindow(QtWidgets.QMainWindow):
 
         review_menu = bar.addMenu("&Review")
         self.review_actions.fill_menu(review_menu)
+        review_menu.addSeparator()
+        review_menu.addAction(self.report_action.act_report)
 
         self.detection_ui.fill_menu(bar.addMenu("&Detection"))
 
@@ -296,6 +304,8 @@ class MainWindow(QtWidgets.QMainWindow):
         tb.addActions([self.act_open, self.act_open_folder])
         tb.addSeparator()
         self.display.fill_toolbar(tb)
+        tb.addSeparator()
+        tb.addAction(self.worklist.act_worklist_order)
 
     def _connect_state(self) -> None:
         st = self.state

@@ -5,7 +5,9 @@ worklist"), so what the reader sees listed is the order the keys follow:
 
 - :func:`worklist_rows` reads each image's status and counts from a
   :class:`detector.review.ReviewState` at a score threshold and a comparison IoU;
-- :class:`WorklistView` (a sort column, its direction and a filter) arranges them;
+- :class:`WorklistView` (a sort column, its direction and a filter) arranges them; besides the
+  table's columns it sorts by :data:`INFORMATIVE`, the "most informative first" order
+  (:mod:`detector.review.informative`);
 - :func:`next_unreviewed` and :func:`step_in_order` walk the arranged keys.
 """
 
@@ -14,11 +16,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from detector.review.informative import FINISHED_RANK, NO_RUN_RANK, uncertainty
 from detector.review.records import DONE_STATUSES, ImageCounts, ImageStatus, ReviewError
 from detector.review.state import ReviewState
 
 #: Sort columns of the worklist (the table's columns, in order).
 SORT_COLUMNS: tuple[str, ...] = ("image", "status", "pred.", "max", "disagree", "GT")
+#: The "most informative first" order: not a column, a sort of its own.
+INFORMATIVE = "informative"
+#: The orders the toolbar toggles between: load order and most informative first.
+ORDERS: tuple[str, ...] = ("image", INFORMATIVE)
 #: Filters of the worklist, in menu order.
 FILTERS: tuple[str, ...] = ("all", "unreviewed", "disagreements only", "positive by model")
 #: Sort rank of the review statuses (unreviewed first).
@@ -32,13 +39,18 @@ STATUS_RANK: dict[ImageStatus, int] = {
 
 @dataclass(frozen=True)
 class WorklistRow:
-    """One image of the worklist: its key, patientId, status, counts and load position."""
+    """One image of the worklist: its key, patientId, status, counts and load position.
+
+    ``uncertainty`` is :func:`detector.review.informative.uncertainty` (``None``: the current
+    model has not run on the image).
+    """
 
     key: str
     patient_id: str
     status: ImageStatus
     counts: ImageCounts
     position: int
+    uncertainty: float | None = None
 
 
 def worklist_rows(
@@ -68,7 +80,16 @@ def worklist_rows(
             counts = review.counts(key, threshold=threshold, iou_threshold=iou_threshold)
         except ReviewError:
             continue
-        rows.append(WorklistRow(key, image.patient_id, image.status, counts, position))
+        rows.append(
+            WorklistRow(
+                key,
+                image.patient_id,
+                image.status,
+                counts,
+                position,
+                uncertainty(review, key),
+            )
+        )
     return rows
 
 
@@ -76,10 +97,17 @@ def sort_value(row: WorklistRow, column: str) -> tuple[float, ...]:
     """The value ``row`` sorts by in ``column`` (ascending; ties keep load order).
 
     An image with no prediction has the lowest "max" (after every score, 0.0 included).
+    :data:`INFORMATIVE` ranks as :mod:`detector.review.informative` says (ascending only).
     """
     counts = row.counts
     if column == "image":
         return (row.position,)
+    if column == INFORMATIVE:
+        if row.status in DONE_STATUSES:
+            return (FINISHED_RANK, 0.0, 0.0, row.position)
+        if row.uncertainty is None:
+            return (NO_RUN_RANK, 0.0, 0.0, row.position)
+        return (0, row.uncertainty, -counts.disagreement, row.position)
     if column == "status":
         return (STATUS_RANK[row.status],)
     if column == "pred.":
@@ -90,7 +118,9 @@ def sort_value(row: WorklistRow, column: str) -> tuple[float, ...]:
         return (counts.disagreement,)
     if column == "GT":
         return (counts.ground_truth,)
-    raise ValueError(f"unknown worklist column {column!r}; expected one of {SORT_COLUMNS}")
+    raise ValueError(
+        f"unknown worklist column {column!r}; expected one of {(*SORT_COLUMNS, INFORMATIVE)}"
+    )
 
 
 def passes(row: WorklistRow, filter_name: str) -> bool:

@@ -6,7 +6,10 @@ worklist" keys follow what the table lists. The row of the image on screen is al
 current row, found by its key after every rebuild (edit, sort, filter, image change); moving
 the current row (click, Up/Down) opens that image. Double-click or Enter opens it and gives the
 keyboard to the image; Esc gives it back too. Header clicks sort (counts high first on the
-first click); an image with no prediction has the lowest "max".
+first click); an image with no prediction has the lowest "max". The toolbar toggle (**Shift+U**)
+switches between load order and "most informative first"
+(:mod:`detector.review.informative`); **U** opens the next most informative unreviewed image
+whichever order the table shows.
 """
 
 from __future__ import annotations
@@ -20,9 +23,12 @@ from detector.files.scan import Instance
 from detector.review import ReviewState
 from detector.review.worklist import (
     FILTERS,
+    INFORMATIVE,
+    ORDERS,
     SORT_COLUMNS,
     WorklistRow,
     WorklistView,
+    next_unreviewed,
     step_in_order,
 )
 from viewer.review.keys import STATUS_MARKS, STATUS_TEXT, key_for
@@ -49,7 +55,10 @@ WORKLIST_KEYS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("act_worklist_next", "Next image in the &worklist", ("Ctrl+Down",)),
     ("act_worklist_prev", "Previous image in the worklist", ("Ctrl+Up",)),
     ("act_worklist_jump", "&Jump to patientId...", ("Ctrl+J",)),
+    ("act_worklist_informative", "Next most &informative unreviewed image", ("U",)),
 )
+#: What the order toggle's states are called (the progress line says which one is on).
+ORDER_TEXT = {"image": "load order", INFORMATIVE: "most informative first"}
 _OWN_KEYS = (QtCore.Qt.Key.Key_Return, QtCore.Qt.Key.Key_Enter, QtCore.Qt.Key.Key_Escape)
 
 
@@ -60,7 +69,7 @@ class WorklistSource(Protocol):
     def review(self) -> ReviewState: ...
     @property
     def worklist(self) -> WorklistView: ...
-    def worklist_rows(self) -> list[WorklistRow]: ...
+    def worklist_rows(self, view: WorklistView | None = None) -> list[WorklistRow]: ...
     def review_progress(self) -> tuple[int, int]: ...
     def instance_for(self, key: str) -> Instance | None: ...
 
@@ -102,7 +111,15 @@ class WorklistPanel(QtWidgets.QWidget):
         Gives the keyboard to the image (after an image is opened from the list, or Esc).
     show_message : callable, optional
         Shows a one-line message (the status bar).
+
+    Signals
+    -------
+    order_changed(str)
+        The toggle's order changed: ``"informative"``, or ``"image"`` when it was switched
+        off (by the toggle or by a header click).
     """
+
+    order_changed = QtCore.Signal(str)
 
     def __init__(
         self,
@@ -190,12 +207,53 @@ class WorklistPanel(QtWidgets.QWidget):
             "act_worklist_next": lambda: self.step(1),
             "act_worklist_prev": lambda: self.step(-1),
             "act_worklist_jump": self.start_jump,
+            "act_worklist_informative": self.next_informative,
         }
         self.key_actions: list[QtGui.QAction] = []
         for name, text, keys in WORKLIST_KEYS:
             action = add(text, slots[name], list(keys))
             setattr(self, name, action)
             self.key_actions.append(action)
+        self.act_worklist_order = add(
+            "Worklist: &most informative first",
+            lambda on: self.set_order(INFORMATIVE if on else "image"),
+            ["Shift+U"],
+            checkable=True,
+            tip="Order the worklist (and Space) by what the model is least sure of; "
+            "off: load order",
+        )
+        self.act_worklist_order.setIconText("Informative first")
+        self.act_worklist_order.setObjectName("act_worklist_order")
+        self.act_worklist_order.setChecked(self.review.worklist.column == INFORMATIVE)
+        self.key_actions.append(self.act_worklist_order)
+
+    def set_order(self, order: str) -> None:
+        """Show the worklist in load order (``"image"``) or most informative first.
+
+        Emits :attr:`order_changed` when the order changes; another value is ignored (it comes
+        from an untrusted session file).
+        """
+        if order not in ORDERS:
+            return
+        view = self.review.worklist
+        changed = view.column != order or view.descending
+        view.column, view.descending = order, False
+        self._after_sort_change()
+        if changed:
+            self.order_changed.emit(order)
+
+    def next_informative(self) -> None:
+        """**U**: open the next unreviewed image in the most-informative-first order.
+
+        Every open image is considered (whatever the table's sort and filter): after the
+        image on screen in that order, wrapping to the top.
+        """
+        rows = self.review.worklist_rows(WorklistView(INFORMATIVE))
+        key = next_unreviewed(rows, self._shown_key())
+        if key is None:
+            self.show_message("No unreviewed image left")
+            return
+        self._open_key(key)
 
     def step(self, step: int) -> None:
         """Open the image ``step`` rows away in the worklist (**Ctrl+Down** / **Ctrl+Up**)."""
@@ -251,7 +309,9 @@ class WorklistPanel(QtWidgets.QWidget):
     def refresh(self) -> None:
         """Rebuild the rows in the worklist's order; the image on screen is the current row."""
         done, total = self.review.review_progress()
-        self.progress_label.setText(f"{done} of {total} reviewed")
+        order = ORDER_TEXT.get(self.review.worklist.column)
+        suffix = f" \u00b7 {order}" if order == ORDER_TEXT[INFORMATIVE] else ""
+        self.progress_label.setText(f"{done} of {total} reviewed{suffix}")
         if not self.isVisible():
             return
         self._ids.setStringList(sorted({pid for pid, _key in self._patient_keys()}))
@@ -324,10 +384,19 @@ class WorklistPanel(QtWidgets.QWidget):
     def _on_header_section_clicked(self, section: int) -> None:
         view = self.review.worklist
         column = COLUMNS[section]
+        was = view.column
         if column == view.column:
             view.descending = not view.descending
         else:
             view.column, view.descending = column, column in DESCENDING_FIRST
+        self._after_sort_change()
+        if was == INFORMATIVE:
+            self.order_changed.emit("image")  # a column sort turns the toggle off
+
+    def _after_sort_change(self) -> None:
+        action = getattr(self, "act_worklist_order", None)
+        if action is not None:
+            action.setChecked(self.review.worklist.column == INFORMATIVE)
         self._show_sort()
         self.refresh()
 

@@ -540,14 +540,14 @@ class ReviewController(QtCore.QObject):
         key = next_unreviewed(self.worklist_rows(), current)
         return None if key is None else self._instances.get(key)
 
-    def worklist_rows(self) -> list[WorklistRow]:
-        """The open images as the worklist lists them (the image on screen always listed)."""
+    def worklist_rows(self, view: WorklistView | None = None) -> list[WorklistRow]:
+        """The open images as the worklist (or ``view``) lists them (the image on screen too)."""
         keys = [key_for(inst) for inst in self.state.images()]
         rows = worklist_rows(
             self.review, keys, threshold=self.threshold, iou_threshold=self.iou_threshold
         )
         keep = key_for(self.state.current) if self.state.current is not None else None
-        return self.worklist.arrange(rows, keep=keep)
+        return (view or self.worklist).arrange(rows, keep=keep)
 
     def review_progress(self) -> tuple[int, int]:
         """(reviewed, total) over the open images (first frames)."""

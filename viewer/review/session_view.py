@@ -12,7 +12,9 @@ session's ``view_state`` table (:meth:`detector.review.store.SessionStore.write_
 ``image``
     the image on screen (shown again as soon as the scan finds it);
 ``compare``, ``iou``
-    compare mode and its IoU.
+    compare mode and its IoU;
+``worklist_order``
+    the worklist's order, ``image`` (load order) or ``informative`` (most informative first).
 
 A session without a remembered image (a folder opened for the first time, e.g. the demo)
 starts on the first image that has a box (ground truth or a finding) instead of the first
@@ -31,6 +33,7 @@ from PySide6 import QtCore
 
 from detector.files.scan import Instance
 from detector.review import SessionError
+from detector.review.worklist import ORDERS
 from viewer.detection.controller import DetectionController
 from viewer.review.controller import ReviewController
 from viewer.state import ViewerState
@@ -66,6 +69,9 @@ class SessionView(QtCore.QObject):
         Shows a lasting line where the model is described (the Detection dock), e.g. that
         the session's model file is gone; the status-bar line may be replaced by the scan's.
     parent : QObject, optional
+    show_order : callable, optional
+        Shows a restored worklist order (the Worklist panel's ``set_order``); a session
+        without one (or with an unknown value) keeps the order on screen.
     """
 
     def __init__(
@@ -77,6 +83,8 @@ class SessionView(QtCore.QObject):
         show_iou: Callable[[float], None] | None = None,
         show_problem: Callable[[str], None] | None = None,
         parent: QtCore.QObject | None = None,
+        *,
+        show_order: Callable[[str], None] | None = None,
     ) -> None:
         super().__init__(parent)
         self.state = state
@@ -85,6 +93,7 @@ class SessionView(QtCore.QObject):
         self.message = message
         self.show_iou = show_iou
         self.show_problem = show_problem
+        self.show_order = show_order
         self._pending_image: str | None = None
         self._start_pending = False
         self._pending_threshold: float | None = None
@@ -146,6 +155,11 @@ class SessionView(QtCore.QObject):
             self._threshold_timer.stop()
             self._write_threshold()
 
+    def write_order(self, order: str) -> None:
+        """Keep the worklist's order (one of :data:`detector.review.worklist.ORDERS`)."""
+        if order in ORDERS:
+            self._write(worklist_order=order)
+
     def _on_detection_failed(self, _text: str) -> None:
         self._pending_threshold = None
 
@@ -187,6 +201,9 @@ class SessionView(QtCore.QObject):
             if iou is not None and self.show_iou is not None:
                 self.show_iou(iou)
             self.review.set_compare(saved["compare"] == "1", iou)
+        order = saved.get("worklist_order")
+        if self.show_order is not None and order in ORDERS:
+            self.show_order(order)
         threshold = parse_fraction(saved.get("threshold"), 0.0, 1.0)
         self._restore_model(saved.get("model", ""), threshold)
         self._pending_image = saved.get("image") or None
