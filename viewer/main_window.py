@@ -143,6 +143,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.detection = DetectionController(self, pixel_cache=self.cache)
         self.review = ReviewController(self.state, self.canvas, self.detection, self.browser, self)
         self.detection_ui = DetectionUI(self.detection, self.state, self.prefs, self.review, self)
+        self.detection_ui.session_path = lambda: self.review.session_path
         self.detection_panel = self.detection_ui.panel
         self.detection_dock = self.detection_ui.dock
         self.addDockWidget(QtCore.Qt.DockWidgetArea.RightDockWidgetArea, self.detection_dock)

@@ -96,6 +96,7 @@ def train_one_epoch(
     max_steps: int | None = None,
     progress: bool = False,
     total: int | None = None,
+    on_step: Callable[[int, int, int | None], None] | None = None,
 ) -> EpochStats:
     """Train for one pass over ``loader``.
 
@@ -111,6 +112,9 @@ def train_one_epoch(
         Max global gradient norm.
     max_steps : int, optional
         Stop after this many steps (benchmarks, tests).
+    on_step : callable, optional
+        ``on_step(epoch, steps_done, total)`` after every step (progress, ETA); an exception
+        it raises (a cancel) stops training and propagates.
 
     Raises
     ------
@@ -176,6 +180,8 @@ def train_one_epoch(
             stats.images += len(images)
             if bar is not None:
                 bar.set_postfix(loss=f"{total_loss / stats.steps:.4f}", refresh=False)
+            if on_step is not None:
+                on_step(epoch, stats.steps, total)
     finally:
         if bar is not None:
             bar.close()

@@ -29,6 +29,7 @@ import logging
 import math
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -82,8 +83,13 @@ from detector.types import CLASS_NAMES
 logger = logging.getLogger(__name__)
 
 
-def train(config: TrainConfig) -> TrainResult:
+def train(
+    config: TrainConfig, *, on_step: Callable[[int, int, int | None], None] | None = None
+) -> TrainResult:
     """Run a training job described by ``config``.
+
+    ``on_step(epoch, steps_done, steps_per_epoch)`` is called after every training step
+    (progress and ETA for ``improve``); an exception it raises (a cancel) stops the run.
 
     Returns
     -------
@@ -148,6 +154,7 @@ def train(config: TrainConfig) -> TrainResult:
             "train": [r.image_id for r in train_ds.records],
             "val": [r.image_id for r in val_ds.records],
         },
+        on_step=on_step,
     )
     _run_epochs(run, result)
     finish_distributed(ddp)
@@ -241,6 +248,7 @@ class _Run:
     training: dict[str, Any]
     truth: dict[str, list[tuple[float, float, float, float]]]
     split_ids: dict[str, list[str]]
+    on_step: Callable[[int, int, int | None], None] | None = None
 
 
 def _run_epochs(run: _Run, result: TrainResult) -> None:
@@ -318,6 +326,7 @@ def _train_epoch(run: _Run, epoch: int) -> EpochStats:
         max_steps=config.max_steps_per_epoch,
         progress=config.progress and run.ddp.main,
         total=run.optimisation.steps_per_epoch,
+        on_step=run.on_step,
     )
 
 

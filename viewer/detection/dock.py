@@ -53,6 +53,18 @@ def model_summary(meta: Mapping[str, Any], path: str = "") -> list[tuple[str, st
     rows.append(("Setting", setting_text(meta)))
     if meta.get("intended_use"):
         rows.append(("Use", str(meta["intended_use"])))
+    lineage = meta.get("lineage")
+    if isinstance(lineage, Mapping) and lineage.get("parent"):
+        sha = str(lineage.get("parent_sha256", ""))[:12]
+        session = os.path.basename(str(lineage.get("session", "")))
+        verdict = {True: "better", False: "not better"}.get(lineage.get("better"), "?")
+        rows.append(
+            (
+                "Lineage",
+                f"improved from {os.path.basename(str(lineage['parent']))} (sha256 {sha}…) "
+                f"on {session}; {verdict} on its holdout",
+            )
+        )
     return rows
 
 

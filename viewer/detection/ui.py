@@ -20,6 +20,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from detector.files.scan import Instance
 from viewer.detection.controller import DetectionController
 from viewer.detection.dock import DetectionDock
+from viewer.detection.improve_panel import ImproveUI
 from viewer.detection.worker import DetectionJob
 from viewer.platform.settings import AppSettings
 from viewer.review.keys import key_for
@@ -85,6 +86,18 @@ class DetectionUI(QtCore.QObject):
         self.dock.setObjectName("detection_dock")
         self.dock.setWidget(scroll)
         self.dock.setAllowedAreas(QtCore.Qt.DockWidgetArea.AllDockWidgetAreas)
+        #: The open session file ("" without one); the window sets it.
+        self.session_path: Callable[[], str] = lambda: ""
+        self.improve = ImproveUI(
+            lambda: self.session_path(),
+            lambda: self.controller.model_path or "",
+            self.controller.load_model,
+            parent,
+        )
+        self.improve.message.connect(self.message)
+        layout = self.panel.layout()
+        assert layout is not None
+        layout.addWidget(self.improve.panel)
 
     def build_actions(self, add: Callable[..., QtGui.QAction]) -> None:
         """Create the actions with the window's action factory (so Help lists them, in the
@@ -94,6 +107,7 @@ class DetectionUI(QtCore.QObject):
         self.act_detect_all = add("Run on &all open images", self.detect_all, ["Shift+D"])
         self.act_detect_cancel = add("&Cancel detection", self.controller.cancel)
         self.act_detect_cancel.setEnabled(False)
+        self.act_improve = add("&Improve model...", self.improve.start, ["Ctrl+I"])
         self.act_load_model.setIconText("Load model...")
         self.act_detect.setIconText("Run (D)")
         self.act_detect_all.setIconText("Run all (Shift+D)")
@@ -105,7 +119,13 @@ class DetectionUI(QtCore.QObject):
 
     def fill_menu(self, menu: QtWidgets.QMenu) -> None:
         menu.addActions(
-            [self.act_load_model, self.act_detect, self.act_detect_all, self.act_detect_cancel]
+            [
+                self.act_load_model,
+                self.act_detect,
+                self.act_detect_all,
+                self.act_detect_cancel,
+                self.act_improve,
+            ]
         )
 
     def _connect(self) -> None:
@@ -188,6 +208,7 @@ class DetectionUI(QtCore.QObject):
     def _on_model_ready(self, meta: dict, device: str) -> None:
         self.panel.show_model(meta, self.controller.model_path)
         self.panel.show_device(device)
+        self.improve.refresh_versions()
         done, total = self._progress  # "Loading model..." gives way to the run's count
         self.panel.show_progress(done, total if done < total else 0, None)
         name = Path(self.controller.model_path).name
