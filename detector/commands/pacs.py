@@ -12,8 +12,10 @@ import json
 import logging
 import sys
 import threading
+from dataclasses import replace
 from typing import Any
 
+from detector.cli import UsageError
 from detector.pacs.errors import PacsError
 from detector.pacs.query import MODALITIES, StudyQuery, StudyResult, is_uid, parse_date_range
 from detector.pacs.servers import Server, resolve_server
@@ -87,10 +89,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _server(args: argparse.Namespace) -> Server:
-    from dataclasses import replace
-
-    from detector.cli import UsageError
-
     server = resolve_server(args.server).with_timeout(args.timeout)
     if args.timeout is not None and args.timeout <= 0:
         raise UsageError("--timeout must be more than 0")
@@ -100,8 +98,6 @@ def _server(args: argparse.Namespace) -> Server:
 
 
 def _query(args: argparse.Namespace, study_uids: tuple[str, ...] = ()) -> StudyQuery:
-    from detector.cli import UsageError
-
     first = last = None
     if args.study_date:
         try:
@@ -151,7 +147,6 @@ def _progress_bar(total_hint: int, quiet: bool, unit: str) -> Any:
 
 
 def _run_get(args: argparse.Namespace, server: Server, client: Any) -> int:
-    from detector.cli import UsageError
     from detector.pacs.retrieve import FolderSink, retrieve, study_uids_for
 
     query = _query(args, tuple(args.study))

@@ -41,6 +41,7 @@ AS_STORED = (("application/dicom", "*"),)
 #: Orthanc serves frames only as this media type (for callers of frame retrieval).
 FRAME_MEDIA_TYPES = (("application/octet-stream", "*"),)
 STOW_BATCH = 16
+QIDO_PAGE = 500
 _HTTP_WORDS = {
     401: "401 Unauthorized: the user name, password or token is missing or wrong",
     403: "403 Forbidden: this user may not do that",
@@ -106,6 +107,25 @@ class DicomwebClient:
         except (requests.exceptions.RequestException, ValueError, KeyError, TypeError) as exc:
             raise PacsError(self.label, f"{what}: unusable answer ({type(exc).__name__})") from None
 
+    def _search_all(
+        self, search: Callable[..., list[dict[str, Any]]], key: str, **kwargs: Any
+    ) -> list[dict[str, Any]]:
+        """All pages of a QIDO-RS search, :data:`QIDO_PAGE` results at a time.
+
+        dicomweb-client's ``get_remaining`` asks again until a page is empty, which never
+        comes from a server that ignores ``offset`` for some filters (Orthanc with
+        ModalitiesInStudy): here a page with no new UID, or a short page, ends the search.
+        """
+        items: list[dict[str, Any]] = []
+        seen: set[str] = set()
+        while True:
+            page = search(limit=QIDO_PAGE, offset=len(items), **kwargs)
+            new = [i for i in page if text_value(_value(i, key)) not in seen]
+            seen.update(text_value(_value(i, key)) for i in new)
+            items.extend(new)
+            if len(page) < QIDO_PAGE or not new:
+                return items
+
     def echo(self) -> None:
         """A one-study QIDO-RS search: the server answers, and accepts our credentials."""
         with self._calls("QIDO-RS"):
@@ -116,8 +136,11 @@ class DicomwebClient:
         filters: dict[str, Any] = dict(query.filters())
         fields = ["NumberOfStudyRelatedInstances", "ModalitiesInStudy", "StudyDescription"]
         with self._calls("QIDO-RS"):
-            items = self._client.search_for_studies(
-                search_filters=filters, fields=fields, get_remaining=True
+            items = self._search_all(
+                self._client.search_for_studies,
+                "0020000D",
+                search_filters=filters,
+                fields=fields,
             )
         results = []
         for item in items:
@@ -140,8 +163,8 @@ class DicomwebClient:
     def list_instances(self, study_uid: str) -> list[InstanceRef]:
         """The images of one study (QIDO-RS instance search)."""
         with self._calls("QIDO-RS"):
-            items = self._client.search_for_instances(
-                study_instance_uid=study_uid, get_remaining=True
+            items = self._search_all(
+                self._client.search_for_instances, "00080018", study_instance_uid=study_uid
             )
         refs = []
         for item in items:

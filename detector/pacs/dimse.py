@@ -119,7 +119,7 @@ class DimseClient:
             return f"no answer from {host}:{port} within {timeout:g} s"
         except OSError as exc:
             return f"cannot connect to {host}:{port} ({exc.strerror or exc})"
-        return "the connection closed before the association was accepted"
+        return "aborted the association request"
 
     @contextmanager
     def _associate(self, ae: AE, **kwargs: Any) -> Iterator[Association]:
@@ -133,20 +133,22 @@ class DimseClient:
                 f"to {self.server.called_aet!r} (does the PACS list our AE title?)",
             )
         if not assoc.is_established:
-            reason = "aborted the association" if assoc.is_aborted else self._why_not()
-            raise PacsError(self.label, reason)
+            # pynetdicom reports a refused TCP connection as an aborted association: probe.
+            raise PacsError(self.label, self._why_not())
         try:
             yield assoc
         finally:
             if assoc.is_established:
                 assoc.release()
 
-    def _lost(self, what: str, assoc: Association | None = None) -> PacsError:
-        if assoc is not None and assoc.is_aborted:
+    def _lost(self, what: str, *, first: bool) -> PacsError:
+        """The connection closed during ``what``; before any answer, a PACS that does not
+        list our AE title is the usual cause (Orthanc closes the association then)."""
+        if first:
             return PacsError(
                 self.label,
-                f"aborted the {what} (does the PACS allow our AE title "
-                f"{self.server.calling_aet!r} to do it?)",
+                f"closed the connection at our {what} (does the PACS list our AE title "
+                f"{self.server.calling_aet!r} and allow it to do that?)",
             )
         return PacsError(self.label, f"the connection was lost during {what}")
 
@@ -159,7 +161,7 @@ class DimseClient:
         with self._associate(ae) as assoc:
             status = assoc.send_c_echo()
             if _status_of(status) is None:
-                raise self._lost("C-ECHO", assoc)
+                raise self._lost("C-ECHO", first=True)
             if status.Status != 0:
                 raise PacsError(self.label, f"C-ECHO answered status 0x{status.Status:04X}")
 
@@ -175,7 +177,7 @@ class DimseClient:
             ):
                 code = _status_of(status)
                 if code is None:
-                    raise self._lost(what, assoc)
+                    raise self._lost(what, first=not found)
                 if code in _PENDING:
                     if ident is not None:
                         found.append(ident)
@@ -281,16 +283,16 @@ class DimseClient:
         cancel: threading.Event,
         on_instance: Callable[[InstanceRef], None],
     ) -> None:
-        for ref in instances:
+        for index, ref in enumerate(instances):
             if cancel.is_set():
                 return
             if not assoc.is_established:
-                raise self._lost(what, assoc)
+                raise self._lost(what, first=False)
             final: int | None = None
             for status, _ident in send(self._image_identifier(ref)):
                 final = _status_of(status)
                 if final is None:
-                    raise self._lost(what, assoc)
+                    raise self._lost(what, first=index == 0)
             if sink.has(ref.sop_uid):
                 on_instance(ref)
             elif final not in (0x0000, 0xB000):
@@ -404,11 +406,11 @@ class DimseClient:
                 batch.append((path, ds))
             pending = [item for item in pending if item not in batch]
             with self._associate(ae) as assoc:
-                for path, _ds in batch:
+                for index, (path, _ds) in enumerate(batch):
                     if cancel.is_set():
                         return
                     if not assoc.is_established:
-                        raise self._lost("C-STORE", assoc)
+                        raise self._lost("C-STORE", first=False)
                     try:
                         status = assoc.send_c_store(path)
                     except (OSError, ValueError) as exc:
@@ -416,6 +418,6 @@ class DimseClient:
                         continue
                     code = _status_of(status)
                     if code is None:
-                        raise self._lost("C-STORE", assoc)
+                        raise self._lost("C-STORE", first=index == 0)
                     ok = code in (0x0000, 0xB000, 0xB007, 0xB006)
                     on_file(path, None if ok else f"refused with status 0x{code:04X}")

@@ -67,8 +67,10 @@ def read_send_header(path: Path) -> Dataset:
     quiet_pydicom()
     try:
         ds = pydicom.dcmread(path, stop_before_pixels=True)
-    except (OSError, pydicom.errors.InvalidDicomError) as exc:
-        raise ValueError(f"not a DICOM file ({getattr(exc, 'strerror', None) or exc})") from None
+    except pydicom.errors.InvalidDicomError:
+        raise ValueError("not a DICOM file") from None
+    except OSError as exc:
+        raise ValueError(f"cannot be read ({exc.strerror or exc})") from None
     except Exception as exc:  # noqa: BLE001 - pydicom raises many types on damaged files
         raise ValueError(f"damaged DICOM file ({type(exc).__name__})") from None
     meta = getattr(ds, "file_meta", None)

@@ -146,11 +146,9 @@ def _strip_credentials(url: str) -> tuple[str, str, str]:
     """``url`` without ``user:password@``, and the two."""
     parts = urlsplit(url)
     user, password = parts.username or "", parts.password or ""
-    if not (user or password):
+    if "@" not in parts.netloc:
         return url, "", ""
-    netloc = parts.hostname or ""
-    if parts.port is not None:
-        netloc += f":{parts.port}"
+    netloc = parts.netloc.rsplit("@", 1)[1]
     return urlunsplit(parts._replace(netloc=netloc)), user, password
 
 

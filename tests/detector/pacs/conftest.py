@@ -208,3 +208,13 @@ def make_study(
         save_dataset(ds, path)
         files.append(path)
     return Study(study_uid, patient_id, accession, date, modality, files)
+
+
+@pytest.fixture(autouse=True)
+def _own_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own config folder and no PACS credentials from the environment."""
+    folder = tmp_path / "config"
+    monkeypatch.setenv("PNEUMOVIEW_CONFIG_DIR", str(folder))
+    for name in ("PNEUMOVIEW_PACS_USER", "PNEUMOVIEW_PACS_PASSWORD", "PNEUMOVIEW_PACS_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    return folder
