@@ -118,6 +118,10 @@ def _query(args: argparse.Namespace, study_uids: tuple[str, ...] = ()) -> StudyQ
     )
 
 
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
 def _print_table(results: list[StudyResult]) -> None:
     rows = [("PATIENT ID", "NAME", "DATE", "MOD", "ACCESSION", "IMAGES", "STUDY UID")]
     for r in results:
@@ -180,7 +184,7 @@ def _run_get(args: argparse.Namespace, server: Server, client: Any) -> int:
             bar.close()
     sys.stdout.write(
         f"{report.fetched} images retrieved, {report.skipped} already in {sink.out_dir} "
-        f"({report.studies} studies, {report.total} images)\n"
+        f"({_count(report.studies, 'study', 'studies')}, {_count(report.total, 'image', 'images')})\n"
     )
     if report.missing:
         sys.stderr.write(
@@ -241,7 +245,7 @@ def run(args: argparse.Namespace) -> int:
             sys.stdout.write("\n")
         else:
             _print_table(results)
-            sys.stderr.write(f"{len(results)} studies\n")
+            sys.stderr.write(_count(len(results), "study", "studies") + "\n")
         return 0
     if action == "get":
         return _run_get(args, server, client)

@@ -126,12 +126,21 @@ def retrieve(
     cancel = cancel or threading.Event()
     report = RetrieveReport()
     todo: list[InstanceRef] = []
+    refused: list[str] = []
     for study_uid in study_uids:
         instances = client.list_instances(study_uid)
         report.studies += 1
         report.total += len(instances)
-        todo.extend(i for i in instances if not sink.has(i.sop_uid))
-    report.skipped = report.total - len(todo)
+        for ref in instances:
+            if not is_uid(ref.sop_uid):
+                # A peer's value never becomes a file name unless it is a UID.
+                logger.warning(
+                    "%s: image UID %r is not a UID; skipped", client.label, ref.sop_uid[:70]
+                )
+                refused.append(ref.sop_uid)
+            elif not sink.has(ref.sop_uid):
+                todo.append(ref)
+    report.skipped = report.total - len(todo) - len(refused)
     done = report.skipped
     if on_progress is not None:
         on_progress(done, report.total)
@@ -153,5 +162,5 @@ def retrieve(
             "run the same command again to fetch the rest",
         ) from None
     report.cancelled = cancel.is_set()
-    report.missing = [i.sop_uid for i in todo if not sink.has(i.sop_uid)]
+    report.missing = refused + [i.sop_uid for i in todo if not sink.has(i.sop_uid)]
     return report

@@ -116,7 +116,7 @@ def test_find_table(orthanc: Orthanc, studies: dict[str, Study], run: Run) -> No
     assert code == 0
     assert out.splitlines()[0].split()[:3] == ["PATIENT", "ID", "NAME"]
     assert studies["P2"].study_uid in out.splitlines()[1]
-    assert err == "1 studies\n"
+    assert err == "1 study\n"
 
 
 def assert_same_pixels(originals: list[Path], out_dir: Path) -> None:

@@ -5,12 +5,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pydicom
 import pytest
 
 from detector.pacs.client import open_client
 from detector.pacs.errors import PacsError
+from detector.pacs.query import InstanceRef
 from detector.pacs.retrieve import FolderSink, retrieve
 from detector.pacs.servers import parse_url
 from tests.detector.pacs.conftest import OUR_AET, Orthanc, _start, make_study
@@ -94,3 +96,38 @@ def test_cancel_between_images(lone_orthanc: Orthanc, tmp_path: Path) -> None:
     )
     assert report.cancelled and report.fetched == 1 and len(report.missing) == 2
     assert len(list((tmp_path / "out").iterdir())) == 1
+
+
+class _ListingPeer:
+    """A peer whose image list holds a UID that is a path (what a hostile PACS could send)."""
+
+    label = "peer"
+
+    def find(self, query: object) -> list[object]:
+        return []
+
+    def list_instances(self, study_uid: str) -> list[InstanceRef]:
+        return [
+            InstanceRef(study_uid, "1.1", "../../escape"),
+            InstanceRef(study_uid, "1.1", "1.2.3"),
+        ]
+
+    def fetch(
+        self, instances: list[InstanceRef], sink: FolderSink, cancel: object, on_instance: Any
+    ) -> None:
+        for ref in instances:
+            sink.write(ref.sop_uid, b"DICM")
+            on_instance(ref)
+
+
+def test_image_uid_that_is_a_path_is_skipped(tmp_path: Path) -> None:
+    """Only real UIDs are fetched; the other is reported missing and nothing leaves the folder."""
+    report = retrieve(_ListingPeer(), ["1.1"], FolderSink(tmp_path / "out"))
+    assert (report.total, report.fetched, report.skipped, report.missing) == (
+        2,
+        1,
+        0,
+        ["../../escape"],
+    )
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["1.2.3.dcm"]
+    assert not (tmp_path / "escape.dcm").exists()
