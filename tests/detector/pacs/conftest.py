@@ -1,0 +1,220 @@
+"""A REAL Orthanc for the PACS tests, on free loopback ports, with a config the test writes.
+
+Skips with the reason where Orthanc is not installed (a developer's laptop); CI installs it
+from Debian (``.ci/run``). Images are generated here and uploaded through Orthanc's REST API.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pydicom
+import pytest
+
+from detector.imaging.dicom_write import compress_jpeg_baseline, new_image_dataset, save_dataset
+from tests.conftest import chest_like
+
+ORTHANC = shutil.which("Orthanc") or "/usr/sbin/Orthanc"
+DICOMWEB_PLUGIN = "/usr/share/orthanc/plugins/libOrthancDicomWeb.so"
+OUR_AET = "PVTEST"
+MOVE_AET = "PVSTORE"
+PACS_AET = "ORTHANCTEST"
+USER, PASSWORD = "reader", "s3cret-Pa55"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Orthanc:
+    """A running Orthanc and what the tests need to know of it."""
+
+    root: Path
+    http_port: int
+    dicom_port: int
+    store_port: int
+    auth: bool = False
+    proc: subprocess.Popen[bytes] | None = None
+    log: Path = field(default_factory=Path)
+
+    @property
+    def web_url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}/dicom-web"
+
+    @property
+    def dimse_url(self) -> str:
+        return f"dimse://{PACS_AET}@127.0.0.1:{self.dicom_port}"
+
+    def _request(self, method: str, path: str, data: bytes | None = None) -> bytes:
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{self.http_port}{path}", data=data, method=method
+        )
+        if self.auth:
+            token = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+            req.add_header("Authorization", f"Basic {token}")
+        with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310 - loopback test server
+            return bytes(resp.read())
+
+    def upload(self, path: Path) -> None:
+        self._request("POST", "/instances", path.read_bytes())
+
+    def clear(self) -> None:
+        for pid in json.loads(self._request("GET", "/patients")):
+            self._request("DELETE", f"/patients/{pid}")
+
+    def instance_count(self) -> int:
+        return len(json.loads(self._request("GET", "/instances")))
+
+    def start(self) -> None:
+        self.log = self.root / "orthanc.log"
+        with self.log.open("ab") as log:
+            self.proc = subprocess.Popen(  # noqa: S603 - our own test server
+                [ORTHANC, str(self.root / "orthanc.json")], stdout=log, stderr=log
+            )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                pytest.fail(f"Orthanc exited: {self.log.read_text(errors='replace')[-2000:]}")
+            try:
+                self._request("GET", "/system")
+                return
+            except (OSError, urllib.error.URLError):
+                time.sleep(0.1)
+        pytest.fail("Orthanc did not answer within 30 s")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+
+def _write_config(o: Orthanc) -> None:
+    (o.root / "db").mkdir(exist_ok=True)
+    config = {
+        "Name": "pneumoview-test",
+        "StorageDirectory": str(o.root / "db"),
+        "IndexDirectory": str(o.root / "db"),
+        "HttpPort": o.http_port,
+        "DicomPort": o.dicom_port,
+        "DicomAet": PACS_AET,
+        "DicomCheckCalledAet": True,
+        "RemoteAccessAllowed": False,
+        "AuthenticationEnabled": o.auth,
+        "RegisteredUsers": {USER: PASSWORD} if o.auth else {},
+        "Plugins": [DICOMWEB_PLUGIN],
+        "DicomWeb": {"Enable": True, "Root": "/dicom-web/"},
+        "DicomModalities": {
+            "pneumoview": [OUR_AET, "127.0.0.1", o.store_port],
+            "pneumoview-store": [MOVE_AET, "127.0.0.1", o.store_port],
+        },
+        "HttpTimeout": 10,
+        "StableAge": 1,
+        "ConcurrentJobs": 1,
+    }
+    (o.root / "orthanc.json").write_text(json.dumps(config, indent=1))
+
+
+def _start(root: Path, *, auth: bool) -> Orthanc:
+    if not (os.access(ORTHANC, os.X_OK) and Path(DICOMWEB_PLUGIN).is_file()):
+        pytest.skip(
+            "Orthanc is not installed (apt-get install orthanc orthanc-dicomweb; .ci/run does)"
+        )
+    root.mkdir(parents=True, exist_ok=True)
+    o = Orthanc(root, free_port(), free_port(), free_port(), auth=auth)
+    _write_config(o)
+    o.start()
+    return o
+
+
+@pytest.fixture(scope="module")
+def orthanc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Orthanc]:
+    """An Orthanc without authentication, emptied between modules."""
+    o = _start(tmp_path_factory.mktemp("orthanc"), auth=False)
+    yield o
+    o.stop()
+
+
+@pytest.fixture(scope="module")
+def orthanc_auth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Orthanc]:
+    """An Orthanc with HTTP basic authentication (user ``reader``)."""
+    o = _start(tmp_path_factory.mktemp("orthanc-auth"), auth=True)
+    yield o
+    o.stop()
+
+
+@dataclass
+class Study:
+    """Generated images of one study, as files."""
+
+    study_uid: str
+    patient_id: str
+    accession: str
+    date: str
+    modality: str
+    files: list[Path]
+
+
+def make_study(
+    folder: Path,
+    *,
+    patient_id: str,
+    accession: str,
+    date: str,
+    modality: str = "CR",
+    images: int = 2,
+    jpeg_first: bool = False,
+) -> Study:
+    """A study of ``images`` small chest-like images (the first JPEG Baseline when asked)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    study_uid = pydicom.uid.generate_uid()
+    series_uid = pydicom.uid.generate_uid()
+    sop_class = "1.2.840.10008.5.1.4.1.1.1" if modality == "CR" else "1.2.840.10008.5.1.4.1.1.1.1"
+    files = []
+    for index in range(images):
+        ds = new_image_dataset(
+            chest_like(64, seed=index + len(patient_id)),
+            sop_class_uid=sop_class,
+            PatientID=patient_id,
+            PatientName=f"SYNTHETIC^{patient_id}",
+            StudyInstanceUID=study_uid,
+            SeriesInstanceUID=series_uid,
+            AccessionNumber=accession,
+            StudyDate=date,
+            Modality=modality,
+            InstanceNumber=index + 1,
+        )
+        if jpeg_first and index == 0:
+            compress_jpeg_baseline(ds)
+        path = folder / f"{patient_id}-{index}.dcm"
+        save_dataset(ds, path)
+        files.append(path)
+    return Study(study_uid, patient_id, accession, date, modality, files)
+
+
+@pytest.fixture(autouse=True)
+def _own_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own config folder and no PACS credentials from the environment."""
+    folder = tmp_path / "config"
+    monkeypatch.setenv("PNEUMOVIEW_CONFIG_DIR", str(folder))
+    for name in ("PNEUMOVIEW_PACS_USER", "PNEUMOVIEW_PACS_PASSWORD", "PNEUMOVIEW_PACS_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    return folder

@@ -1,0 +1,133 @@
+"""Retrieve into a folder: atomic files, skip what is there, keep what arrived when the server dies."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pydicom
+import pytest
+
+from detector.pacs.client import open_client
+from detector.pacs.errors import PacsError
+from detector.pacs.query import InstanceRef
+from detector.pacs.retrieve import FolderSink, retrieve
+from detector.pacs.servers import parse_url
+from tests.detector.pacs.conftest import OUR_AET, Orthanc, _start, make_study
+
+
+class TestFolderSink:
+    def test_refuses_a_uid_that_is_a_path(self, tmp_path: Path) -> None:
+        """A peer's SOPInstanceUID never becomes a path outside the folder."""
+        sink = FolderSink(tmp_path / "out")
+        with pytest.raises(ValueError, match="is not a UID"):
+            sink.write("../../evil", b"x")
+        assert not (tmp_path / "evil").exists()
+        assert not sink.has("../../evil")
+
+    def test_written_whole_no_temp_left(self, tmp_path: Path) -> None:
+        sink = FolderSink(tmp_path / "out")
+        path = sink.write("1.2.3", b"DICM")
+        assert path == tmp_path / "out" / "1.2.3.dcm"
+        assert [p.name for p in (tmp_path / "out").iterdir()] == ["1.2.3.dcm"]
+        assert sink.has("1.2.3") and not sink.has("1.2.4")
+
+
+@pytest.fixture
+def lone_orthanc(tmp_path: Path) -> Iterator[Orthanc]:
+    """An Orthanc of this test's own, which the test stops and starts again."""
+    o = _start(tmp_path / "orthanc", auth=False)
+    yield o
+    o.stop()
+
+
+@pytest.mark.parametrize("protocol", ["dicomweb", "dimse"])
+def test_server_stops_mid_retrieve_then_resume(
+    lone_orthanc: Orthanc, tmp_path: Path, protocol: str
+) -> None:
+    """Orthanc stops after the first image: that image is kept whole, the error is one line
+    saying how many arrived, and once the server is back a second retrieve fetches the rest."""
+    study = make_study(tmp_path / "in", patient_id="MID", accession="M", date="20240101", images=4)
+    for path in study.files:
+        lone_orthanc.upload(path)
+    url = lone_orthanc.web_url if protocol == "dicomweb" else lone_orthanc.dimse_url
+    server = parse_url(url, calling_aet=OUR_AET, connect_timeout=3.0)
+    out = tmp_path / "out"
+    progress: list[tuple[int, int]] = []
+
+    def _stop_after_first(done: int, total: int) -> None:
+        progress.append((done, total))
+        if done == 1:
+            lone_orthanc.stop()
+
+    with pytest.raises(PacsError) as info:
+        retrieve(
+            open_client(server), [study.study_uid], FolderSink(out), on_progress=_stop_after_first
+        )
+    message = str(info.value)
+    assert message.startswith(f"{server.label}: ")
+    assert "1 of 4 images are in" in message and "run the same command again" in message
+    assert "\n" not in message
+    kept = sorted(out.iterdir())
+    assert len(kept) == 1 and kept[0].suffix == ".dcm"
+    assert pydicom.dcmread(kept[0]).PixelData in {pydicom.dcmread(p).PixelData for p in study.files}
+
+    lone_orthanc.start()
+    report = retrieve(open_client(server), [study.study_uid], FolderSink(out))
+    assert (report.total, report.skipped, report.fetched, report.missing) == (4, 1, 3, [])
+    expected = sorted(f"{pydicom.dcmread(p).SOPInstanceUID}.dcm" for p in study.files)
+    assert sorted(p.name for p in out.iterdir()) == expected
+
+
+def test_cancel_between_images(lone_orthanc: Orthanc, tmp_path: Path) -> None:
+    """A cancel set after the first image stops the retrieve there, without an error."""
+    study = make_study(tmp_path / "in", patient_id="CAN", accession="C", date="20240101", images=3)
+    for path in study.files:
+        lone_orthanc.upload(path)
+    cancel = threading.Event()
+    report = retrieve(
+        open_client(parse_url(lone_orthanc.dimse_url, calling_aet=OUR_AET)),
+        [study.study_uid],
+        FolderSink(tmp_path / "out"),
+        cancel=cancel,
+        on_progress=lambda done, _total: cancel.set() if done == 1 else None,
+    )
+    assert report.cancelled and report.fetched == 1 and len(report.missing) == 2
+    assert len(list((tmp_path / "out").iterdir())) == 1
+
+
+class _ListingPeer:
+    """A peer whose image list holds a UID that is a path (what a hostile PACS could send)."""
+
+    label = "peer"
+
+    def find(self, query: object) -> list[object]:
+        return []
+
+    def list_instances(self, study_uid: str) -> list[InstanceRef]:
+        return [
+            InstanceRef(study_uid, "1.1", "../../escape"),
+            InstanceRef(study_uid, "1.1", "1.2.3"),
+        ]
+
+    def fetch(
+        self, instances: list[InstanceRef], sink: FolderSink, cancel: object, on_instance: Any
+    ) -> None:
+        for ref in instances:
+            sink.write(ref.sop_uid, b"DICM")
+            on_instance(ref)
+
+
+def test_image_uid_that_is_a_path_is_skipped(tmp_path: Path) -> None:
+    """Only real UIDs are fetched; the other is reported missing and nothing leaves the folder."""
+    report = retrieve(_ListingPeer(), ["1.1"], FolderSink(tmp_path / "out"))
+    assert (report.total, report.fetched, report.skipped, report.missing) == (
+        2,
+        1,
+        0,
+        ["../../escape"],
+    )
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["1.2.3.dcm"]
+    assert not (tmp_path / "escape.dcm").exists()
