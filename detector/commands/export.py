@@ -1,4 +1,8 @@
-"""``pneumoview export SESSION --out FILE.csv --format labels|audit|submission|reviewed-submission``.
+"""``pneumoview export SESSION --out FILE.csv --format labels|audit|submission|reviewed-submission|sr``.
+
+``--format sr`` writes into the ``--out`` folder one DICOM SR (TID 1500) per reviewed image,
+holding the boxes of the ``labels`` export with their source and the reader's name
+(:mod:`detector.sr.review_output`).
 
 Writes a review session (the SQLite file the viewer keeps) as corrected RSNA labels, an audit
 trail, the model's submission or the reviewed result as a submission (see
@@ -15,27 +19,30 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
 from detector.cli import UsageError
 
 NAME = "export"
-HELP = "export a review session as labels, audit, submission or reviewed-submission CSV"
+HELP = "export a review session as labels, audit, submission or reviewed-submission CSV, or SRs"
+SR_FORMAT = "sr"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from detector.review.export import CONFIRM_IOU, EXPORT_FORMATS
 
     parser.add_argument("session", help="review session file (.sqlite) written by the viewer")
-    parser.add_argument("--out", required=True, help="CSV file to write")
+    parser.add_argument("--out", required=True, help="CSV file to write (a folder for --format sr)")
     parser.add_argument(
         "--format",
-        choices=EXPORT_FORMATS,
+        choices=(*EXPORT_FORMATS, SR_FORMAT),
         default="labels",
         help="labels: corrected RSNA labels of the reviewed images (default); audit: the same "
         "plus source, score, status, reviewer, time and effort, and rejected predictions; "
         "submission: what the model proposed at --threshold, whatever the review did; "
         "reviewed-submission: the labels as a submission (accepted predictions with their "
-        "score, ground truth and drawn boxes with 1.0)",
+        "score, ground truth and drawn boxes with 1.0); sr: one DICOM SR (TID 1500) per "
+        "reviewed image with the labels' boxes, their source and the reader's name",
     )
     parser.add_argument(
         "--threshold",
@@ -53,7 +60,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from detector.files.output import OutputError, check_output_file
+    from detector.files.output import OutputError, check_output_dir, check_output_file
     from detector.review.export import ExportError, export_note, export_review
     from detector.review.store import SessionError, open_session
 
@@ -62,7 +69,10 @@ def run(args: argparse.Namespace) -> int:
     if not 0.0 < args.iou <= 1.0:
         raise UsageError("--iou must be in (0, 1]")
     try:
-        check_output_file(args.out)
+        if args.format == SR_FORMAT:
+            check_output_dir(args.out)
+        else:
+            check_output_file(args.out)
     except OutputError as err:
         raise UsageError(f"--out {err}") from None
     try:
@@ -73,6 +83,8 @@ def run(args: argparse.Namespace) -> int:
     problems: list[str] = []
     for line in store.quarantined:  # unreadable rows are left out, and said so
         sys.stderr.write(f"pneumoview export: {store.path.name}: {line}\n")
+    if args.format == SR_FORMAT:
+        return _run_sr(args, state, store, problems)
     try:
         rows = export_review(
             state,
@@ -96,3 +108,20 @@ def run(args: argparse.Namespace) -> int:
         f"({done} of {total} image(s) reviewed in {args.session})\n{note}\n"
     )
     return 0
+
+
+def _run_sr(args: argparse.Namespace, state: Any, store: Any, problems: list[str]) -> int:
+    from detector.sr.review_output import export_review_sr
+
+    try:
+        written = export_review_sr(state, args.out, iou_threshold=args.iou, problems=problems)
+    finally:
+        store.close()
+    for line in problems:
+        sys.stderr.write(f"pneumoview export: warning: {line}\n")
+    done, total = state.progress()
+    sys.stderr.write(
+        f"wrote {written} SR file(s) to {args.out} "
+        f"({done} of {total} image(s) reviewed in {args.session})\n"
+    )
+    return 1 if problems else 0

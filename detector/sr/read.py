@@ -167,7 +167,7 @@ def _report(path: str, sr: Any) -> SrReport:
     people = content.get_observer_contexts(observer_type=codes.codes.DCM.Person)
     for context in people:
         name = context.observer_identifying_attributes.name
-        report.reader = str(name) if name else ""
+        report.reader = str(name).rstrip("^") if name else ""
         break
     for number, group in enumerate(content.get_planar_roi_measurement_groups(), start=1):
         finding = _finding(path, group, number)

@@ -80,6 +80,12 @@ class SrAuthor:
     reader: str = ""
 
 
+def person_name(name: str) -> str:
+    """A reader's name as a DICOM PN: a login name (no ``^``) gets a trailing ``^`` so that it
+    reads as one family-name component (PS3.5 6.2.1.2), as highdicom asks."""
+    return name if "^" in name else f"{name}^"
+
+
 def _polyline(xywh: Sequence[float]) -> np.ndarray:
     x, y, w, h = (float(v) for v in xywh)
     return np.array([[x, y], [x + w, y], [x + w, y + h], [x, y + h], [x, y]], dtype=np.float32)
@@ -233,7 +239,7 @@ def build_sr(
         hd.sr.ObserverContext(
             observer_type=codes.codes.DCM.Person,
             observer_identifying_attributes=hd.sr.PersonObserverIdentifyingAttributes(
-                name=author.reader
+                name=person_name(author.reader)
             ),
         )
         if author.reader
