@@ -81,9 +81,16 @@ class SrAuthor:
 
 
 def person_name(name: str) -> str:
-    """A reader's name as a DICOM PN: a login name (no ``^``) gets a trailing ``^`` so that it
-    reads as one family-name component (PS3.5 6.2.1.2), as highdicom asks."""
-    return name if "^" in name else f"{name}^"
+    """A reader's name as a valid DICOM PN (PS3.5 6.2.1.2).
+
+    ``\\`` and ``=`` (value and group delimiters) become spaces, at most five components of at
+    most 64 characters are kept, and a login name (no ``^``) gets a trailing ``^`` so that it
+    reads as one family-name component, as highdicom asks.
+    """
+    clean = " ".join(name.replace("\\", " ").replace("=", " ").split())
+    parts = [part.strip()[:64] for part in clean.split("^")[:5]]
+    text = "^".join(parts).rstrip("^")
+    return text if "^" in text else f"{text}^"
 
 
 def _polyline(xywh: Sequence[float]) -> np.ndarray:
@@ -128,8 +135,9 @@ def _evidence(image: Dataset, path: str) -> Dataset:
         setattr(out, keyword, value)
     for keyword in _COPIED:
         setattr(out, keyword, image.get(keyword, None) or None)
-    if "SpecificCharacterSet" in image:
-        out.SpecificCharacterSet = image.SpecificCharacterSet
+    # pydicom has decoded the image's text; the SR writes it (and the reader's and model's
+    # names, which may be in any script) as UTF-8.
+    out.SpecificCharacterSet = "ISO_IR 192"
     return out
 
 
@@ -297,7 +305,11 @@ def write_sr(
     """
     import io
 
-    sr = build_sr(image, boxes, author, frame=frame, path=path)
+    try:
+        sr = build_sr(image, boxes, author, frame=frame, path=path)
+    except (ValueError, TypeError) as exc:
+        # highdicom's refusal of a value copied from an untrusted header: one line.
+        raise SrWriteError(path, f"cannot build the SR ({' '.join(str(exc).split())})") from None
     target = Path(out_dir) / sr_file_name(image)
     buffer = io.BytesIO()
     sr.save_as(buffer, enforce_file_format=True)

@@ -91,6 +91,17 @@ class TestWriteSr:
         groups = hd.sr.srread(path).content.get_image_measurement_groups()
         assert groups[0].finding_type.meaning == "No abnormality"
 
+    def test_reader_names_in_any_script(self, image: Path, tmp_path: Path) -> None:
+        """A CJK name survives (UTF-8); PN delimiters in a login name do not break the value."""
+        header = pydicom.dcmread(image, stop_before_pixels=True)
+        (tmp_path / "a").mkdir()
+        (tmp_path / "b").mkdir()
+        first = write_sr(header, BOXES, SrAuthor("m", "1", "山田^太郎"), tmp_path / "a")
+        assert read_sr(first).reader == "山田^太郎"
+        assert pydicom.dcmread(first).SpecificCharacterSet == "ISO_IR 192"
+        second = write_sr(header, BOXES, SrAuthor("m", "1", "dom\\user=x"), tmp_path / "b")
+        assert read_sr(second).reader == "dom user x"
+
     def test_header_without_study_uid_is_refused(self, image: Path, tmp_path: Path) -> None:
         header = pydicom.dcmread(image, stop_before_pixels=True)
         del header.StudyInstanceUID
