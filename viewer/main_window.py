@@ -23,6 +23,7 @@ from viewer.canvas.display import ImageDisplay
 from viewer.canvas.image_canvas import ImageCanvas
 from viewer.canvas.overlay_text import format_name
 from viewer.canvas.presentation_states import PresentationStates
+from viewer.canvas.sr_layer import SrLayer
 from viewer.detection.controller import DetectionController
 from viewer.detection.ui import DetectionUI
 from viewer.loading.frame_loader import FrameLoader
@@ -45,6 +46,7 @@ from viewer.review.controller import ReviewController
 from viewer.review.file_menu import ReviewFileActions
 from viewer.review.report_action import ReportAction
 from viewer.review.session_view import SessionView
+from viewer.review.sr_findings import SrFindings
 from viewer.review.status_label import ReviewStatusLabel
 from viewer.state import ViewerState
 
@@ -142,6 +144,13 @@ class MainWindow(QtWidgets.QMainWindow):
         )
         self.detection = DetectionController(self, pixel_cache=self.cache)
         self.review = ReviewController(self.state, self.canvas, self.detection, self.browser, self)
+        self.sr_findings = SrFindings(
+            self.state,
+            self.review,
+            SrLayer(self.canvas.image_item),
+            lambda text: self.statusBar().showMessage(text, 5000),
+            self,
+        )
         self.detection_ui = DetectionUI(self.detection, self.state, self.prefs, self.review, self)
         self.detection_ui.session_path = lambda: self.review.session_path
         self.detection_panel = self.detection_ui.panel
@@ -239,12 +248,16 @@ class MainWindow(QtWidgets.QMainWindow):
 
         self.detection_ui.build_actions(a)
 
-        self.review_actions = ReviewActions(self.review, a, self.detection_panel.set_legend)
+        self.review_actions = ReviewActions(self.review, a, self._show_legend)
+        self.sr_findings.build_actions(a)
+        self.sr_findings.legend_changed.connect(
+            lambda: self._show_legend(self.review_actions.legend())
+        )
         self.worklist.build_actions(a)
         self.report_action = ReportAction(
             self.review, a, lambda text: self.statusBar().showMessage(text, 10_000), self
         )
-        self.detection_panel.set_legend(self.review_actions.legend())
+        self._show_legend(self.review_actions.legend())
 
         self.act_shortcuts = a("&Keyboard shortcuts", self.show_shortcuts, ["F1"])
         self.act_about = a("&About PneumoView", lambda: dialogs.show_about(self))
@@ -275,6 +288,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
         review_menu = bar.addMenu("&Review")
         self.review_actions.fill_menu(review_menu)
+        self.sr_findings.fill_menu(review_menu)
         review_menu.addSeparator()
         review_menu.addAction(self.report_action.act_report)
 
@@ -407,6 +421,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _on_scan_finished(self) -> None:
         self.session_view.scan_finished()
+        self.sr_findings.scan_finished()
         self._update_position_label()
         self.scan_finished.emit()
 
@@ -514,11 +529,17 @@ class MainWindow(QtWidgets.QMainWindow):
         """Run the detector on every open image (key Shift+D); results stream in."""
         self.detection_ui.detect_all()
 
+    def _show_legend(self, html: str) -> None:
+        """The box layers' legend, with the SR layer's entry once an SR is open."""
+        sr = self.sr_findings.legend()
+        self.detection_panel.set_legend(f"{html}&nbsp;&nbsp; {sr}" if sr else html)
+
     # -- shutdown ---------------------------------------------------------------------------
 
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:  # noqa: N802 - Qt override
         self.loader.shutdown()  # results still arriving are dropped, the prefetch stopped
         self.scan.shutdown()  # stops the scan and thumbnail workers
+        self.sr_findings.shutdown()
         self.frame_control.stop()
         self.canvas.clear_rulers()
         self.detection.shutdown()

@@ -10,7 +10,9 @@ is written atomically and the journal deleted. Unreadable files are reported (``
 and skipped; the exit code is 1 when any input failed.
 
 Formats: ``submission`` (RSNA ``patientId,PredictionString``) or ``labels`` (RSNA labels plus a
-``score`` column). ``patientId`` is the file name without ``.dcm``, as in the RSNA data.
+``score`` column). ``patientId`` is the file name without ``.dcm``, as in the RSNA data. ``sr``:
+``--out`` is a folder that gets one DICOM SR (TID 1500) per image (:mod:`detector.sr`); a plain
+image (PNG, JPEG) has no DICOM header to reference and is refused with one line.
 
 Multi-GPU / multi-node: under ``torchrun`` (``WORLD_SIZE > 1``) each rank processes its share of
 the files (a ``DistributedSampler`` without shuffling), journals into its own part file next to
@@ -41,7 +43,7 @@ from detector.types import Detection, DetectionResult
 
 NAME = "detect"
 HELP = "detect lung opacities in DICOM images and write an RSNA submission or labels CSV"
-FORMATS = ("submission", "labels")
+FORMATS = ("submission", "labels", "sr")
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +66,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="checkpoint file (default: the shipped real-data model resources/models/real.pt; "
         "demo.pt for synthetic phantoms)",
     )
-    parser.add_argument("--out", required=True, help="output CSV file")
+    parser.add_argument("--out", required=True, help="output CSV file (a folder for --format sr)")
     parser.add_argument("--format", choices=FORMATS, default="submission", help="output format")
     parser.add_argument(
         "--threshold",
@@ -107,13 +109,27 @@ def _dist_env() -> tuple[int, int, int]:
 
 
 def _write_output(
-    args: argparse.Namespace, results: list[DetectionResult], threshold: float
-) -> int:
+    args: argparse.Namespace,
+    results: list[DetectionResult],
+    threshold: float,
+    sr: tuple[list[tuple[str, DetectionResult]], Path, dict[str, Any]] | None = None,
+) -> tuple[int, int]:
+    """Write the output; returns ``(rows or SR files written, images refused)``."""
     from detector.rsna.csv_write import write_labels, write_submission
 
+    if sr is not None:
+        from detector.sr.batch import model_author, write_detection_srs
+
+        pairs, model_path, meta = sr
+        written, problems = write_detection_srs(
+            pairs, threshold, model_author(model_path, meta), args.out, frame=args.frame
+        )
+        for line in problems:
+            sys.stderr.write(line + "\n")
+        return written, len(problems)
     if args.format == "labels":
-        return write_labels(args.out, results, threshold, with_score=True)
-    return write_submission(args.out, results, threshold)
+        return write_labels(args.out, results, threshold, with_score=True), 0
+    return write_submission(args.out, results, threshold), 0
 
 
 def _previous_output(path: Path) -> dict[str, DetectionResult]:
@@ -174,7 +190,12 @@ def run(args: argparse.Namespace) -> int:
     if args.workers < 0:
         raise UsageError("--workers must be >= 0")
     try:
-        out = check_output_file(args.out)
+        if args.format == "sr":
+            from detector.files.output import check_output_dir
+
+            out = check_output_dir(args.out)
+        else:
+            out = check_output_file(args.out)
     except OutputError as err:
         raise UsageError(f"--out {err}") from None
     missing = [p for p in args.paths if not os.path.exists(p)]
@@ -188,6 +209,8 @@ def run(args: argparse.Namespace) -> int:
     world, rank, local_rank = _dist_env()
     if rank == 0:
         remove_stale_temp_files(out.parent)
+        if out.is_dir():
+            remove_stale_temp_files(out)
     journals = existing_journals(out)
     if journals and not args.resume:
         raise UsageError(
@@ -317,6 +340,7 @@ def run(args: argparse.Namespace) -> int:
         failed = [i for i, r in results.items() if r.error is not None]
 
     ordered: list[DetectionResult] = []
+    paired: list[tuple[str, DetectionResult]] = []
     for i in range(len(files)):
         if i in results:
             ordered.append(results[i])
@@ -324,10 +348,14 @@ def run(args: argparse.Namespace) -> int:
             ordered.append(done_sources[keys[i]])
         elif ids[i] in done_ids:
             ordered.append(done_ids[ids[i]])
+        else:
+            continue
+        paired.append((files[i], ordered[-1]))
     # Rows of the earlier output for images not given this time are kept, not dropped.
     given = set(ids)
     ordered.extend(r for pid, r in done_ids.items() if pid not in given)
-    written = _write_output(args, ordered, threshold)
+    sr = (paired, model_path, detector.meta) if args.format == "sr" else None
+    written, refused = _write_output(args, ordered, threshold, sr)
     for path in existing_journals(out):
         path.unlink(missing_ok=True)
 
@@ -335,7 +363,7 @@ def run(args: argparse.Namespace) -> int:
         sys.stderr.write(f"{path}: file not found\n")
     for line in skipped_lines(skipped):
         sys.stderr.write(line + "\n")
-    n_failed = len(failed) + len(missing)
+    n_failed = len(failed) + len(missing) + refused
     ok = sum(1 for r in ordered if r.error is None)
     positives = sum(1 for r in ordered if r.error is None and r.above(threshold))
     if dist is None:
@@ -344,7 +372,7 @@ def run(args: argparse.Namespace) -> int:
         f"detected on {ok} of {len(files) + len(missing)} file(s) ("
         + (f"{resumed} from the interrupted run; " if resumed else "")
         + f"{positives} with findings at threshold {threshold:g}; {rate:.1f} images/s); "
-        f"wrote {written} row(s) to {args.out}"
+        f"wrote {written} {'SR file' if args.format == 'sr' else 'row'}(s) to {args.out}"
         + (f"; {n_failed} failed" if n_failed else "")
         + "\n"
     )

@@ -1,5 +1,9 @@
-"""``pneumoview export SESSION --out FILE.csv --format labels|audit|submission|reviewed-submission``
-or ``--out DIR --format gsps`` (one presentation state per reviewed image, :mod:`detector.gsps.export`).
+"""``pneumoview export SESSION --out FILE.csv --format labels|audit|submission|reviewed-submission``,
+or ``--out DIR --format gsps|sr``.
+
+``--format gsps`` writes one presentation state per reviewed image (:mod:`detector.gsps.export`);
+``--format sr`` one DICOM SR (TID 1500) per reviewed image, holding the boxes of the ``labels``
+export with their source and the reader's name (:mod:`detector.sr.review_output`).
 
 Writes a review session (the SQLite file the viewer keeps) as corrected RSNA labels, an audit
 trail, the model's submission or the reviewed result as a submission (see
@@ -16,28 +20,32 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
 from detector.cli import UsageError
 
 NAME = "export"
-HELP = "export a review session as labels, audit, submission or reviewed-submission CSV"
+HELP = "export a review session as labels, audit, submission or reviewed-submission CSV, or SRs"
+SR_FORMAT = "sr"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from detector.review.export import CONFIRM_IOU, EXPORT_FORMATS
 
     parser.add_argument("session", help="review session file (.sqlite) written by the viewer")
-    parser.add_argument("--out", required=True, help="CSV file to write (gsps: a folder)")
+    parser.add_argument("--out", required=True, help="CSV file to write (gsps, sr: a folder)")
     parser.add_argument(
         "--format",
-        choices=(*EXPORT_FORMATS, "gsps"),
+        choices=(*EXPORT_FORMATS, "gsps", SR_FORMAT),
         default="labels",
         help="labels: corrected RSNA labels of the reviewed images (default); audit: the same "
         "plus source, score, status, reviewer, time and effort, and rejected predictions; "
         "submission: what the model proposed at --threshold, whatever the review did; "
         "reviewed-submission: the labels as a submission (accepted predictions with their "
         "score, ground truth and drawn boxes with 1.0); gsps: one Grayscale Softcopy Presentation "
-        "State per reviewed image into the --out folder, the labels' boxes as closed polylines",
+        "State per reviewed image into the --out folder, the labels' boxes as closed polylines; sr: "
+        "one DICOM SR (TID 1500) per reviewed image with the labels' boxes, their source and the "
+        "reader's name",
     )
     parser.add_argument(
         "--threshold",
@@ -55,7 +63,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from detector.files.output import OutputError, check_output_file
+    from detector.files.output import OutputError, check_output_dir, check_output_file
     from detector.review.export import ExportError, export_note, export_review
     from detector.review.store import SessionError, open_session
 
@@ -68,7 +76,10 @@ def run(args: argparse.Namespace) -> int:
 
         return run_gsps_export(args)
     try:
-        check_output_file(args.out)
+        if args.format == SR_FORMAT:
+            check_output_dir(args.out)
+        else:
+            check_output_file(args.out)
     except OutputError as err:
         raise UsageError(f"--out {err}") from None
     try:
@@ -79,6 +90,8 @@ def run(args: argparse.Namespace) -> int:
     problems: list[str] = []
     for line in store.quarantined:  # unreadable rows are left out, and said so
         sys.stderr.write(f"pneumoview export: {store.path.name}: {line}\n")
+    if args.format == SR_FORMAT:
+        return _run_sr(args, state, store, problems)
     try:
         rows = export_review(
             state,
@@ -102,3 +115,20 @@ def run(args: argparse.Namespace) -> int:
         f"({done} of {total} image(s) reviewed in {args.session})\n{note}\n"
     )
     return 0
+
+
+def _run_sr(args: argparse.Namespace, state: Any, store: Any, problems: list[str]) -> int:
+    from detector.sr.review_output import export_review_sr
+
+    try:
+        written = export_review_sr(state, args.out, iou_threshold=args.iou, problems=problems)
+    finally:
+        store.close()
+    for line in problems:
+        sys.stderr.write(f"pneumoview export: warning: {line}\n")
+    done, total = state.progress()
+    sys.stderr.write(
+        f"wrote {written} SR file(s) to {args.out} "
+        f"({done} of {total} image(s) reviewed in {args.session})\n"
+    )
+    return 1 if problems else 0

@@ -120,18 +120,30 @@ def lesion_boxes(
     prediction's score. Other final boxes give their own geometry and score (None for
     ground truth and drawn boxes).
     """
+    return [(xywh, score) for xywh, score, _source in lesion_sources(state, image, iou_threshold)]
+
+
+def lesion_sources(
+    state: ReviewState, image: str, iou_threshold: float = CONFIRM_IOU
+) -> list[tuple[tuple[float, float, float, float], float | None, str]]:
+    """:func:`lesion_boxes` with the source of each entry's geometry.
+
+    The source (:attr:`ReviewBox.source`: ``ground_truth``, ``model`` or ``reviewer``) is that
+    of the box whose geometry is written: the ground truth's for a confirmed pair, the accepted
+    prediction's when the reader moved it.
+    """
     confirmed = state.confirmations(image, iou_threshold)
     confirming = set(confirmed.values())
-    out: list[tuple[tuple[float, float, float, float], float | None]] = []
+    out: list[tuple[tuple[float, float, float, float], float | None, str]] = []
     for box in final_boxes(state, image):
         if box.id in confirming:
             continue  # written with the ground-truth box it confirms
         if box.id in confirmed:
             accepted = state.box(confirmed[box.id])
             shape = accepted if accepted.status is BoxStatus.EDITED else box
-            out.append((shape.xywh, accepted.score))
+            out.append((shape.xywh, accepted.score, shape.source))
         else:
-            out.append((box.xywh, box.score))
+            out.append((box.xywh, box.score, box.source))
     return out
 
 

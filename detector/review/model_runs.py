@@ -96,6 +96,29 @@ class ModelRuns(ReviewCore):
         """Add ground-truth boxes to one image; see :meth:`import_ground_truth`."""
         return self.import_ground_truth({image: boxes_xyxy}, origin)[0]
 
+    def adopt_ground_truth(
+        self, image: str, boxes_xyxy: Iterable[Sequence[float]], origin: str
+    ) -> list[ReviewBox]:
+        """The reader adds ground truth to one image (e.g. from an SR): one undo step.
+
+        Unlike an import (:meth:`import_ground_truth`, not undoable), this is a reader's edit:
+        it is recorded for undo and counts as an edit of the image. A box equal to a
+        ground-truth box already on the image is skipped; nothing already there is changed.
+        """
+        self.image(image)
+        existing = {b.xyxy for b in self.boxes(image, kind=BoxKind.GROUND_TRUTH)}
+        now = self.clock()
+        new: list[ReviewBox] = []
+        for xyxy in boxes_xyxy:
+            box_xyxy = check_xyxy(xyxy)
+            if box_xyxy in existing:
+                continue
+            existing.add(box_xyxy)
+            new.append(self._new_box(image, BoxKind.GROUND_TRUTH, box_xyxy, origin=origin, now=now))
+        if new:
+            self._apply([(None, b) for b in new], [], f"add ground truth {origin}", touched={image})
+        return new
+
     def import_ground_truth(
         self,
         boxes_by_image: Mapping[str, Iterable[Sequence[float]]],
