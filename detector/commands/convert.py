@@ -35,7 +35,7 @@ from detector.files.output import (
 )
 from detector.files.scan import Skipped, iter_files, skipped_lines
 from detector.imaging.lut import Window
-from detector.imaging.overlays import burn_overlays, compose_mask, read_overlays
+from detector.imaging.overlays import draw_planes, read_overlays
 from detector.imaging.plain import sniff_format
 from detector.imaging.read import DicomReadError, read_dataset
 from detector.imaging.render import EQUALIZE_CHOICES, display_pixels, resize_display
@@ -72,7 +72,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--overlays",
         action="store_true",
-        help="burn the DICOM overlay planes into the PNG (white, as dcmj2pnm draws them)",
+        help="burn the DICOM overlay planes into the PNG as dcmj2pnm draws them (graphics white, "
+        "outside an ROI dimmed)",
     )
     parser.add_argument(
         "--workers", type=int, default=min(4, os.cpu_count() or 1), help="parallel processes"
@@ -156,7 +157,7 @@ def _with_overlays(source: str, frame: int, display: np.ndarray) -> np.ndarray:
         log.warning("%s: %s", source, problem)
     if not found.planes:
         return display
-    return burn_overlays(display, compose_mask(found.planes, frame, display.shape[:2]))
+    return draw_planes(display, found.planes, frame)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -12,11 +12,20 @@ overlays never raises, and never stops the image from being shown.
 
 Frames: with *Number of Frames in Overlay*, overlay frame ``k`` belongs to image frame
 ``Image Frame Origin - 1 + k``; without it the one overlay frame belongs to every image frame.
+High-bit planes of a multi-frame image have one mask per image frame.
+
+Drawing (:func:`draw_planes`) follows DCMTK's ``dcmj2pnm`` defaults, plane by plane in group
+order: a graphics plane replaces the pixels under its set bits with white; an ROI plane keeps
+the pixels of its region (set bits) and dims the rest of its rectangle to 1/16 (``value >> 4``
+of the 8-bit display value). PS3.3 C.9.2.1.1 defines ROI planes but leaves how they are
+displayed open; drawing them as dcmj2pnm does keeps ``convert --overlays`` comparable with it.
 """
 
 from __future__ import annotations
 
+import os
 import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,10 +36,12 @@ from pydicom.overlays import get_overlay_array
 
 from detector.imaging.decode_errors import short_reason
 from detector.imaging.limits import max_pixel_bytes, size_text
-from detector.imaging.read import number_of_frames
+from detector.imaging.read import DicomReadError, number_of_frames, read_dataset
 
 #: The repeating groups that can hold an overlay plane (PS3.5 7.6: even groups 6000-601E).
 OVERLAY_GROUPS = tuple(range(0x6000, 0x601F, 2))
+#: ROI planes dim the pixels outside their region by this many bits (dcmj2pnm: half of 8 bits).
+ROI_DIM_BITS = 4
 #: Transfer syntaxes whose pixel data are stored as plain little/big-endian words.
 _NATIVE_SYNTAXES = {
     "1.2.840.10008.1.2": "<",
@@ -168,7 +179,37 @@ def _from_overlay_data(ds: Dataset, group: int, rows: int, columns: int) -> np.n
     return np.asarray(arr, dtype=bool).reshape(frames, rows, columns)
 
 
-def _from_pixel_bits(ds: Dataset, group: int, rows: int, columns: int) -> np.ndarray:
+_PixelSource = Callable[[], Dataset]
+
+
+def _pixel_source(ds: Dataset) -> _PixelSource:
+    """A loader of the dataset that holds the pixel data: ``ds`` itself, or, for a header read
+    without its pixels (the viewer's), its file read again once, when a high-bit plane needs it.
+    """
+    cache: list[Dataset] = []
+
+    def load() -> Dataset:
+        if "PixelData" in ds:
+            return ds
+        if not cache:
+            filename = getattr(ds, "filename", None)
+            if not isinstance(filename, str | os.PathLike) or not str(filename):
+                raise _PlaneError("the overlay bits are in pixel data that is not at hand")
+            try:
+                full = read_dataset(filename)
+            except DicomReadError as exc:
+                raise _PlaneError(
+                    f"the pixel data that holds it cannot be read ({exc.reason})"
+                ) from None
+            cache.append(full)
+        return cache[0]
+
+    return load
+
+
+def _from_pixel_bits(
+    ds: Dataset, group: int, rows: int, columns: int, pixels: _PixelSource
+) -> np.ndarray:
     bit = _int(ds, group, 0x0102, "Overlay Bit Position")
     allocated = _int(ds, 0x0028, 0x0100, "Bits Allocated")
     stored = _int(ds, 0x0028, 0x0101, "Bits Stored", allocated)
@@ -188,7 +229,10 @@ def _from_pixel_bits(ds: Dataset, group: int, rows: int, columns: int) -> np.nda
         raise _PlaneError("overlay bits in colour pixel data are not supported")
     syntax = str(getattr(ds, "file_meta", Dataset()).get("TransferSyntaxUID", "1.2.840.10008.1.2"))
     order = _NATIVE_SYNTAXES.get(syntax)
-    if order is None or "PixelData" not in ds or ds["PixelData"].is_undefined_length:
+    if order is None:
+        raise _PlaneError("overlay bits are only read from uncompressed pixel data")
+    ds = pixels()
+    if "PixelData" not in ds or ds["PixelData"].is_undefined_length:
         raise _PlaneError("overlay bits are only read from uncompressed pixel data")
     frames = number_of_frames(ds)
     _check_size(rows, columns, frames)
@@ -201,7 +245,7 @@ def _from_pixel_bits(ds: Dataset, group: int, rows: int, columns: int) -> np.nda
     return ((words >> bit) & 1).astype(bool).reshape(frames, rows, columns)
 
 
-def _read_plane(ds: Dataset, group: int) -> OverlayPlane:
+def _read_plane(ds: Dataset, group: int, pixels: _PixelSource) -> OverlayPlane:
     rows = _int(ds, group, 0x0010, "Overlay Rows")
     columns = _int(ds, group, 0x0011, "Overlay Columns")
     origin = _origin(ds, group)
@@ -209,7 +253,7 @@ def _read_plane(ds: Dataset, group: int) -> OverlayPlane:
     description = _text(ds, group, 0x0022) or _text(ds, group, 0x1500)
     embedded = (group, 0x3000) not in ds
     if embedded:
-        masks = _from_pixel_bits(ds, group, rows, columns)
+        masks = _from_pixel_bits(ds, group, rows, columns, pixels)
         all_frames = number_of_frames(ds) == 1
         first = 0
     else:
@@ -240,7 +284,9 @@ def read_overlays(ds: Dataset) -> Overlays:
     Parameters
     ----------
     ds : pydicom.dataset.Dataset
-        The image's dataset, as read from the file.
+        The image's dataset, as read from the file. A header without its pixel data (as
+        :class:`detector.imaging.decode.DicomImage` keeps it) is enough: a plane kept in high
+        pixel bits then reads the pixel data from ``ds.filename``, once.
 
     Returns
     -------
@@ -250,11 +296,12 @@ def read_overlays(ds: Dataset) -> Overlays:
     """
     planes: list[OverlayPlane] = []
     problems: list[str] = []
+    pixels = _pixel_source(ds)
     for group in OVERLAY_GROUPS:
         try:
             if not _has_plane(ds, group):
                 continue
-            planes.append(_read_plane(ds, group))
+            planes.append(_read_plane(ds, group, pixels))
         except _PlaneError as exc:
             problems.append(f"overlay {group:04X} skipped: {exc}")
         except Exception as exc:  # noqa: BLE001 - one damaged plane never hides the image
@@ -262,26 +309,34 @@ def read_overlays(ds: Dataset) -> Overlays:
     return Overlays(tuple(planes), tuple(problems))
 
 
-def compose_mask(
-    planes: tuple[OverlayPlane, ...] | list[OverlayPlane], frame: int, shape: tuple[int, int]
-) -> np.ndarray:
+def place_plane(
+    plane: OverlayPlane, frame: int, shape: tuple[int, int]
+) -> tuple[tuple[slice, slice], np.ndarray] | None:
+    """Where ``plane``'s mask of ``frame`` lands in an image of ``shape``, clipped: the image's
+    slices and the matching part of the mask (None when nothing of it is inside)."""
+    mask = plane.mask_for_frame(frame)
+    if mask is None:
+        return None
+    height, width = shape
+    top, left = plane.origin[0] - 1, plane.origin[1] - 1
+    r0, c0 = max(top, 0), max(left, 0)
+    r1, c1 = min(top + mask.shape[0], height), min(left + mask.shape[1], width)
+    if r0 >= r1 or c0 >= c1:
+        return None
+    return (slice(r0, r1), slice(c0, c1)), mask[r0 - top : r1 - top, c0 - left : c1 - left]
+
+
+def compose_mask(planes: Sequence[OverlayPlane], frame: int, shape: tuple[int, int]) -> np.ndarray:
     """One bool mask of ``shape`` (image rows, columns) with every plane of ``frame`` placed.
 
     Each plane is placed with its first pixel at its 1-based Overlay Origin; the parts outside
     the image are clipped (a plane wholly outside adds nothing).
     """
     out = np.zeros(shape, dtype=bool)
-    height, width = shape
     for plane in planes:
-        mask = plane.mask_for_frame(frame)
-        if mask is None:
-            continue
-        top, left = plane.origin[0] - 1, plane.origin[1] - 1
-        r0, c0 = max(top, 0), max(left, 0)
-        r1, c1 = min(top + mask.shape[0], height), min(left + mask.shape[1], width)
-        if r0 >= r1 or c0 >= c1:
-            continue
-        out[r0:r1, c0:c1] |= mask[r0 - top : r1 - top, c0 - left : c1 - left]
+        placed = place_plane(plane, frame, shape)
+        if placed is not None:
+            out[placed[0]] |= placed[1]
     return out
 
 
@@ -289,4 +344,27 @@ def burn_overlays(display: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """A copy of 8-bit ``display`` (grey or RGB) set to 255 where ``mask`` is set (dcmj2pnm's default)."""
     out = display.copy()
     out[mask] = 255
+    return out
+
+
+def draw_planes(display: np.ndarray, planes: Sequence[OverlayPlane], frame: int) -> np.ndarray:
+    """A copy of 8-bit ``display`` (grey or RGB) with the planes of ``frame`` drawn as dcmj2pnm
+    draws them by default, plane after plane in group order.
+
+    A graphics (``"G"``) plane sets the pixels under its set bits to 255. An ROI (``"R"``) plane
+    keeps the pixels of its region (set bits) and dims every other pixel of its (clipped)
+    rectangle to ``value >> 4``. Pixels outside every plane are unchanged.
+    """
+    out = display.copy()
+    shape = (int(display.shape[0]), int(display.shape[1]))
+    for plane in planes:
+        placed = place_plane(plane, frame, shape)
+        if placed is None:
+            continue
+        where, mask = placed
+        region = out[where]
+        if plane.type == "R":
+            region[~mask] >>= ROI_DIM_BITS
+        else:
+            region[mask] = 255
     return out

@@ -92,3 +92,32 @@ def test_agrees_with_dcmj2pnm(tmp_path, name):
     theirs = np.asarray(Image.open(theirs_path)).astype(int)
     assert ours.shape == theirs.shape
     assert (np.abs(ours - theirs) <= 1).mean() >= 0.9999
+
+
+def test_roi_plane_dims_outside_its_region(tmp_path):
+    """An ROI ("R") plane: its region keeps the image, the rest of its rectangle is v >> 4."""
+    pixels = np.full((4, 4), 160, np.uint8)
+    ds = new_image_dataset(pixels, WindowCenter=127.5, WindowWidth=256)
+    add_plane(ds, np.array([[1, 0], [0, 1]], dtype=bool), origin=(2, 2), kind="R")
+    src = tmp_path / "in" / "roi.dcm"
+    src.parent.mkdir()
+    save_dataset(ds, src)
+    png = _convert(src, tmp_path / "out", "--overlays")
+    plain = display_pixels(src)
+    assert plain[1, 1] == 160  # the window maps 160 to 160
+    expected = plain.copy()
+    expected[1, 2] = expected[2, 1] = 160 >> 4
+    np.testing.assert_array_equal(png, expected)
+
+
+def test_high_bit_overlay_burnt(tmp_path):
+    """Bit 15 of 12-bit pixels: burnt white, and the pixels under it are not bright from it."""
+    from tests.detector.imaging.test_overlays import high_bit_file
+
+    values = np.array([[0, 1000], [2000, 4095]], dtype=np.uint16)
+    bits = np.array([[0, 1], [0, 0]], dtype=bool)
+    src = tmp_path / "in" / "hb.dcm"
+    src.parent.mkdir()
+    save_dataset(high_bit_file(values, bits, WindowCenter=2048, WindowWidth=4096), src)
+    assert _convert(src, tmp_path / "plain").tolist() == [[0, 62], [125, 255]]
+    assert _convert(src, tmp_path / "burnt", "--overlays").tolist() == [[0, 255], [125, 255]]

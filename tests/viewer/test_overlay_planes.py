@@ -8,7 +8,7 @@ import numpy as np
 from PySide6 import QtCore
 
 from detector.imaging.dicom_write import new_image_dataset, save_dataset
-from tests.detector.imaging.test_overlays import L_SHAPE, add_plane
+from tests.detector.imaging.test_overlays import L_SHAPE, add_plane, high_bit_file
 from tests.viewer.conftest import open_and_wait
 
 #: The image is 6 rows x 8 columns; the "L" sits at 1-based origin (2, 4).
@@ -94,3 +94,60 @@ def test_overlay_per_frame(qtbot, make_main_window, tmp_path):
     with qtbot.waitSignal(window.state.image_changed, timeout=10_000):
         window.state.set_frame(1)
     np.testing.assert_array_equal(layer.shown_mask, EXPECTED)
+
+
+def _high_bit_two_frames(tmp_path: Path) -> Path:
+    """Two 6 x 8 frames, 12 bits stored in 16; frame 1's overlay bits are the "L" at (2, 4),
+    frame 2's a single pixel at row 6, column 8 (bit 15, no Overlay Data)."""
+    values = np.full((2, 6, 8), 2000, np.uint16)
+    bits = np.zeros((2, 6, 8), dtype=bool)
+    bits[0] = EXPECTED
+    bits[1, 5, 7] = True
+    path = tmp_path / "highbit.dcm"
+    save_dataset(high_bit_file(values, bits, WindowCenter=2048, WindowWidth=4096), path)
+    return path
+
+
+def test_high_bit_overlay_drawn_and_follows_the_frame(qtbot, make_main_window, tmp_path):
+    """An old file's overlay in bit 15 is drawn; Right shows frame 2 with frame 2's bits."""
+    window = make_main_window()
+    open_and_wait(qtbot, window, [str(_high_bit_two_frames(tmp_path))])
+    layer = window.display.overlay_layer
+    np.testing.assert_array_equal(layer.shown_mask, EXPECTED)
+    assert window.metadata.overlay_lines() == [
+        "6000, graphics (G), 6 x 8, origin 1, 1, frames 1-2, in pixel data bit"
+    ]
+    qtbot.mouseClick(window.canvas, QtCore.Qt.MouseButton.LeftButton)
+    with qtbot.waitSignal(window.state.image_changed, timeout=10_000):
+        qtbot.keyClick(window.canvas, QtCore.Qt.Key.Key_Right)
+    assert window.state.frame == 1
+    second = np.zeros((6, 8), dtype=bool)
+    second[5, 7] = True
+    np.testing.assert_array_equal(layer.shown_mask, second)
+    _shift_o(qtbot, window)
+    assert not layer.item.isVisible()
+    _shift_o(qtbot, window)
+    with qtbot.waitSignal(window.state.image_changed, timeout=10_000):
+        qtbot.keyClick(window.canvas, QtCore.Qt.Key.Key_Left)
+    np.testing.assert_array_equal(layer.shown_mask, EXPECTED)
+
+
+def test_roi_plane_dims_outside_its_region(qtbot, make_main_window, tmp_path):
+    """An ROI plane: clear over its region, black at 15/16 over the rest of its rectangle."""
+    ds = new_image_dataset(np.full((6, 8), 200, np.uint8))
+    add_plane(ds, L_SHAPE, origin=(2, 4), kind="R")
+    path = tmp_path / "roi.dcm"
+    save_dataset(ds, path)
+    window = make_main_window()
+    open_and_wait(qtbot, window, [str(path)])
+    layer = window.display.overlay_layer
+    rect = np.zeros((6, 8), dtype=bool)
+    rect[1:4, 3:6] = True
+    dimmed = rect & ~EXPECTED
+    np.testing.assert_array_equal(layer.shown_mask, dimmed)
+    rgba = layer.item.image
+    assert (rgba[dimmed] == [0, 0, 0, 239]).all()  # 200 shows as 200 / 16 = 12.5
+    assert (rgba[~dimmed][:, 3] == 0).all()
+    assert window.metadata.overlay_lines() == ["6000, ROI (R), 3 x 3, origin 2, 4"]
+    _shift_o(qtbot, window)
+    assert not layer.item.isVisible()

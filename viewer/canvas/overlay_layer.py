@@ -2,9 +2,12 @@
 
 :class:`OverlayLayer` is one RGBA :class:`pyqtgraph.ImageItem`, a child of the canvas's
 ImageItem (as the boxes of :mod:`viewer.canvas.box_layers` are), so it lies in original image
-pixels and follows zoom, rotation and flips. It is white and opaque where an overlay bit of the
-frame on screen is set (as ``dcmj2pnm`` burns them) and transparent elsewhere. The planes come
-from :func:`detector.imaging.overlays.read_overlays`; this module only draws them.
+pixels and follows zoom, rotation and flips. It draws the planes of the frame on screen as
+``dcmj2pnm`` burns them (:func:`detector.imaging.overlays.draw_planes`): a graphics plane is
+opaque white where its bits are set; an ROI plane leaves its region clear and covers the rest
+of its rectangle with black at 15/16 opacity, so the image there is dimmed to 1/16. Elsewhere
+the layer is transparent. The planes come from :func:`detector.imaging.overlays.read_overlays`
+(high-bit planes included); this module only draws them.
 """
 
 from __future__ import annotations
@@ -13,16 +16,48 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
-from detector.imaging.overlays import OverlayPlane, compose_mask
+from detector.imaging.overlays import ROI_DIM_BITS, OverlayPlane, place_plane
 
 #: Stacking among the image's children: above the image, under every box and ruler.
 OVERLAY_Z = -5
 
 
-def overlay_rgba(mask: np.ndarray) -> np.ndarray:
-    """A ``(rows, cols, 4)`` uint8 image: opaque white where ``mask`` is set, clear elsewhere."""
-    rgba = np.zeros((*mask.shape, 4), dtype=np.uint8)
-    rgba[mask] = 255
+def overlay_rgba(
+    planes: tuple[OverlayPlane, ...], frame: int, shape: tuple[int, int]
+) -> np.ndarray | None:
+    """The ``(rows, cols, 4)`` uint8 layer drawn over ``frame``, or None when it draws nothing.
+
+    Composited over a display value ``d`` the layer gives ``d * keep + add``, built plane by
+    plane in group order as :func:`detector.imaging.overlays.draw_planes` burns them: a
+    graphics plane sets ``keep = 0, add = 255`` under its set bits; an ROI plane divides both
+    by 16 outside its region (inside its rectangle). Then alpha = ``1 - keep`` and the colour is
+    ``add / alpha``.
+    """
+    keep = np.ones(shape, dtype=np.float32)
+    add = np.zeros(shape, dtype=np.float32)
+    dim = np.float32(1 / (1 << ROI_DIM_BITS))
+    drawn = False
+    for plane in planes:
+        placed = place_plane(plane, frame, shape)
+        if placed is None:
+            continue
+        where, mask = placed
+        k, a = keep[where], add[where]
+        if plane.type == "R":
+            k[~mask] *= dim
+            a[~mask] *= dim
+        else:
+            k[mask] = 0.0
+            a[mask] = 255.0
+        drawn = drawn or plane.type == "R" or bool(mask.any())
+    if not drawn:
+        return None
+    alpha = 1.0 - keep
+    rgba = np.zeros((*shape, 4), dtype=np.uint8)
+    covered = alpha > 0
+    grey = np.rint(add[covered] / alpha[covered]).clip(0, 255).astype(np.uint8)
+    rgba[covered, :3] = grey[:, None]
+    rgba[..., 3] = np.rint(alpha * 255.0).astype(np.uint8)
     return rgba
 
 
@@ -74,7 +109,7 @@ class OverlayLayer:
 
     @property
     def shown_mask(self) -> np.ndarray | None:
-        """The bool mask drawn now (None when nothing is drawn)."""
+        """Where the layer covers the image now (None when nothing is drawn)."""
         return self._mask if self.item.isVisible() else None
 
     def set_planes(
@@ -87,13 +122,13 @@ class OverlayLayer:
 
     def show_frame(self, frame: int) -> None:
         """Draw the planes of 0-based image ``frame`` (nothing when it has none)."""
-        mask = compose_mask(self._planes, frame, self._shape) if self._planes else None
-        if mask is None or not mask.any():
+        rgba = overlay_rgba(self._planes, frame, self._shape) if self._planes else None
+        if rgba is None or not rgba[..., 3].any():
             self._mask = None
             self.item.clear()
         else:
-            self._mask = mask
-            self.item.setImage(overlay_rgba(mask), autoLevels=False)
+            self._mask = rgba[..., 3] > 0
+            self.item.setImage(rgba, autoLevels=False)
         self._update_visible()
 
     def clear(self) -> None:

@@ -11,7 +11,7 @@ from pydicom.pixels.utils import pack_bits
 
 from detector.imaging.decode import load_image
 from detector.imaging.dicom_write import new_image_dataset, save_dataset
-from detector.imaging.overlays import burn_overlays, compose_mask, read_overlays
+from detector.imaging.overlays import burn_overlays, compose_mask, draw_planes, read_overlays
 
 #: A 3 x 3 plane drawn by hand: an "L".
 L_SHAPE = np.array([[1, 0, 0], [1, 0, 0], [1, 1, 1]], dtype=bool)
@@ -57,6 +57,24 @@ def add_plane(
 def image(rows: int = 4, cols: int = 5, frames: int = 1) -> Dataset:
     shape = (rows, cols) if frames == 1 else (frames, rows, cols)
     return new_image_dataset(np.full(shape, 100, np.uint8))
+
+
+def high_bit_file(values: np.ndarray, bits: np.ndarray, **attrs: object) -> Dataset:
+    """12 bits stored in 16; the overlay in bit 15 of the pixel data, no Overlay Data."""
+    ds = new_image_dataset(values, bits_stored=12, **attrs)
+    words = (values.view(np.uint16) & 0x0FFF) | (bits.astype(np.uint16) << 15)
+    ds.PixelData = words.astype("<u2").tobytes()
+    rows, cols = values.shape[-2:]
+    for elem, vr, value in (
+        (0x0010, "US", rows),
+        (0x0011, "US", cols),
+        (0x0040, "CS", "G"),
+        (0x0050, "SS", [1, 1]),
+        (0x0100, "US", 1),
+        (0x0102, "US", 15),
+    ):
+        ds.add_new((0x6000, elem), vr, value)
+    return ds
 
 
 class TestReadOverlays:
@@ -226,3 +244,104 @@ def test_burn_sets_white_where_the_mask_is_set():
     assert burn_overlays(rgb, mask)[0, 1].tolist() == [255, 255, 255]
     assert burn_overlays(rgb, mask)[0, 0].tolist() == [0, 0, 0]
     assert grey[0, 1] == 20  # the input is not changed
+
+
+class TestHighBitOverlays:
+    """Old files: the overlay in bit 15 of 12-bit-stored 16-bit pixels, no Overlay Data."""
+
+    VALUES = np.array([[5, 6, 7], [8, 4095, 10]], dtype=np.uint16)
+    BITS = np.array([[1, 0, 0], [0, 1, 1]], dtype=bool)
+
+    def _file(self, tmp_path, values=None, bits=None):
+        values = self.VALUES if values is None else values
+        bits = self.BITS if bits is None else bits
+        path = tmp_path / "highbit15.dcm"
+        save_dataset(high_bit_file(values, bits), path)
+        return path
+
+    def test_pixels_exclude_the_overlay_bit(self, tmp_path):
+        """The stored values are the 12 low bits: bit 15 is masked out before any LUT."""
+        image_ = load_image(self._file(tmp_path))
+        np.testing.assert_array_equal(image_.stored, self.VALUES)
+        assert image_.modality_range == (5.0, 4095.0)
+
+    def test_signed_pixels_exclude_the_overlay_bit(self, tmp_path):
+        """Signed 12-bit values are sign-extended from bit 11, not read with bit 15 as a sign."""
+        signed = np.array([[-2048, -1, 0], [1, 2047, -5]], dtype=np.int16)
+        image_ = load_image(self._file(tmp_path, values=signed))
+        np.testing.assert_array_equal(image_.stored, signed)
+
+    def test_read_from_a_header_without_pixels(self, tmp_path):
+        """The window reads overlays from the decoded image's header (no Pixel Data in it): the
+        plane is read from the file's pixel data, not skipped."""
+        header = load_image(self._file(tmp_path)).header
+        assert "PixelData" not in header
+        found = read_overlays(header)
+        assert found.problems == ()
+        (plane,) = found.planes
+        assert plane.embedded and plane.all_frames
+        np.testing.assert_array_equal(plane.masks[0], self.BITS)
+
+    def test_each_frame_has_its_own_bits(self, tmp_path):
+        """Two frames, each with its own marker bits: the plane follows the frame."""
+        values = np.zeros((2, 2, 3), dtype=np.uint16)
+        bits = np.array([[[1, 0, 0], [0, 0, 0]], [[0, 0, 0], [0, 0, 1]]], dtype=bool)
+        header = load_image(self._file(tmp_path, values=values, bits=bits), 1).header
+        (plane,) = read_overlays(header).planes
+        assert not plane.all_frames and plane.frames == 2
+        np.testing.assert_array_equal(compose_mask([plane], 0, (2, 3)), bits[0])
+        np.testing.assert_array_equal(compose_mask([plane], 1, (2, 3)), bits[1])
+
+    def test_header_of_a_vanished_file_skips_the_plane_in_one_line(self, tmp_path):
+        """The file is gone by the time the overlays are read: one line, no exception."""
+        path = self._file(tmp_path)
+        header = load_image(path).header
+        path.unlink()
+        found = read_overlays(header)
+        assert found.planes == ()
+        (line,) = found.problems
+        assert line.startswith("overlay 6000 skipped: the pixel data that holds it cannot be read")
+
+
+class TestDrawPlanes:
+    """draw_planes: dcmj2pnm's default modes, graphics replace, ROI dims outside its region."""
+
+    DISPLAY = np.array(
+        [[160, 160, 160, 160], [160, 160, 160, 160], [32, 48, 64, 80]], dtype=np.uint8
+    )
+
+    def _plane(self, mask, kind, origin=(1, 1)):
+        ds = image(rows=3, cols=4)
+        add_plane(ds, np.asarray(mask, dtype=bool), kind=kind, origin=origin)
+        return read_overlays(ds).planes
+
+    def test_graphics_plane_is_white(self):
+        planes = self._plane([[1, 0], [0, 1]], "G", origin=(2, 2))
+        out = draw_planes(self.DISPLAY, planes, 0)
+        expected = self.DISPLAY.copy()
+        expected[1, 1] = expected[2, 2] = 255
+        np.testing.assert_array_equal(out, expected)
+
+    def test_roi_plane_dims_its_rectangle_outside_the_region(self):
+        """Inside the 2 x 3 rectangle at (2, 2): set bits keep their value, others become v >> 4;
+        outside the rectangle nothing changes."""
+        planes = self._plane([[1, 0, 0], [1, 1, 0]], "R", origin=(2, 2))
+        out = draw_planes(self.DISPLAY, planes, 0)
+        expected = np.array(
+            [[160, 160, 160, 160], [160, 160, 10, 10], [32, 48, 64, 5]], dtype=np.uint8
+        )
+        np.testing.assert_array_equal(out, expected)
+
+    def test_planes_drawn_in_group_order(self):
+        """A graphics pixel then dimmed by a later ROI plane reads 255 >> 4 = 15."""
+        ds = image(rows=3, cols=4)
+        add_plane(ds, np.array([[1]], dtype=bool), kind="G", group=0x6000, origin=(1, 1))
+        add_plane(ds, np.array([[0, 1]], dtype=bool), kind="R", group=0x6002, origin=(1, 1))
+        out = draw_planes(self.DISPLAY, read_overlays(ds).planes, 0)
+        assert out[0].tolist() == [15, 160, 160, 160]
+
+    def test_rgb_display(self):
+        planes = self._plane([[0, 1]], "R")
+        rgb = np.repeat(self.DISPLAY[..., None], 3, axis=2)
+        out = draw_planes(rgb, planes, 0)
+        assert out[0, 0].tolist() == [10, 10, 10] and out[0, 1].tolist() == [160, 160, 160]
