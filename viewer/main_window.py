@@ -241,6 +241,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.act_reviewed = a("Mark as reviewed", self.toggle_reviewed, ["Ctrl+R"], checkable=True)
         self.display.build_actions(a)
         self.presentations.build_actions(a)
+        self.display.act_reset.triggered.connect(self.presentations.forget)
         self.act_keep_window = a(
             "&Keep window/level across images", self._on_keep_window_toggled, checkable=True
         )

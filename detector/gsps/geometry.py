@@ -1,7 +1,8 @@
 """GSPS geometry: the spatial transformation and DISPLAY units mapped to image pixels.
 
-PS3.3 C.10.6: Image Horizontal Flip is applied first, then Image Rotation (clockwise). PS3.3
-C.10.4: the displayed area's corners name the image pixels (1-based ``column, row`` of the image
+PS3.3 C.10.6 (Table C.10-9): Image Rotation (clockwise) is applied first, then Image Horizontal
+Flip, "after any Image Rotation has been applied"; DCMTK renders it so (checked against
+``dcmpsprt`` by ``tests/detector/gsps/test_dcmtk_agreement.py``). PS3.3 C.10.4: the displayed area's corners name the image pixels (1-based ``column, row`` of the image
 before the transformation) that are shown at the top-left and bottom-right corners after it.
 PS3.3 C.10.5.1.2: a DISPLAY coordinate is a fraction of that displayed area *as shown*
 (``0, 0`` its top-left, ``1, 1`` its bottom-right corner), so it is mapped back through the
@@ -16,25 +17,25 @@ from detector.gsps.model import DisplayedArea, Point
 
 
 def transform_point(point: Point, rotation: int, flip: bool) -> Point:
-    """The linear part of the spatial transformation: flip, then rotate clockwise.
+    """The linear part of the spatial transformation: rotate clockwise, then flip.
 
     Coordinates are relative (no origin); the y axis points down, as on screen.
     """
     x, y = point
-    if flip:
-        x = -x
     for _ in range((rotation // 90) % 4):
         x, y = -y, x  # a quarter turn clockwise with y pointing down
+    if flip:
+        x = -x
     return x, y
 
 
 def untransform_point(point: Point, rotation: int, flip: bool) -> Point:
     """The inverse of :func:`transform_point`."""
     x, y = point
-    for _ in range((rotation // 90) % 4):
-        x, y = y, -x
     if flip:
         x = -x
+    for _ in range((rotation // 90) % 4):
+        x, y = y, -x
     return x, y
 
 
@@ -80,8 +81,7 @@ def display_to_pixels(
 def canvas_orientation(rotation: int, flip: bool) -> tuple[int, bool]:
     """The canvas's ``(quarter turns clockwise, horizontal flip)`` that show the state's view.
 
-    The canvas rotates first and then flips in screen orientation; flipping first and then
-    rotating by ``k`` quarter turns is the same as rotating by ``-k`` and then flipping.
+    The canvas rotates first and then flips in screen orientation, the standard's order, so
+    the state's values are used as they are.
     """
-    quarters = (rotation // 90) % 4
-    return ((-quarters) % 4 if flip else quarters), flip
+    return (rotation // 90) % 4, flip

@@ -9,10 +9,11 @@ review's boxes and the canvas's ImageItem. Frames are 1-based, as in DICOM.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
-from detector.imaging.lut import Window
+from detector.imaging.lut import VoiTable, Window
 
 #: The SOP Class UID of a Grayscale Softcopy Presentation State.
 GSPS_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.11.1"
@@ -63,6 +64,11 @@ class VoiLut:
 
     __hash__ = None  # type: ignore[assignment]
 
+    @cached_property
+    def table(self) -> VoiTable:
+        """The LUT as the pixel pipeline's VOI override (one object per LUT: a stable cache key)."""
+        return VoiTable(self.first_mapped, self.bits, self.data, self.explanation)
+
 
 @dataclass(frozen=True)
 class Voi:
@@ -71,6 +77,18 @@ class Voi:
     refs: tuple[ImageRef, ...]
     window: Window | None = None
     lut: VoiLut | None = None
+
+    def choice(self, name: str = "") -> Window | None:
+        """The VOI as one :class:`Window` for :func:`detector.imaging.render.render`.
+
+        ``name`` labels it when the state gives it no explanation of its own.
+        """
+        if self.window is not None:
+            w = self.window
+            return Window(w.center, w.width, function=w.function, name=w.name or name)
+        if self.lut is not None:
+            return Window.from_table(self.lut.table, self.lut.explanation or name)
+        return None
 
 
 @dataclass(frozen=True)

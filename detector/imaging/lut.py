@@ -23,12 +23,29 @@ from pydicom.dataset import Dataset
 from detector.imaging.decode_errors import short_reason
 
 
+@dataclass(frozen=True, eq=False)
+class VoiTable:
+    """A VOI LUT that comes from outside the image's header (a presentation state's).
+
+    ``first_mapped`` is the first modality value mapped, as LUT Descriptor (0028,3002) holds it
+    (read as signed when the image's pixels are, like the header's own VOI LUTs); ``bits`` the
+    output bits; ``data`` the entries. Compared and hashed by identity, so that a
+    :class:`Window` holding it stays a cheap cache key.
+    """
+
+    first_mapped: int
+    bits: int
+    data: np.ndarray
+    explanation: str = ""
+
+
 @dataclass(frozen=True)
 class Window:
     """One VOI choice offered to the reader.
 
-    ``kind`` is ``"window"`` (center/width with ``function``), ``"lut"`` (a VOI LUT Sequence
-    item, ``lut_index``) or ``"auto"``.
+    ``kind`` is ``"window"`` (center/width with ``function``), ``"lut"`` (a VOI LUT: the
+    header's VOI LUT Sequence item ``lut_index``, or ``table`` when given) or ``"auto"``.
+    ``table`` is the VOI override: a presentation state's VOI LUT used instead of the header's.
     """
 
     center: float
@@ -37,6 +54,12 @@ class Window:
     name: str = ""
     kind: str = "window"
     lut_index: int = -1
+    table: VoiTable | None = None
+
+    @classmethod
+    def from_table(cls, table: VoiTable, name: str = "") -> Window:
+        """A VOI choice that maps through ``table`` instead of the image's header."""
+        return cls(0.0, 1.0, name=name or table.explanation, kind="lut", table=table)
 
     def label(self) -> str:
         if self.kind == "lut":
@@ -201,23 +224,33 @@ def header_windows(ds: Dataset) -> list[Window]:
     return windows
 
 
+def _through_table(x: np.ndarray, lut: np.ndarray, first: int, bits: int) -> np.ndarray:
+    """Values through a VOI LUT (clamped to its first and last entries), mapped to [0, 1]."""
+    top = float(2**bits - 1) if bits > 0 else float(lut.max() or 1)
+    top = max(top, float(lut.max()))
+    index = np.clip(np.rint(x).astype(np.int64) - first, 0, lut.size - 1)
+    return lut[index] / (top if top > 0 else 1.0)
+
+
 def voi_to_unit(values: np.ndarray, window: Window, ds: Dataset | None = None) -> np.ndarray:
     """Modality values -> [0, 1] float64 through one VOI choice.
 
     LINEAR and LINEAR_EXACT follow PS3.3 C.11.2.1.2; SIGMOID follows C.11.2.1.3.1.
     """
     x = np.asarray(values, dtype=np.float64)
+    if window.kind == "lut" and window.table is not None:
+        t = window.table
+        first = t.first_mapped
+        if ds is not None and first >= 0x8000 and ds.get("PixelRepresentation", 0) == 1:
+            first -= 0x10000
+        return _through_table(x, np.asarray(t.data, dtype=np.float64), first, t.bits)
     if window.kind == "lut":
         if ds is None:
             raise ValueError("a VOI LUT window needs the dataset that holds the LUT")
         item = ds.VOILUTSequence[window.lut_index]
         lut = _lut_table(item)
         first = _lut_first_mapped(item, ds)
-        bits = int(item.LUTDescriptor[2])
-        top = float(2**bits - 1) if bits > 0 else float(lut.max() or 1)
-        top = max(top, float(lut.max()))
-        index = np.clip(np.rint(x).astype(np.int64) - first, 0, lut.size - 1)
-        return lut[index] / (top if top > 0 else 1.0)
+        return _through_table(x, lut, first, int(item.LUTDescriptor[2]))
     c, w = window.center, window.width
     if window.function == "SIGMOID":
         if w <= 0:

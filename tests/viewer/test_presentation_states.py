@@ -73,8 +73,8 @@ def test_s_applies_the_state_and_shift_s_returns_to_the_image(qtbot, make_main_w
 
     _key(qtbot, window, QtCore.Qt.Key.Key_S)
     assert _window(window) == (40.0, 80.0)
-    # Flip first, then 90 degrees clockwise = the canvas's 270 degrees, then its flip.
-    assert (window.canvas.rotation, window.canvas.flip_h, window.canvas.flip_v) == (3, True, False)
+    # 90 degrees clockwise, then the flip (PS3.3 C.10.6): the canvas's own order.
+    assert (window.canvas.rotation, window.canvas.flip_h, window.canvas.flip_v) == (1, True, False)
     layer = window.presentations.layer
     assert layer.texts == ["nodule?"]
     (path,) = layer.paths

@@ -19,8 +19,8 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from detector.files.scan import Instance, Problem
 from detector.gsps.geometry import area_rect, canvas_orientation
 from detector.gsps.model import PresentationState
+from detector.gsps.present import presentation_window
 from detector.gsps.read import GspsError, is_gsps, read_gsps
-from detector.imaging.lut import Window
 from viewer.canvas.gsps_layer import GspsLayer
 from viewer.canvas.image_canvas import ImageCanvas
 from viewer.state import ViewerState
@@ -135,28 +135,19 @@ class PresentationStates(QtCore.QObject):
             return
         uid, frame = inst.sop_instance_uid, self.state.frame + 1
         self.active = pr
-        note = ""
-        voi = pr.voi_for(uid, frame)
         st = self.state
-        if voi is not None and voi.window is not None:
-            w = voi.window
-            name = w.name or pr.label
-            st.set_window(
-                Window(w.center, w.width, function=w.function, name=name), preset=GSPS_PRESET
-            )
+        window = presentation_window(pr, uid, frame)
+        if window is not None:
+            st.set_window(window, preset=GSPS_PRESET)
         else:
             st.set_window(None, preset="Header")
-            if voi is not None and voi.lut is not None:
-                note = "; its VOI LUT is not applied yet (the image's window is shown)"
         if st.effective_invert != pr.inverse:
             st.toggle_invert()
         quarters, flip = canvas_orientation(pr.rotation, pr.flip)
         self.canvas.set_orientation(quarters, flip)
         self._show_area(pr, uid, frame, image.shape)
         self.layer.set_annotations(pr.annotations_for(uid, frame))
-        self.show_message(
-            f"Presentation state: {pr.title()} (Shift+S: the image's own){note}", 6000
-        )
+        self.show_message(f"Presentation state: {pr.title()} (Shift+S or R: the image's own)", 6000)
 
     def _show_area(
         self, pr: PresentationState, uid: str, frame: int, shape: tuple[int, int]
@@ -178,6 +169,18 @@ class PresentationStates(QtCore.QObject):
         self.canvas.reset_view()
         if was is not None:
             self.show_message("The image's own presentation (S: a presentation state)", 4000)
+
+    def forget(self) -> None:
+        """R (reset window and view) also leaves the state: no annotations, none applied.
+
+        The reset itself (window, rotation, zoom) is the display's; this drops what only the
+        state added, so that nothing drawn is left over a view the state no longer sets.
+        """
+        if self.active is None and not self.layer.items:
+            return
+        self.active = None
+        self.layer.clear()
+        self.show_message("Reset: the image's own presentation (S: a presentation state)", 4000)
 
     # -- state events -----------------------------------------------------------------------
 

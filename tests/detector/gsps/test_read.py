@@ -133,7 +133,9 @@ class TestReadGsps:
 
     def test_display_units_follow_rotation_and_flip(self, tmp_path: Path) -> None:
         """Rotated 90 degrees clockwise, the screen's top-left corner is the image's bottom-left
-        corner; flipped first, it is the image's bottom-right corner."""
+        corner; flipped after the rotation (PS3.3 C.10.6, as DCMTK renders it) the view is the
+        image transposed: the screen's top-left corner is the image's top-left corner and the
+        screen's top-right corner the image's bottom-left corner."""
         ds = gsps(
             ImageRotation=90,
             GraphicAnnotationSequence=annotation(
@@ -145,7 +147,7 @@ class TestReadGsps:
         ds.ImageHorizontalFlip = "Y"
         flipped = read_gsps(save(ds, tmp_path, "flip.dcm"))
         assert (flipped.rotation, flipped.flip) == (90, True)
-        assert flipped.annotations[0].graphics[0].points == ((200.0, 100.0), (200.0, 0.0))
+        assert flipped.annotations[0].graphics[0].points == ((0.0, 0.0), (0.0, 100.0))
 
     def test_window_per_referenced_image(self, tmp_path: Path) -> None:
         """Each Softcopy VOI LUT item applies to its own images (frames)."""
