@@ -96,5 +96,9 @@ def xywh_to_xyxy(box: Sequence[float]) -> tuple[float, float, float, float]:
 #: Model architectures and backbones (here, without torch, so the CLI can list them headless).
 ARCHES: tuple[str, ...] = ("retinanet", "fasterrcnn")
 BACKBONES: tuple[str, ...] = ("resnet50", "resnet18", "mobilenet_v3", "efficientnet_lite0")
+#: Trunk weights of a training run: ``auto`` = ImageNet where an installed package ships them.
+PRETRAINED_CHOICES: tuple[str, ...] = ("auto", "imagenet", "none")
+#: BatchNorm statistics of a timm trunk while training (``frozen``: ImageNet's).
+BN_MODES: tuple[str, ...] = ("frozen", "train")
 #: Training augmentation levels (detector.training.transforms).
 AUGMENT_LEVELS: tuple[str, ...] = ("none", "light", "heavy", "heavy_rotations")

@@ -19,9 +19,13 @@ from detector.cli import UsageError
 from detector.errors import PneumoViewError
 from detector.files.output import OutputError, check_output_file, remove_stale_temp_files
 from detector.imaging.render import EQUALIZE_CHOICES
-from detector.model.timm_fpn import BN_MODES
-from detector.training.config import PRETRAINED_CHOICES
-from detector.types import ARCHES, AUGMENT_LEVELS, BACKBONES
+from detector.types import (
+    ARCHES,
+    AUGMENT_LEVELS,
+    BACKBONES,
+    BN_MODES,
+    PRETRAINED_CHOICES,
+)
 
 NAME = "train"
 HELP = "train a lung-opacity detector on RSNA-format labels and DICOM (or PNG) images"

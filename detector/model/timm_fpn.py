@@ -25,10 +25,11 @@ from torchvision.ops.feature_pyramid_network import (
     LastLevelP6P7,
 )
 
+from detector.types import BN_MODES
+
 #: timm model name per backbone choice.
 TIMM_NAMES = {"efficientnet_lite0": "efficientnet_lite0"}
 FPN_CHANNELS = 128
-BN_MODES = ("frozen", "train")
 
 
 def timm_classifier(backbone: str) -> nn.Module:

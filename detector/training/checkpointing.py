@@ -22,12 +22,11 @@ from torch import nn
 
 from detector.model.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from detector.model.pretrained import provenance, weights_file
-from detector.model.timm_fpn import BN_MODES
 from detector.training.config import TrainConfig
 from detector.training.distributed import DistContext, Precision, unwrap
 from detector.training.optimisation import Optimisation
 from detector.training.records import DataReport, ImageRecord, positives_count
-from detector.types import CLASS_NAMES
+from detector.types import BN_MODES, CLASS_NAMES
 
 logger = logging.getLogger(__name__)
 

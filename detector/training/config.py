@@ -12,13 +12,12 @@ from typing import Any
 from detector.imaging.render import EQUALIZE_CHOICES
 from detector.model.build import ARCHES, BACKBONES
 from detector.model.pretrained import PACKAGED, available
-from detector.model.timm_fpn import BN_MODES
 from detector.training.records import DataReport
 from detector.training.transforms import AUGMENT_LEVELS
+from detector.types import BN_MODES, PRETRAINED_CHOICES
 
 SCHEDULERS = ("cosine", "plateau")
-#: ``auto``: ImageNet weights where an installed package ships them, else from scratch.
-PRETRAINED_CHOICES = ("auto", "imagenet", "none")
+
 OPTIMIZERS = ("adamw", "sgd")
 
 
