@@ -23,6 +23,7 @@ def test_each_version_keeps_its_whole_summary_as_tooltip(qtbot, tmp_path: Path) 
     parent = QtWidgets.QWidget()
     qtbot.addWidget(parent)
     ui = ImproveUI(lambda: str(session), lambda: "", lambda _p: None, parent)
+    ui.panel.setParent(parent)  # as the Detection dock holds it: closed with its owner
     ui.refresh_versions()
     whole = "demo-v1: RSNA 0.5000 → 0.5000 on the holdout (not better)"
     assert ui.panel.versions.itemText(0) == whole
