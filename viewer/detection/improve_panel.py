@@ -23,6 +23,9 @@ _NAMES = (("rsna_map", "RSNA metric"), ("map50", "mAP@0.5"), ("sensitivity", "Se
           ("specificity", "Specificity"))  # fmt: skip
 
 
+_VERSIONS_TIP = "Model versions improved in this session (<session>.models/)"
+
+
 def comparison_html(before: dict[str, Any], after: dict[str, Any]) -> str:
     """The holdout numbers of both models as a two-column table."""
 
@@ -62,7 +65,10 @@ class ImprovePanel(QtWidgets.QGroupBox):
         vrow = QtWidgets.QHBoxLayout()
         self.versions = QtWidgets.QComboBox()
         self.versions.setObjectName("model_versions")
-        self.versions.setToolTip("Model versions improved in this session (<session>.models/)")
+        self.versions.setToolTip(_VERSIONS_TIP)
+        self.versions.currentTextChanged.connect(
+            lambda text: self.versions.setToolTip(text or _VERSIONS_TIP)
+        )
         self.use_button = QtWidgets.QPushButton("Use")
         self.use_button.setObjectName("use_version")
         vrow.addWidget(self.versions, 1)
@@ -155,7 +161,11 @@ class ImproveUI(QtCore.QObject):
         self.panel.versions.clear()
         session = self.session_path()
         for version in list_versions(session) if session else []:
-            self.panel.versions.addItem(version.summary(), os.fspath(version.path))
+            summary = version.summary()
+            self.panel.versions.addItem(summary, os.fspath(version.path))
+            # The dock is narrow: the line is cut after the name; its tooltip shows it whole.
+            index = self.panel.versions.count() - 1
+            self.panel.versions.setItemData(index, summary, QtCore.Qt.ItemDataRole.ToolTipRole)
 
     def use_selected(self) -> None:
         path = self.panel.versions.currentData()
