@@ -30,6 +30,7 @@ from viewer.loading.frame_loader import FrameLoader
 from viewer.loading.pixel_cache import PixelCache
 from viewer.loading.scan_controller import ScanController
 from viewer.loading.scan_status import ScanStatus
+from viewer.pacs.actions import PacsActions
 from viewer.panels import dialogs
 from viewer.panels.findings_table import FindingsPanel
 from viewer.panels.key_hint import KeyHintBar
@@ -41,6 +42,7 @@ from viewer.panels.worklist import WorklistPanel
 from viewer.platform.action_factory import ActionFactory
 from viewer.platform.file_drop import FileDrop
 from viewer.platform.settings import AppSettings, load_settings, open_qsettings, save_settings
+from viewer.platform.user_folders import cache_dir
 from viewer.review.actions import ReviewActions
 from viewer.review.controller import ReviewController
 from viewer.review.file_menu import ReviewFileActions
@@ -229,7 +231,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.actions_made = a = ActionFactory(self)
         std = QtGui.QKeySequence.StandardKey
         self.act_open = a("&Open file(s)...", self.open_files_dialog, [std.Open])
-        self.act_open_folder = a("Open &folder...", self.open_folder_dialog, ["Ctrl+Shift+O"])
+        self.act_open_folder = a("Open &folder...", self.open_folder_dialog, ["Ctrl+Alt+O"])
         self.act_close_all = a("&Close all", self.close_all, ["Ctrl+W"])
         self.act_quit = a("&Quit", self.close, [std.Quit])
         self.act_cancel = a("Cancel scan / Pan tool", self._on_escape, ["Esc"])
@@ -259,6 +261,14 @@ class MainWindow(QtWidgets.QMainWindow):
             self.review, a, lambda text: self.statusBar().showMessage(text, 10_000), self
         )
         self._show_legend(self.review_actions.legend())
+        self.pacs = PacsActions(
+            a,
+            self.open_paths,
+            lambda: self.review.review,
+            lambda: str(cache_dir()),
+            self.statusBar().showMessage,
+            self,
+        )
 
         self.act_shortcuts = a("&Keyboard shortcuts", self.show_shortcuts, ["F1"])
         self.act_about = a("&About PneumoView", lambda: dialogs.show_about(self))
@@ -269,6 +279,7 @@ class MainWindow(QtWidgets.QMainWindow):
         file_menu.addActions([self.act_open, self.act_open_folder])
         self.recent_menu = RecentMenu(self.prefs, lambda path: self.open_paths([path]), file_menu)
         file_menu.addMenu(self.recent_menu)
+        file_menu.addAction(self.pacs.act_pacs)
         file_menu.addSeparator()
         self.review_files = ReviewFileActions(
             self.review, self.prefs, self.statusBar().showMessage, self
@@ -292,6 +303,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.sr_findings.fill_menu(review_menu)
         review_menu.addSeparator()
         review_menu.addAction(self.report_action.act_report)
+        review_menu.addAction(self.pacs.act_send)
 
         self.detection_ui.fill_menu(bar.addMenu("&Detection"))
 
@@ -541,6 +553,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.loader.shutdown()  # results still arriving are dropped, the prefetch stopped
         self.scan.shutdown()  # stops the scan and thumbnail workers
         self.sr_findings.shutdown()
+        self.pacs.shutdown()  # a retrieve or send stops between two files
         self.frame_control.stop()
         self.canvas.clear_rulers()
         self.detection.shutdown()

@@ -82,6 +82,9 @@ class DicomwebClient:
             session=session,
             timeout=(server.connect_timeout, server.read_timeout),
         )
+        # dicomweb-client retries a failed request 5 times with exponential waits (30 s more
+        # for a dead or silent server): one attempt, so the timeout is the timeout.
+        self._client.set_http_retry_params(retry=False)
 
     @contextmanager
     def _calls(self, what: str) -> Iterator[None]:
