@@ -15,8 +15,10 @@ requires) in a series of its own.
 
 from __future__ import annotations
 
+import logging
 import math
 import os
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +32,10 @@ from pydicom.uid import generate_uid
 from detector.errors import PneumoViewError
 from detector.files.output import atomic_write_bytes
 from detector.sr import codes
+
+# highdicom narrates each attribute it copies at INFO ("copy attributes of module ..."): eight
+# lines per SR on the command line's INFO log. Its warnings still come through.
+logging.getLogger("highdicom").setLevel(logging.WARNING)
 
 MANUFACTURER = "PneumoView"
 SERIES_DESCRIPTION = "PneumoView findings"
@@ -267,6 +273,18 @@ def build_sr(
         procedure_reported=codes.PROCEDURE,
         imaging_measurements=groups,
     )
+    with warnings.catch_warnings():
+        # The SR copies the image's Patient's Name; RSNA-style files hold an id there, which
+        # highdicom flags once per file. That is the source's naming, not a fault of the SR.
+        warnings.filterwarnings(
+            "ignore",
+            message=".*unlikely to represent the intended person name",
+            category=UserWarning,
+        )
+        return _document(evidence, report, final=bool(author.reader))
+
+
+def _document(evidence: Any, report: Any, *, final: bool) -> Any:
     return hd.sr.Comprehensive3DSR(
         evidence=[evidence],
         content=report,
@@ -277,7 +295,7 @@ def build_sr(
         manufacturer=MANUFACTURER,
         series_description=SERIES_DESCRIPTION,
         is_complete=True,
-        is_final=bool(author.reader),
+        is_final=final,
         is_verified=False,
     )
 
