@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -9,8 +10,10 @@ from typing import Any
 
 import pydicom
 import pytest
+from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 
 from detector.pacs.client import open_client
+from detector.pacs.dimse import DimseClient
 from detector.pacs.errors import PacsError
 from detector.pacs.query import InstanceRef
 from detector.pacs.retrieve import FolderSink, retrieve
@@ -131,3 +134,16 @@ def test_image_uid_that_is_a_path_is_skipped(tmp_path: Path) -> None:
     )
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["1.2.3.dcm"]
     assert not (tmp_path / "escape.dcm").exists()
+
+
+def test_dimse_association_sends_without_nagle_delay(orthanc: Orthanc) -> None:
+    """Every DIMSE association sets TCP_NODELAY (C-GET image by image waited on delayed ACKs)."""
+    client = open_client(parse_url(orthanc.dimse_url, calling_aet=OUR_AET))
+    assert isinstance(client, DimseClient)
+    ae = client._ae()
+    ae.add_requested_context(Verification)
+    with client._associate(ae) as assoc:
+        assert assoc.dul.socket is not None
+        sock = assoc.dul.socket.socket
+        assert sock is not None
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
