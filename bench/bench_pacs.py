@@ -33,14 +33,21 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import numpy as np
 import pydicom
+from pydicom.uid import JPEGBaseline8Bit
+from pynetdicom import build_role, evt
+from pynetdicom.sop_class import (  # type: ignore[attr-defined]
+    StudyRootQueryRetrieveInformationModelGet,
+)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import chest_field, machine_line, print_table  # noqa: E402
 from detector.imaging.dicom_write import (  # noqa: E402
+    CR_IMAGE_STORAGE,  # noqa: E402
     compress_jpeg_baseline,
     new_image_dataset,
 )
@@ -206,6 +213,64 @@ def pacs_get(
     return first[0], last
 
 
+def wado_series_floor(
+    web: DicomwebClient, study_uid: str, series_uid: str, out: Path
+) -> tuple[float, float]:
+    """Diagnostic: the whole series in ONE WADO-RS request, each part written plainly."""
+    t0 = time.perf_counter()
+    first = 0.0
+    url = f"{web.server.url}/studies/{study_uid}/series/{series_uid}"
+    accept = 'multipart/related; type="application/dicom"; transfer-syntax=*'
+    client = web._client
+    response = client._session.get(url, headers={"Accept": accept}, stream=True, timeout=60)
+    response.raise_for_status()
+    for index, part in enumerate(client._decode_multipart_message(response, stream=True)):
+        (out / f"{index}.dcm").write_bytes(part)
+        if index == 0:
+            first = time.perf_counter() - t0
+    return first, time.perf_counter() - t0
+
+
+def cget_series_floor(
+    dimse: DimseClient, study_uid: str, series_uid: str, out: Path
+) -> tuple[float, float]:
+    """Diagnostic: the whole series in ONE C-GET, each image written plainly as it arrives."""
+    ae = dimse._ae()
+    ae.add_requested_context(StudyRootQueryRetrieveInformationModelGet)
+    ae.add_requested_context(CR_IMAGE_STORAGE, JPEGBaseline8Bit)
+    arrived: list[float] = []
+
+    def on_store(event: Any) -> int:
+        sop = str(event.request.AffectedSOPInstanceUID)
+        (out / f"{sop}.dcm").write_bytes(event.encoded_dataset())
+        arrived.append(time.perf_counter())
+        return 0
+
+    ds = pydicom.Dataset()
+    ds.QueryRetrieveLevel = "SERIES"
+    ds.StudyInstanceUID = study_uid
+    ds.SeriesInstanceUID = series_uid
+    roles = [build_role(CR_IMAGE_STORAGE, scp_role=True)]
+    with dimse._associate(ae, ext_neg=roles, evt_handlers=[(evt.EVT_C_STORE, on_store)]) as assoc:
+        t0 = time.perf_counter()
+        for _status, _ident in assoc.send_c_get(ds, StudyRootQueryRetrieveInformationModelGet):
+            pass
+        last = time.perf_counter() - t0
+    return arrived[0] - t0, last
+
+
+def write_cost(data: bytes, count: int, out: Path, durable: bool) -> tuple[float, float]:
+    """Diagnostic: ``count`` files written through FolderSink (fsync) or plainly."""
+    t0 = time.perf_counter()
+    sink = FolderSink(out)
+    for index in range(count):
+        if durable:
+            sink.write(f"1.2.3.{index}", data)
+        else:
+            (out / f"1.2.3.{index}.dcm").write_bytes(data)
+    return 0.0, time.perf_counter() - t0
+
+
 def medians(fn: Callable[[], tuple[float, float]], runs: int) -> tuple[float, float]:
     fn()  # warm-up
     samples = [fn() for _ in range(runs)]
@@ -255,6 +320,7 @@ def main() -> int:
             )
             everything = StudyQuery()
             want = args.studies + 1
+            n = args.images
             for client in (web, dimse):
                 found = len(client.find(everything))
                 if found != want:
@@ -265,11 +331,20 @@ def main() -> int:
             rest = medians(lambda: baseline_rest(orthanc, ids, empty(out)), args.runs)
             get_web = medians(lambda: pacs_get(web, study_uid, empty(out)), args.runs)
             get_dimse = medians(lambda: pacs_get(dimse, study_uid, empty(out)), args.runs)
+            series_uid = web.list_instances(study_uid)[0].series_uid
+            web_floor = medians(
+                lambda: wado_series_floor(web, study_uid, series_uid, empty(out)), args.runs
+            )
+            dimse_floor = medians(
+                lambda: cget_series_floor(dimse, study_uid, series_uid, empty(out)), args.runs
+            )
+            sample = orthanc.request("GET", f"/instances/{ids[0]}/file")
+            plain = medians(lambda: write_cost(sample, n, empty(out), False), args.runs)
+            durable = medians(lambda: write_cost(sample, n, empty(out), True), args.runs)
             rest2 = medians(lambda: baseline_rest(orthanc, ids, empty(out)), args.runs)
         finally:
             orthanc.stop()
     base = min(rest[1], rest2[1])
-    n = args.images
     print(machine_line())
     print(f"median of {args.runs} runs after one warm-up; baseline = the faster of two REST passes")
     print_table(
@@ -297,6 +372,32 @@ def main() -> int:
                 f"{get_dimse[0] * 1000:.0f} ms",
                 f"{get_dimse[1] / base:.2f}x",
                 "<= 1.3x",
+            ],
+        ],
+    )
+    print()
+    print("Where the time goes (diagnostics, same run; not what `pacs get` does):")
+    print_table(
+        ["diagnostic", "time", "first image", "ratio vs REST"],
+        [
+            [
+                f"the {n} images in ONE WADO-RS series request, plain writes",
+                f"{web_floor[1] * 1000:.0f} ms",
+                f"{web_floor[0] * 1000:.0f} ms",
+                f"{web_floor[1] / base:.2f}x",
+            ],
+            [
+                f"the {n} images in ONE series-level C-GET, plain writes",
+                f"{dimse_floor[1] * 1000:.0f} ms",
+                f"{dimse_floor[0] * 1000:.0f} ms",
+                f"{dimse_floor[1] / base:.2f}x",
+            ],
+            [f"write {n} files plainly", f"{plain[1] * 1000:.0f} ms", "", ""],
+            [
+                f"write {n} files through FolderSink (temp, fsync, rename)",
+                f"{durable[1] * 1000:.0f} ms",
+                "",
+                "",
             ],
         ],
     )
