@@ -76,6 +76,20 @@ def quiet_pynetdicom(verbose: bool = False) -> None:
     logging.getLogger("pynetdicom").setLevel(logging.DEBUG if verbose else logging.CRITICAL)
 
 
+def _no_delay(assoc: Association) -> None:
+    """Send each PDU at once (TCP_NODELAY); pynetdicom leaves Nagle's algorithm on.
+
+    A retrieve is many small request/answer exchanges (C-GET-RQ, C-STORE-RSP): with Nagle and
+    the peer's delayed ACK each can wait tens of milliseconds (bench/bench_pacs.py, issue 18).
+    """
+    sock = getattr(getattr(assoc.dul, "socket", None), "socket", None)
+    if sock is not None:
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError as exc:  # not a TCP socket (a test double): harmless
+            logger.debug("TCP_NODELAY not set: %s", exc)
+
+
 def _status_of(status: Dataset) -> int | None:
     return int(status.Status) if "Status" in status else None
 
@@ -135,6 +149,7 @@ class DimseClient:
         if not assoc.is_established:
             # pynetdicom reports a refused TCP connection as an aborted association: probe.
             raise PacsError(self.label, self._why_not())
+        _no_delay(assoc)
         try:
             yield assoc
         finally:

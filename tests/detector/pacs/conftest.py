@@ -182,11 +182,13 @@ def make_study(
     modality: str = "CR",
     images: int = 2,
     jpeg_first: bool = False,
+    series: int = 1,
 ) -> Study:
-    """A study of ``images`` small chest-like images (the first JPEG Baseline when asked)."""
+    """A study of ``images`` small chest-like images (the first JPEG Baseline when asked),
+    dealt in turn into ``series`` series."""
     folder.mkdir(parents=True, exist_ok=True)
     study_uid = pydicom.uid.generate_uid()
-    series_uid = pydicom.uid.generate_uid()
+    series_uids = [pydicom.uid.generate_uid() for _ in range(series)]
     sop_class = "1.2.840.10008.5.1.4.1.1.1" if modality == "CR" else "1.2.840.10008.5.1.4.1.1.1.1"
     files = []
     for index in range(images):
@@ -196,7 +198,7 @@ def make_study(
             PatientID=patient_id,
             PatientName=f"SYNTHETIC^{patient_id}",
             StudyInstanceUID=study_uid,
-            SeriesInstanceUID=series_uid,
+            SeriesInstanceUID=series_uids[index % series],
             AccessionNumber=accession,
             StudyDate=date,
             Modality=modality,
