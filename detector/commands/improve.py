@@ -139,6 +139,8 @@ def run(args: argparse.Namespace) -> int:
         return 1
     finally:
         store.close()
+    if result is None:
+        return 0  # another torchrun rank: rank 0 reports and writes
     if args.report:
         from detector.files.output import atomic_write_text
 

@@ -95,8 +95,12 @@ def run_improve(
     *,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
-) -> ImproveResult:
+) -> ImproveResult | None:
     """Fine-tune ``request.model`` on the session's reviewed images; write a new version.
+
+    Under ``torchrun`` every rank prepares the same split and joins the training (as ``train``
+    does); rank 0 alone scores the models, calibrates and writes, and the other ranks return
+    ``None`` once training is over.
 
     Raises
     ------
@@ -111,12 +115,13 @@ def run_improve(
     """
     request.check()
     cancel = cancel or CancelToken()
-    report = progress or (lambda _e: None)
+    rank = int(os.environ.get("RANK", "0") or 0)
+    report = progress if progress is not None and rank == 0 else (lambda _e: None)
     out = Path(request.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".improve-{os.getpid()}-", dir=out.parent))
     try:
-        return _run(request, state, work, report, cancel)
+        return _run(request, state, work, report, cancel, rank)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -127,7 +132,8 @@ def _run(
     work: Path,
     report: ProgressCallback,
     cancel: CancelToken,
-) -> ImproveResult:
+    rank: int = 0,
+) -> ImproveResult | None:
     from detector.model.checkpoint import load_checkpoint, save_checkpoint
     from detector.training.calibration import calibrate
     from detector.training.config import TrainConfig
@@ -147,8 +153,10 @@ def _run(
     paths = {r.image_id: r.path for r in split.held_out}
     report(ProgressEvent("score-old", "scoring the current model on the holdout", fraction=0.02))
     t0 = time.perf_counter()
-    old = calibrate(
-        request.model, truth, paths, device=request.device, batch_size=request.batch_size
+    old = (
+        calibrate(request.model, truth, paths, device=request.device, batch_size=request.batch_size)
+        if rank == 0
+        else None
     )
     score_s = time.perf_counter() - t0
     cancel.check()
@@ -178,6 +186,8 @@ def _run(
         cancel.check()
 
     result = train(config, on_step=on_step)
+    if rank != 0 or old is None:
+        return None  # torchrun: rank 0 scores, calibrates and writes
     cancel.check()
     report(ProgressEvent("score-new", "scoring the new model on the holdout", fraction=0.92))
     new = calibrate(result.best, truth, paths, device=request.device, batch_size=request.batch_size)

@@ -101,3 +101,32 @@ def test_cancel_during_training_leaves_no_checkpoint(tmp_path: Path, silent_mode
     assert [e.stage for e in events][:3] == ["prepare", "score-old", "train"]
     assert events[-1].epoch == 1 and events[-1].batch == 1 and events[-1].eta_s is not None
     assert list((tmp_path / "out").iterdir()) == []
+
+
+@pytest.mark.slow
+def test_under_torchrun_rank_0_alone_writes_the_version(tmp_path: Path, silent_model: Path) -> None:
+    """Two CPU ranks (gloo) train together; one version and one lineage file, no leftovers,
+    one result printed, and the checkpoint records a world size of 2."""
+    import os
+    import subprocess
+    import sys
+
+    session = reviewed_session(tmp_path, 24)
+    proc = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+         "-m", "detector.cli", "improve", str(session), "--model", str(silent_model),
+         "--epochs", "1", "--lr", "1e-9", "--device", "cpu"],
+        cwd=Path(__file__).resolve().parents[3],
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    # Rank 0 says "not better" (exit 1, as without torchrun); rank 1 exits 0 and is never the
+    # one that scored, wrote and stopped first (torchrun then kills rank 0 with SIGTERM).
+    assert proc.stdout.count("the new model is not better") == 1, proc.stderr[-2000:]
+    assert "SIGTERM" not in proc.stderr, proc.stderr[-2000:]
+    assert "rank      : 1 (local_rank: 1)" not in proc.stderr, proc.stderr[-2000:]
+    models = tmp_path / "read.sqlite.models"
+    assert sorted(p.name for p in models.iterdir()) == ["tiny-v1.json", "tiny-v1.pt"]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".improve-")]
+    _weights, meta = load_checkpoint(models / "tiny-v1.pt")
+    assert meta["training"]["world_size"] == 2
