@@ -27,6 +27,7 @@ from detector.cli import UsageError
 NAME = "export"
 HELP = "export a review session as labels, audit, submission or reviewed-submission CSV, or SRs"
 SR_FORMAT = "sr"
+GSPS_FORMAT = "gsps"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -36,7 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="CSV file to write (gsps, sr: a folder)")
     parser.add_argument(
         "--format",
-        choices=(*EXPORT_FORMATS, "gsps", SR_FORMAT),
+        choices=(*EXPORT_FORMATS, GSPS_FORMAT, SR_FORMAT),
         default="labels",
         help="labels: corrected RSNA labels of the reviewed images (default); audit: the same "
         "plus source, score, status, reviewer, time and effort, and rejected predictions; "
@@ -71,12 +72,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--threshold must be in [0, 1]")
     if not 0.0 < args.iou <= 1.0:
         raise UsageError("--iou must be in (0, 1]")
-    if args.format == "gsps":
-        from detector.gsps.cli import run_gsps_export
-
-        return run_gsps_export(args)
     try:
-        if args.format == SR_FORMAT:
+        if args.format in (SR_FORMAT, GSPS_FORMAT):
             check_output_dir(args.out)
         else:
             check_output_file(args.out)
@@ -92,6 +89,8 @@ def run(args: argparse.Namespace) -> int:
         sys.stderr.write(f"pneumoview export: {store.path.name}: {line}\n")
     if args.format == SR_FORMAT:
         return _run_sr(args, state, store, problems)
+    if args.format == GSPS_FORMAT:
+        return _run_gsps(args, state, store, problems)
     try:
         rows = export_review(
             state,
@@ -132,3 +131,25 @@ def _run_sr(args: argparse.Namespace, state: Any, store: Any, problems: list[str
         f"({done} of {total} image(s) reviewed in {args.session})\n"
     )
     return 1 if problems else 0
+
+
+def _run_gsps(args: argparse.Namespace, state: Any, store: Any, problems: list[str]) -> int:
+    from detector.gsps.export import GspsExportError, export_gsps
+
+    try:
+        written = export_gsps(state, args.out, iou_threshold=args.iou, problems=problems)
+    except GspsExportError as err:
+        sys.stderr.write(f"pneumoview export: {err}\n")
+        return 1
+    finally:
+        store.close()
+    for line in problems:
+        sys.stderr.write(f"pneumoview export: warning: {line}\n")
+    done, total = state.progress()
+    sys.stderr.write(
+        f"wrote {len(written)} presentation state(s) to {args.out} "
+        f"({done} of {total} image(s) reviewed in {args.session}); the labels export's boxes "
+        "as closed polylines with their source and score\n"
+    )
+    # Exit 1 when an image was left out (the others are written).
+    return 1 if any("no GSPS written" in line for line in problems) else 0
