@@ -100,7 +100,7 @@ def _light_backbone(
         timm_fpn = TimmFpnBackbone(name, retinanet=retina, bn=bn)
         if pretrained:
             classifier = timm_classifier(name)
-            state, _ = imagenet_state(name, classifier.state_dict())
+            state = imagenet_state(name, classifier.state_dict())
             timm_fpn.load_trunk(state)
         backbone = timm_fpn
         levels = 5 if retina else 4

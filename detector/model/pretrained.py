@@ -87,9 +87,7 @@ def _kind(name: str) -> str:
     return next((k for k in _KINDS if name.endswith("." + k) or name == k), "")
 
 
-def imagenet_state(
-    backbone: str, target: dict[str, torch.Tensor]
-) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+def imagenet_state(backbone: str, target: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """The packaged ImageNet tensors renamed onto ``target``'s keys (a timm classifier's state).
 
     Parameters
@@ -102,9 +100,8 @@ def imagenet_state(
     Returns
     -------
     state : dict
-        ``target``'s keys -> the packaged tensors.
-    provenance : dict
-        See :func:`provenance`.
+        ``target``'s keys -> the packaged tensors. What a checkpoint records about them is
+        :func:`provenance` (the trainer asks for it once, when it writes the training record).
 
     Raises
     ------
@@ -135,7 +132,7 @@ def imagenet_state(
                 f"become {dst_name} {tuple(ref.shape)}",
             )
         state[dst_name] = tensor.to(ref.dtype)
-    return state, provenance(backbone, path)
+    return state
 
 
 def provenance(backbone: str, path: str) -> dict[str, str]:
