@@ -45,6 +45,7 @@ from pynetdicom.sop_class import (  # type: ignore[attr-defined]
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import detector.pacs.retrieve as retrieve_module  # noqa: E402
 from bench.common import chest_field, machine_line, print_table  # noqa: E402
 from detector.imaging.dicom_write import (  # noqa: E402
     CR_IMAGE_STORAGE,  # noqa: E402
@@ -58,6 +59,7 @@ from detector.pacs.retrieve import FolderSink, retrieve  # noqa: E402
 from detector.pacs.servers import parse_url  # noqa: E402
 
 ORTHANC = shutil.which("Orthanc") or "/usr/sbin/Orthanc"
+GETSCU = shutil.which("getscu")
 DICOMWEB_PLUGIN = "/usr/share/orthanc/plugins/libOrthancDicomWeb.so"
 PACS_AET = "PVBENCHPACS"
 OUR_AET = "PVBENCH"
@@ -259,6 +261,53 @@ def cget_series_floor(
     return arrived[0] - t0, last
 
 
+def pacs_get_no_fsync(
+    client: DicomwebClient | DimseClient, study_uid: str, out: Path
+) -> tuple[float, float]:
+    """Diagnostic: :func:`pacs_get` with each file written plainly (temp + rename, no fsync),
+    as the baseline writes: what the durability of each file costs."""
+
+    def _no_fsync(path: str | os.PathLike[str], data: bytes) -> None:
+        temp = Path(f"{os.fspath(path)}.bench.tmp")
+        temp.write_bytes(data)
+        os.replace(temp, path)
+
+    saved = retrieve_module.atomic_write_bytes
+    retrieve_module.atomic_write_bytes = _no_fsync
+    try:
+        return pacs_get(client, study_uid, out)
+    finally:
+        retrieve_module.atomic_write_bytes = saved
+
+
+def getscu_study(port: int, study_uid: str, out: Path) -> tuple[float, float]:
+    """Reference DIMSE client: DCMTK's ``getscu`` of the study (one study-level C-GET)."""
+    assert GETSCU is not None
+    t0 = time.perf_counter()
+    subprocess.run(  # noqa: S603 - DCMTK, our arguments
+        [
+            GETSCU,
+            "-S",
+            "-aet",
+            OUR_AET,
+            "-aec",
+            PACS_AET,
+            "127.0.0.1",
+            str(port),
+            "-k",
+            "QueryRetrieveLevel=STUDY",
+            "-k",
+            f"StudyInstanceUID={study_uid}",
+            "-od",
+            str(out),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    return 0.0, time.perf_counter() - t0
+
+
 def write_cost(data: bytes, count: int, out: Path, durable: bool) -> tuple[float, float]:
     """Diagnostic: ``count`` files written through FolderSink (fsync) or plainly."""
     t0 = time.perf_counter()
@@ -338,6 +387,15 @@ def main() -> int:
             dimse_floor = medians(
                 lambda: cget_series_floor(dimse, study_uid, series_uid, empty(out)), args.runs
             )
+            web_plain = medians(lambda: pacs_get_no_fsync(web, study_uid, empty(out)), args.runs)
+            dimse_plain = medians(
+                lambda: pacs_get_no_fsync(dimse, study_uid, empty(out)), args.runs
+            )
+            dcmtk = (
+                medians(lambda: getscu_study(orthanc.dicom_port, study_uid, empty(out)), 3)
+                if GETSCU
+                else None
+            )
             sample = orthanc.request("GET", f"/instances/{ids[0]}/file")
             plain = medians(lambda: write_cost(sample, n, empty(out), False), args.runs)
             durable = medians(lambda: write_cost(sample, n, empty(out), True), args.runs)
@@ -391,6 +449,24 @@ def main() -> int:
                 f"{dimse_floor[1] * 1000:.0f} ms",
                 f"{dimse_floor[0] * 1000:.0f} ms",
                 f"{dimse_floor[1] / base:.2f}x",
+            ],
+            [
+                "`pacs get` over DICOMweb with plain writes (no fsync, as the baseline)",
+                f"{web_plain[1] * 1000:.0f} ms",
+                f"{web_plain[0] * 1000:.0f} ms",
+                f"{web_plain[1] / base:.2f}x",
+            ],
+            [
+                "`pacs get` over DIMSE with plain writes (no fsync)",
+                f"{dimse_plain[1] * 1000:.0f} ms",
+                f"{dimse_plain[0] * 1000:.0f} ms",
+                f"{dimse_plain[1] / base:.2f}x",
+            ],
+            [
+                "DCMTK getscu, one study-level C-GET (median of 3)",
+                f"{dcmtk[1] * 1000:.0f} ms" if dcmtk else "getscu not installed",
+                "",
+                f"{dcmtk[1] / base:.2f}x" if dcmtk else "",
             ],
             [f"write {n} files plainly", f"{plain[1] * 1000:.0f} ms", "", ""],
             [

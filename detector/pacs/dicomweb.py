@@ -12,6 +12,7 @@ whose texts may quote URLs and headers).
 
 from __future__ import annotations
 
+import functools
 import io
 import logging
 import threading
@@ -69,13 +70,36 @@ def _value(item: dict[str, Any], tag: str) -> Any:
     return values if len(values) > 1 else first
 
 
-def _sop_uid_of(part: bytes | bytearray) -> str:
-    """The SOPInstanceUID of a DICOM file (Part 10, with its File Meta), ``""`` if not one."""
+def _ref_of(part: bytes | bytearray, study_uid: str) -> InstanceRef | None:
+    """The image a WADO-RS part holds (a DICOM file with its File Meta), None if it is not one
+    or its SOPInstanceUID is not a UID (a peer's value never becomes a file name otherwise)."""
     try:
-        ds = pydicom.dcmread(io.BytesIO(part), stop_before_pixels=True)
-        return text_value(ds.get("SOPInstanceUID"))
+        ds = pydicom.dcmread(
+            io.BytesIO(part),
+            stop_before_pixels=True,
+            specific_tags=["SOPInstanceUID", "SeriesInstanceUID", "SOPClassUID"],
+        )
+        sop = text_value(ds.get("SOPInstanceUID"))
+        if not is_uid(sop):
+            logger.warning("WADO-RS sent an image whose UID %r is not a UID; skipped", sop[:70])
+            return None
+        return InstanceRef(
+            study_uid=study_uid,
+            series_uid=text_value(ds.get("SeriesInstanceUID")),
+            sop_uid=sop,
+            sop_class_uid=text_value(ds.get("SOPClassUID")),
+        )
     except (pydicom.errors.InvalidDicomError, ValueError, TypeError, KeyError, EOFError, OSError):
-        return ""
+        return None
+
+
+def _boundary(content_type: str) -> bytes:
+    """The multipart boundary named in a Content-Type header (``b""`` when none)."""
+    for item in content_type.split(";")[1:]:
+        name, _, value = item.strip().partition("=")
+        if name.lower() == "boundary":
+            return value.strip().strip('"').encode("utf-8", "replace")
+    return b""
 
 
 class DicomwebClient:
@@ -224,6 +248,40 @@ class DicomwebClient:
                 self._fetch_instance(ref, sink)
                 on_instance(ref)
 
+    def count_instances(self, study_uid: str) -> int:
+        """The study's image count (QIDO-RS NumberOfStudyRelatedInstances; 0 when not told)."""
+        with self._calls("QIDO-RS"):
+            items = self._client.search_for_studies(
+                search_filters={"StudyInstanceUID": study_uid},
+                fields=["NumberOfStudyRelatedInstances"],
+                limit=2,
+            )
+        counts = [
+            int_value(_value(item, "00201208"))
+            for item in items
+            if text_value(_value(item, "0020000D")) == study_uid
+        ]
+        return max(0, counts[0] or 0) if len(counts) == 1 else 0
+
+    def fetch_study(
+        self,
+        study_uid: str,
+        sink: FolderSink,
+        cancel: threading.Event,
+        on_instance: Callable[[InstanceRef], None],
+    ) -> bool:
+        """The whole study in ONE WADO-RS request, each image written as sent as it arrives.
+
+        Images already in the folder are not written again. Returns False when the study UID
+        cannot go into a URL (the caller lists the images instead).
+        """
+        if not is_uid(study_uid):
+            return False
+        self._stream(
+            f"{self.server.url}/studies/{study_uid}", study_uid, None, sink, cancel, on_instance
+        )
+        return True
+
     def _fetch_series(
         self,
         study_uid: str,
@@ -233,14 +291,32 @@ class DicomwebClient:
         cancel: threading.Event,
         on_instance: Callable[[InstanceRef], None],
     ) -> list[InstanceRef]:
-        """One WADO-RS series request; each wanted part written as sent as soon as it is whole.
-
-        Returns the images of ``refs`` it did not bring (parts that are not a DICOM file, or
-        that the series did not hold), for one request each. On cancel it stops reading
-        (closing the connection) and returns nothing.
-        """
+        """One WADO-RS series request for ``refs``; returns those it did not bring (parts that
+        are not a DICOM file, or that the series did not hold), for one request each. On
+        cancel it stops reading and returns nothing."""
         wanted = {ref.sop_uid: ref for ref in refs}
         url = f"{self.server.url}/studies/{study_uid}/series/{series_uid}"
+        self._stream(url, study_uid, wanted, sink, cancel, on_instance)
+        sink.wait_written()
+        if cancel.is_set():
+            return []
+        return [ref for ref in refs if not sink.has(ref.sop_uid)]
+
+    def _stream(
+        self,
+        url: str,
+        study_uid: str,
+        wanted: dict[str, InstanceRef] | None,
+        sink: FolderSink,
+        cancel: threading.Event,
+        on_instance: Callable[[InstanceRef], None],
+    ) -> None:
+        """One multipart WADO-RS request read part by part (dicomweb-client's reader); each
+        image written as sent (byte-identical) on a writer thread as soon as it is whole.
+
+        ``wanted``: only these images (None: every image not already in the folder). On cancel
+        it stops reading, which closes the connection.
+        """
         accept = 'multipart/related; type="application/dicom"; transfer-syntax=*'
         with self._calls("WADO-RS"):
             response = self._client._session.get(
@@ -251,17 +327,47 @@ class DicomwebClient:
             )
             with response:
                 response.raise_for_status()
-                for part in self._client._decode_multipart_message(response, stream=True):
+                for part in self._whole_parts(response):
                     if cancel.is_set():
-                        return []
-                    ref = wanted.pop(_sop_uid_of(part), None)
-                    if ref is None:  # already here, not asked for, or not a DICOM file
-                        continue
-                    sink.write(ref.sop_uid, bytes(part))
-                    on_instance(ref)
-                    if not wanted:
+                        return
+                    ref = _ref_of(part, study_uid)
+                    if ref is None or sink.has(ref.sop_uid):
+                        continue  # not a DICOM file with a UID, or already here
+                    if wanted is not None:
+                        if wanted.pop(ref.sop_uid, None) is None:
+                            continue  # not asked for
+                    sink.write_soon(ref.sop_uid, bytes(part), functools.partial(on_instance, ref))
+                    if wanted is not None and not wanted:
                         break
-        return [ref for ref in refs if ref.sop_uid in wanted]
+
+    def _whole_parts(self, response: requests.Response) -> Iterator[bytes]:
+        """The parts of a multipart answer that arrived whole (dicomweb-client's reader).
+
+        That reader also yields what follows the last delimiter when the stream stops in the
+        middle of a part (a server that dies: seen against Orthanc killed mid-answer), as if it
+        were a whole image. So a part is passed on once the next delimiter came, and the last
+        one only when the closing delimiter ``--boundary--`` ended the stream.
+        """
+        boundary = _boundary(response.headers.get("content-type", ""))
+        closing = b"--" + boundary + b"--"
+        tail = bytearray()
+        chunks = response.iter_content
+
+        def _watched(*args: Any, **kwargs: Any) -> Iterator[bytes]:
+            for chunk in chunks(*args, **kwargs):
+                tail[:] = (tail + chunk[-len(closing) - 4 :])[-len(closing) - 4 :]
+                yield chunk
+
+        setattr(response, "iter_content", _watched)  # noqa: B010 - one response's reader
+        held: bytes | None = None
+        for part in self._client._decode_multipart_message(response, stream=True):
+            if held is not None:
+                yield held
+            held = part
+        if held is not None and (not boundary or bytes(tail).rstrip().endswith(closing)):
+            yield held
+        elif held is not None:
+            logger.debug("%s: the answer stopped in the middle of an image", self.label)
 
     def _fetch_instance(self, ref: InstanceRef, sink: FolderSink) -> None:
         """One WADO-RS instance request."""

@@ -1,8 +1,9 @@
 """DIMSE client (pynetdicom SCU): C-ECHO, study-level C-FIND, C-GET, C-MOVE and C-STORE.
 
-Retrieval goes image by image over one association (the list of images comes from an
-image-level C-FIND), so that images already on disk are skipped and the cancel event is checked
-between images. C-GET needs no listening port; C-MOVE asks the PACS to send to a move
+A study retrieved into an empty folder comes in one study-level C-GET (:meth:`DimseClient.
+fetch_study`); otherwise retrieval goes image by image over one association (the list of images
+comes from an image-level C-FIND), so that images already on disk are skipped and the cancel
+event is checked between images. C-GET needs no listening port; C-MOVE asks the PACS to send to a move
 destination AE title, which must be this app's storage SCP (started here, on the server's
 ``store_port``) as the PACS knows it. Images arrive through a C-STORE handler that writes the
 bytes as sent (no decoding, so pixel data is byte-identical) and accepts only images it asked for.
@@ -36,6 +37,7 @@ from detector.pacs.query import (
     StudyQuery,
     StudyResult,
     int_value,
+    is_uid,
     modalities_value,
     text_value,
 )
@@ -353,6 +355,81 @@ class DimseClient:
                 cancel,
                 on_instance,
             )
+
+    def count_instances(self, study_uid: str) -> int:
+        """The study's image count (study-level C-FIND; 0 when not told or with C-MOVE)."""
+        if self.move_dest:
+            return 0
+        ds = Dataset()
+        ds.QueryRetrieveLevel = "STUDY"
+        ds.StudyInstanceUID = study_uid
+        ds.NumberOfStudyRelatedInstances = ""
+        found = [
+            ident
+            for ident in self._find(ds, "C-FIND of the study")
+            if text_value(ident.get("StudyInstanceUID")) == study_uid
+        ]
+        if len(found) != 1:
+            return 0
+        return max(0, int_value(found[0].get("NumberOfStudyRelatedInstances")) or 0)
+
+    def fetch_study(
+        self,
+        study_uid: str,
+        sink: FolderSink,
+        cancel: threading.Event,
+        on_instance: Callable[[InstanceRef], None],
+    ) -> bool:
+        """The whole study in ONE study-level C-GET (the PACS sends every image over our
+        association: about 5 ms an image against Orthanc instead of 55 ms for one C-GET each).
+
+        Each image is written as sent on a writer thread; images already in the folder are not
+        written again. Offers the image classes a chest X-ray study holds
+        (:data:`FALLBACK_CLASSES`); an image of another class is refused by the PACS and the
+        caller lists and fetches it. A cancel aborts the association. Returns False with C-MOVE
+        (the caller lists the images and moves them one by one).
+        """
+        if self.move_dest:
+            return False
+        ae = self._ae()
+        ae.add_requested_context(StudyRootQueryRetrieveInformationModelGet)
+        for sop_class in FALLBACK_CLASSES:
+            for syntax in RECEIVE_SYNTAXES:
+                ae.add_requested_context(sop_class, syntax)
+        roles = [build_role(sop_class, scp_role=True) for sop_class in FALLBACK_CLASSES]
+
+        def _on_store(event: Any) -> int:
+            sop = str(event.request.AffectedSOPInstanceUID)
+            if cancel.is_set() or not is_uid(sop):
+                return _STORE_REFUSED
+            if sink.has(sop):
+                return 0x0000
+            ref = InstanceRef(study_uid, "", sop, str(event.request.AffectedSOPClassUID))
+            try:
+                sink.write_soon(sop, event.encoded_dataset(), lambda: on_instance(ref))
+            except (OSError, ValueError) as exc:
+                logger.error("%s: cannot write (%s)", sink.out_dir, exc)
+                return _STORE_REFUSED
+            return 0x0000
+
+        ds = Dataset()
+        ds.QueryRetrieveLevel = "STUDY"
+        ds.StudyInstanceUID = study_uid
+        handlers = [(evt.EVT_C_STORE, _on_store)]
+        with self._associate(ae, ext_neg=roles, evt_handlers=handlers) as assoc:
+            answered = False
+            for status, _ident in assoc.send_c_get(ds, StudyRootQueryRetrieveInformationModelGet):
+                if cancel.is_set():
+                    assoc.abort()
+                    return True
+                code = _status_of(status)
+                if code is None:
+                    raise self._lost("C-GET", first=not answered)
+                answered = True
+                if code not in _PENDING and code not in (0x0000, 0xB000):
+                    logger.info("%s: study C-GET ended with status 0x%04X", self.label, code)
+                    return False
+        return True
 
     def _move(
         self,

@@ -96,8 +96,11 @@ class Orthanc:
                 time.sleep(0.1)
         pytest.fail("Orthanc did not answer within 30 s")
 
-    def stop(self) -> None:
+    def stop(self, *, hard: bool = False) -> None:
+        """Stop the server (``hard``: SIGKILL, a server that dies mid-transfer)."""
         if self.proc is not None and self.proc.poll() is None:
+            if hard:
+                self.proc.kill()
             self.proc.terminate()
             try:
                 self.proc.wait(timeout=15)
@@ -183,9 +186,10 @@ def make_study(
     images: int = 2,
     jpeg_first: bool = False,
     series: int = 1,
+    size: int = 64,
 ) -> Study:
-    """A study of ``images`` small chest-like images (the first JPEG Baseline when asked),
-    dealt in turn into ``series`` series."""
+    """A study of ``images`` chest-like ``size``-px 8-bit images (the first JPEG Baseline when
+    asked), dealt in turn into ``series`` series."""
     folder.mkdir(parents=True, exist_ok=True)
     study_uid = pydicom.uid.generate_uid()
     series_uids = [pydicom.uid.generate_uid() for _ in range(series)]
@@ -193,7 +197,7 @@ def make_study(
     files = []
     for index in range(images):
         ds = new_image_dataset(
-            chest_like(64, seed=index + len(patient_id)),
+            chest_like(size, seed=index + len(patient_id)),
             sop_class_uid=sop_class,
             PatientID=patient_id,
             PatientName=f"SYNTHETIC^{patient_id}",

@@ -16,7 +16,7 @@ from detector.pacs.client import open_client
 from detector.pacs.dimse import DimseClient
 from detector.pacs.errors import PacsError
 from detector.pacs.query import InstanceRef
-from detector.pacs.retrieve import FolderSink, retrieve
+from detector.pacs.retrieve import IN_FLIGHT, FolderSink, retrieve
 from detector.pacs.servers import parse_url
 from tests.detector.pacs.conftest import OUR_AET, Orthanc, _start, make_study
 
@@ -47,38 +47,42 @@ def lone_orthanc(tmp_path: Path) -> Iterator[Orthanc]:
 
 
 @pytest.mark.parametrize("protocol", ["dicomweb", "dimse"])
-def test_server_stops_mid_retrieve_then_resume(
+def test_server_dies_mid_retrieve_then_resume(
     lone_orthanc: Orthanc, tmp_path: Path, protocol: str
 ) -> None:
-    """Orthanc stops after the first image arrives: what arrived is kept whole, the error is
-    one line saying how many, and once the server is back a second retrieve fetches the rest.
-
-    Two series of two: DICOMweb streams a series in one request, so the second image of the
-    first series may still arrive; the second series is asked for after the stop."""
+    """Orthanc is killed once the first image is on disk, in the middle of the one study
+    request (40 images of 1 MB: more than the writers hold in flight plus what the socket
+    buffers hold, so the answer is cut): what arrived is kept whole,
+    the error is one line saying how many, and once the server is back a second retrieve (the
+    folder is no longer empty: it lists the images) fetches the rest."""
     study = make_study(
-        tmp_path / "in", patient_id="MID", accession="M", date="20240101", images=4, series=2
+        tmp_path / "in",
+        patient_id="MID",
+        accession="M",
+        date="20240101",
+        images=40,
+        series=2,
+        size=1024,
     )
     for path in study.files:
         lone_orthanc.upload(path)
     url = lone_orthanc.web_url if protocol == "dicomweb" else lone_orthanc.dimse_url
     server = parse_url(url, calling_aet=OUR_AET, connect_timeout=3.0)
     out = tmp_path / "out"
-    progress: list[tuple[int, int]] = []
 
-    def _stop_after_first(done: int, total: int) -> None:
-        progress.append((done, total))
+    def _kill_after_first(done: int, total: int) -> None:
         if done == 1:
-            lone_orthanc.stop()
+            lone_orthanc.stop(hard=True)
 
     with pytest.raises(PacsError) as info:
         retrieve(
-            open_client(server), [study.study_uid], FolderSink(out), on_progress=_stop_after_first
+            open_client(server), [study.study_uid], FolderSink(out), on_progress=_kill_after_first
         )
     message = str(info.value)
     kept = sorted(out.iterdir())
-    assert 1 <= len(kept) <= 2 and all(p.suffix == ".dcm" for p in kept)
+    assert 1 <= len(kept) < 40 and all(p.suffix == ".dcm" for p in kept)
     assert message.startswith(f"{server.label}: ")
-    assert f"{len(kept)} of 4 images are in" in message and "run the same command again" in message
+    assert f"{len(kept)} of 40 images are in" in message and "run the same command again" in message
     assert "\n" not in message
     sent = {pydicom.dcmread(p).PixelData for p in study.files}
     assert all(pydicom.dcmread(p).PixelData in sent for p in kept)
@@ -86,30 +90,49 @@ def test_server_stops_mid_retrieve_then_resume(
     lone_orthanc.start()
     report = retrieve(open_client(server), [study.study_uid], FolderSink(out))
     assert (report.total, report.skipped, report.fetched, report.missing) == (
-        4,
+        40,
         len(kept),
-        4 - len(kept),
+        40 - len(kept),
         [],
     )
     expected = sorted(f"{pydicom.dcmread(p).SOPInstanceUID}.dcm" for p in study.files)
     assert sorted(p.name for p in out.iterdir()) == expected
 
 
-def test_cancel_between_images(lone_orthanc: Orthanc, tmp_path: Path) -> None:
-    """A cancel set after the first image stops the retrieve there, without an error."""
-    study = make_study(tmp_path / "in", patient_id="CAN", accession="C", date="20240101", images=3)
+@pytest.mark.parametrize("protocol", ["dicomweb", "dimse"])
+def test_cancel_then_resume(lone_orthanc: Orthanc, tmp_path: Path, protocol: str) -> None:
+    """A cancel set once the first image is on disk stops the study request without an error
+    (images already received are finished, never cut); every file is whole, and the next
+    retrieve fetches exactly the rest. More images than the writers hold in flight, so the
+    transfer must stop before the end."""
+    images = IN_FLIGHT + 8
+    study = make_study(
+        tmp_path / "in", patient_id="CAN", accession="C", date="20240101", images=images, size=512
+    )
     for path in study.files:
         lone_orthanc.upload(path)
+    url = lone_orthanc.web_url if protocol == "dicomweb" else lone_orthanc.dimse_url
+    server = parse_url(url, calling_aet=OUR_AET)
     cancel = threading.Event()
+    out = tmp_path / "out"
     report = retrieve(
-        open_client(parse_url(lone_orthanc.dimse_url, calling_aet=OUR_AET)),
+        open_client(server),
         [study.study_uid],
-        FolderSink(tmp_path / "out"),
+        FolderSink(out),
         cancel=cancel,
         on_progress=lambda done, _total: cancel.set() if done == 1 else None,
     )
-    assert report.cancelled and report.fetched == 1 and len(report.missing) == 2
-    assert len(list((tmp_path / "out").iterdir())) == 1
+    kept = sorted(out.iterdir())
+    assert report.cancelled and 1 <= report.fetched == len(kept) < images
+    sent = {pydicom.dcmread(p).PixelData for p in study.files}
+    assert all(pydicom.dcmread(p).PixelData in sent for p in kept)
+    again = retrieve(open_client(server), [study.study_uid], FolderSink(out))
+    assert (again.skipped, again.fetched, again.missing, again.cancelled) == (
+        len(kept),
+        images - len(kept),
+        [],
+        False,
+    )
 
 
 class _ListingPeer:
@@ -125,6 +148,12 @@ class _ListingPeer:
             InstanceRef(study_uid, "1.1", "../../escape"),
             InstanceRef(study_uid, "1.1", "1.2.3"),
         ]
+
+    def count_instances(self, study_uid: str) -> int:
+        return 2
+
+    def fetch_study(self, study_uid: str, sink: FolderSink, cancel: object, on: Any) -> bool:
+        return False  # this peer cannot send a study whole: the images are listed
 
     def fetch(
         self, instances: list[InstanceRef], sink: FolderSink, cancel: object, on_instance: Any
