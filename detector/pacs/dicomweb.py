@@ -102,18 +102,38 @@ def _boundary(content_type: str) -> bytes:
     return b""
 
 
+class _Session(requests.Session):
+    """A ``requests`` session whose CA bundle is the server's, whatever the environment says.
+
+    ``requests`` lets ``$REQUESTS_CA_BUNDLE`` / ``$CURL_CA_BUNDLE`` win over ``Session.verify``
+    (psf/requests#3829): on a machine that sets them (this one does) a server's ``ca_bundle``
+    was ignored and its certificate refused. Proxies and the rest still come from the
+    environment.
+    """
+
+    def __init__(self, ca_bundle: str) -> None:
+        super().__init__()
+        self.ca_bundle = ca_bundle
+        self.verify = ca_bundle or True
+
+    def merge_environment_settings(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        settings: dict[str, Any] = super().merge_environment_settings(*args, **kwargs)
+        if self.ca_bundle:
+            settings["verify"] = self.ca_bundle
+        return settings
+
+
 class DicomwebClient:
     """A DICOMweb server (``http(s)://host:port/dicom-web``)."""
 
     def __init__(self, server: Server) -> None:
         self.server = server
         self.label = server.label
-        session = requests.Session()
+        session = _Session(server.ca_bundle)
         if server.token:
             session.headers["Authorization"] = f"Bearer {server.token}"
         elif server.username or server.password:
             session.auth = (server.username, server.password)
-        session.verify = server.ca_bundle or True
         self._client = DICOMwebClient(
             server.url,
             session=session,

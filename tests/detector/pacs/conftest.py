@@ -164,6 +164,134 @@ def orthanc_auth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Orthanc]:
     o.stop()
 
 
+def self_signed(folder: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 made by the openssl command: (cert, key)."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("the openssl command is not installed (it makes the test certificate)")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(  # noqa: S603 - openssl with our arguments
+        [
+            openssl,
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    return cert, key
+
+
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+BEARER_TOKEN = "tok-3f9a-SECRET-77"
+
+
+@dataclass
+class TlsProxy:
+    """nginx terminating HTTPS in front of an Orthanc (Orthanc 1.10's own HTTPS crashes on
+    the first connection: exit 139 with Debian's build), as PACS sites usually deploy it."""
+
+    root: Path
+    port: int
+    cert: Path
+    bearer_port: int = 0  # a second HTTPS port that wants ``Authorization: Bearer TOKEN``
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def web_url(self) -> str:
+        return f"https://127.0.0.1:{self.port}/dicom-web"
+
+    @property
+    def bearer_url(self) -> str:
+        return f"https://127.0.0.1:{self.bearer_port}/dicom-web"
+
+    def start(self, orthanc: Orthanc) -> None:
+        cert, key = self.cert, self.root / "key.pem"
+        temp = self.root / "temp"
+        temp.mkdir(exist_ok=True)
+        paths = " ".join(
+            f"{name}_temp_path {temp / name};"
+            for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+        )
+        (self.root / "nginx.conf").write_text(
+            f"daemon off; worker_processes 1; pid {self.root / 'nginx.pid'};\n"
+            f"error_log {self.root / 'error.log'};\n"
+            "events {}\n"
+            f"http {{ access_log off; {paths}\n"
+            f"  server {{ listen 127.0.0.1:{self.port} ssl;\n"
+            f"    ssl_certificate {cert}; ssl_certificate_key {key};\n"
+            "    client_max_body_size 0; proxy_buffering off;\n"
+            f"    location / {{ proxy_pass http://127.0.0.1:{orthanc.http_port}; }} }}\n"
+            f"  server {{ listen 127.0.0.1:{self.bearer_port} ssl;\n"
+            f"    ssl_certificate {cert}; ssl_certificate_key {key};\n"
+            "    client_max_body_size 0; proxy_buffering off;\n"
+            f'    if ($http_authorization != "Bearer {BEARER_TOKEN}") {{ return 401; }}\n'
+            f"    location / {{ proxy_pass http://127.0.0.1:{orthanc.http_port}; }} }} }}\n"
+        )
+        with (self.root / "nginx.out").open("ab") as log:
+            self.proc = subprocess.Popen(  # noqa: S603 - our own test proxy
+                [
+                    NGINX,
+                    "-p",
+                    str(self.root),
+                    "-e",
+                    str(self.root / "error.log"),
+                    "-c",
+                    str(self.root / "nginx.conf"),
+                ],
+                stdout=log,
+                stderr=log,
+            )
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                log_text = (self.root / "error.log").read_text(errors="replace")[-1500:]
+                pytest.fail(f"nginx exited: {log_text}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    return
+            except OSError:
+                time.sleep(0.1)
+        pytest.fail("nginx did not listen within 15 s")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+
+@pytest.fixture(scope="module")
+def tls_proxy(orthanc: Orthanc, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsProxy]:
+    """HTTPS (self-signed, trusted by no system store) in front of the module's Orthanc."""
+    if not os.access(NGINX, os.X_OK):
+        pytest.skip("nginx is not installed (apt-get install nginx-light; .ci/run does)")
+    root = tmp_path_factory.mktemp("tls")
+    cert, _key = self_signed(root)
+    proxy = TlsProxy(root, free_port(), cert, bearer_port=free_port())
+    proxy.start(orthanc)
+    yield proxy
+    proxy.stop()
+
+
 @dataclass
 class Study:
     """Generated images of one study, as files."""

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from tests.detector.pacs.conftest import Orthanc, Study, make_study
+from detector.pacs.servers import save_servers
+from tests.detector.pacs.conftest import OUR_AET, Orthanc, Study, make_study
 
 CTRL_SHIFT = QtCore.Qt.KeyboardModifier.ControlModifier | QtCore.Qt.KeyboardModifier.ShiftModifier
 LEFT = QtCore.Qt.MouseButton.LeftButton
@@ -50,6 +51,15 @@ def type_server(qtbot, picker, text: str, timeout: str | None = None) -> None:  
         spin.lineEdit().selectAll()
         qtbot.keyClicks(spin, timeout)
         spin.interpretText()
+
+
+def server_text(orthanc: Orthanc, protocol: str) -> str:
+    """What the user types for ``protocol``: the DICOMweb URL, or the name of a DIMSE server
+    saved in the servers file with our calling AE title (the one Orthanc lists)."""
+    if protocol == "dicomweb":
+        return orthanc.web_url
+    save_servers([{"name": "Orthanc DIMSE", "url": orthanc.dimse_url, "calling_aet": OUR_AET}])
+    return "Orthanc DIMSE"
 
 
 def search(qtbot, dialog) -> None:  # type: ignore[no-untyped-def]
@@ -94,13 +104,15 @@ def test_search_lists_the_studies_and_filters(
     assert dialog.status.text().startswith("1 study on ")
 
 
+@pytest.mark.parametrize("protocol", ["dicomweb", "dimse"])
 def test_retrieve_fills_the_browser(
-    make_main_window, qtbot, orthanc: Orthanc, studies: list[Study], tmp_path: Path
+    make_main_window, qtbot, orthanc: Orthanc, studies: list[Study], tmp_path: Path, protocol: str
 ) -> None:
     """Both studies land in the cache, one folder per study, and every image opens."""
+    text = server_text(orthanc, protocol)
     window = make_main_window()
     dialog = open_pacs(qtbot, window)
-    type_server(qtbot, dialog.picker, orthanc.web_url)
+    type_server(qtbot, dialog.picker, text)
     search(qtbot, dialog)
     dialog.table.setFocus()
     qtbot.keyClick(dialog.table, QtCore.Qt.Key.Key_A, QtCore.Qt.KeyboardModifier.ControlModifier)
@@ -114,8 +126,9 @@ def test_retrieve_fills_the_browser(
     assert uids == {s.study_uid for s in studies}
 
 
+@pytest.mark.parametrize("protocol", ["dicomweb", "dimse"])
 def test_cancel_stops_the_retrieve(
-    make_main_window, qtbot, orthanc: Orthanc, tmp_path: Path
+    make_main_window, qtbot, orthanc: Orthanc, tmp_path: Path, protocol: str
 ) -> None:
     orthanc.clear()
     big = make_study(
@@ -123,9 +136,10 @@ def test_cancel_stops_the_retrieve(
     )
     for path in big.files:
         orthanc.upload(path)
+    text = server_text(orthanc, protocol)
     window = make_main_window()
     dialog = open_pacs(qtbot, window)
-    type_server(qtbot, dialog.picker, orthanc.web_url)
+    type_server(qtbot, dialog.picker, text)
     search(qtbot, dialog)
     with qtbot.waitSignal(dialog.job.finished, timeout=30_000) as blocker:
         qtbot.mouseClick(dialog.retrieve_button, LEFT)
