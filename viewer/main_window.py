@@ -304,6 +304,7 @@ class MainWindow(QtWidgets.QMainWindow):
         review_menu.addSeparator()
         review_menu.addAction(self.report_action.act_report)
         review_menu.addAction(self.pacs.act_send)
+        review_menu.addAction(self.pacs.act_cancel_send)
 
         self.detection_ui.fill_menu(bar.addMenu("&Detection"))
 

@@ -1,4 +1,5 @@
-"""The window's PACS entries: File → PACS... (Ctrl+Shift+O) and Review → Send findings to PACS...
+"""The window's PACS entries: File → PACS... (Ctrl+Shift+O), Review → Send findings to PACS... and
+Review → Cancel sending findings (enabled while a send runs).
 
 Gets only what the two jobs use: the window's ``open_paths``, the open review state, the cache
 folder and a status-bar line. The PACS dialog is made on first use and kept (hidden when
@@ -64,6 +65,13 @@ class PacsActions:
             self.sender.start,
             tip="Send the findings of the images marked reviewed to a PACS",
         )
+        self.act_cancel_send = add(
+            "Cancel sending findings",
+            self.sender.cancel,
+            tip="Stop sending findings after the file being sent (what was sent stays)",
+        )
+        self.act_cancel_send.setEnabled(False)
+        self.sender.running_changed.connect(self.act_cancel_send.setEnabled)
 
     def show_dialog(self) -> PacsDialog:
         """Show the PACS dialog (made on first use)."""

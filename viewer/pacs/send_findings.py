@@ -92,9 +92,12 @@ class SendFindings(QtCore.QObject):
     -------
     done(str)
         The one line saying how the send ended.
+    running_changed(bool)
+        A send started (True) or ended (False): the Cancel entry follows it.
     """
 
     done = QtCore.Signal(str)
+    running_changed = QtCore.Signal(bool)
 
     def __init__(
         self,
@@ -110,6 +113,7 @@ class SendFindings(QtCore.QObject):
         self._folder = ""
         self._outcome = ""
         self._left_out = 0
+        self._total = 0
         self._cancel = threading.Event()
         self.dialog: SendDialog | None = None
 
@@ -167,6 +171,7 @@ class SendFindings(QtCore.QObject):
         self._folder = folder
         self._outcome = ""
         self._left_out = len(problems)
+        self._total = len(written)
         self._cancel = threading.Event()
         self.message(f"Sending {len(written)} {FINDINGS_FORMAT.upper()} to {server.label}...", 0)
         self._worker = start_worker(
@@ -180,7 +185,14 @@ class SendFindings(QtCore.QObject):
                 "finished": self._on_finished,
             },
         )
+        self.running_changed.emit(True)
         return True
+
+    def cancel(self) -> None:
+        """Stop the send between two files; what was sent stays in the PACS."""
+        if self.running and not self._cancel.is_set():
+            self._cancel.set()
+            self.message("Cancelling the send of findings...", 0)
 
     def _on_returned(self, label: str, report: SendReport) -> None:
         for path, reason in report.failed:
@@ -190,6 +202,9 @@ class SendFindings(QtCore.QObject):
             text += f" (first: {report.failed[0][0].name}: {report.failed[0][1]})"
         if self._left_out:
             text += f"; {self._left_out} image(s) left out, see the log"
+        if report.cancelled:
+            left = self._total - len(report.sent) - len(report.failed)
+            text += f" (cancelled: {left} not sent)"
         self._outcome = text
 
     def _on_errored(self, exc: Exception) -> None:
@@ -202,6 +217,7 @@ class SendFindings(QtCore.QObject):
     def _on_finished(self) -> None:
         self._worker = None
         shutil.rmtree(self._folder, ignore_errors=True)
+        self.running_changed.emit(False)
         self._tell(self._outcome or "Findings not sent")
 
     def shutdown(self) -> None:

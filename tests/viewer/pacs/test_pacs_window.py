@@ -230,3 +230,49 @@ def test_send_without_reviewed_images_says_so(make_main_window, qtbot) -> None:
         window.pacs.act_send.trigger()
     assert blocker.args == ["No image is marked reviewed: nothing to send"]
     assert isinstance(window.pacs.act_send, QtGui.QAction)
+
+
+def test_cancel_stops_sending_findings(
+    make_main_window, qtbot, orthanc: Orthanc, tmp_path: Path
+) -> None:
+    """Review → Cancel sending findings, enabled only while a send runs, stops a C-STORE of 30
+    SRs between two files: the line says how many were not sent, and Orthanc holds exactly the
+    ones that were."""
+    import re
+
+    from tests.viewer.conftest import open_and_wait
+
+    orthanc.clear()
+    make_study(tmp_path / "local", patient_id="PVW-C", accession="C", date="20240402", images=30)
+    text = server_text(orthanc, "dimse")
+    window = make_main_window()
+    open_and_wait(qtbot, window, [str(tmp_path / "local")])
+    for _ in range(30):
+        window.canvas.setFocus()
+        qtbot.keyClick(
+            window.canvas, QtCore.Qt.Key.Key_R, QtCore.Qt.KeyboardModifier.ControlModifier
+        )
+        qtbot.keyClick(window.canvas, QtCore.Qt.Key.Key_PageDown)
+    assert window.pacs.sender.reviewed_count() == 30
+    cancel = window.pacs.act_cancel_send
+    assert not cancel.isEnabled()
+    window.pacs.act_send.trigger()
+    send_dialog = window.pacs.sender.dialog
+    assert send_dialog is not None
+    qtbot.waitUntil(send_dialog.isVisible)
+    type_server(qtbot, send_dialog.picker, text)
+    with qtbot.waitSignal(window.pacs.sender.done, timeout=60_000) as blocker:
+        qtbot.mouseClick(send_dialog.send_button, LEFT)
+        assert cancel.isEnabled()
+        cancel.trigger()
+    line = blocker.args[0]
+    found = re.fullmatch(
+        r"Findings to Orthanc DIMSE \(dimse://\S+\): (\d+) sent, 0 failed "
+        r"\(cancelled: (\d+) not sent\)",
+        line,
+    )
+    assert found, line
+    sent, left = int(found.group(1)), int(found.group(2))
+    assert sent + left == 30 and left > 0
+    assert orthanc.instance_count() == sent
+    assert not cancel.isEnabled()
