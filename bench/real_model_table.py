@@ -57,9 +57,11 @@ def _digits(key: str) -> int:
     return 2 if key in ("sensitivity", "specificity") else 3
 
 
-def cv_rows(labels_path: str, run_dir: Path) -> tuple[list[list[str]], dict[str, list[float]]]:
-    """One row per fold<N>/ under *run_dir* (chosen TTA variant), then mean and spread; and
-    the per-fold values by column key."""
+def cv_rows(
+    labels_path: str, run_dir: Path, tta_variant: str = "chosen"
+) -> tuple[list[list[str]], dict[str, list[float]]]:
+    """One row per fold<N>/ under *run_dir* (the TTA variant calibrate chose, or the one
+    named: ``none``, ``hflip``), then mean and spread; and the per-fold values by column key."""
     labels = read_labels(labels_path)
     rows: list[list[str]] = []
     keys = ("base", "in", "half", "map50", "sensitivity", "specificity")
@@ -72,7 +74,7 @@ def cv_rows(labels_path: str, run_dir: Path) -> tuple[list[list[str]], dict[str,
         truth = {i: b for i, b in labels.boxes.items() if split.get(i) == "val"}
         train = {i: b for i, b in labels.boxes.items() if split.get(i) == "train"}
         data = json.loads(report.read_text())
-        tta = data["chosen"]["tta"]
+        tta = data["chosen"]["tta"] if tta_variant == "chosen" else tta_variant
         preds = {k: [tuple(r) for r in v] for k, v in data["predictions"][tta].items()}
         base = {i: [(1.0, *b) for b in median_boxes(train)] for i in truth}
         gate, m = choose_gate(truth, preds)
@@ -139,11 +141,19 @@ def main() -> int:
     parser.add_argument("--split")
     parser.add_argument("--cv", type=Path, help="folder of fold<N>/ runs (make real-model-cv)")
     parser.add_argument("--stamp", type=Path, help="with --cv: write the CV numbers into CKPT")
+    parser.add_argument(
+        "--tta",
+        choices=["chosen", "none", "hflip"],
+        default="chosen",
+        help="with --cv: the TTA variant scored (default: the one calibrate chose per fold)",
+    )
     parser.add_argument("reports", nargs="*")
     args = parser.parse_args()
     if args.cv is not None:
-        rows, per_fold = cv_rows(args.labels, args.cv)
+        rows, per_fold = cv_rows(args.labels, args.cv, args.tta)
         print_table(CV_HEADER, rows)
+        if args.stamp is not None and args.tta != "chosen":
+            parser.error("--stamp records the chosen TTA's numbers (what the model runs)")
         if args.stamp is not None:
             stamp(args.stamp, per_fold, args.cv)
         return 0

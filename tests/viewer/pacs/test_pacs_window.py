@@ -62,6 +62,16 @@ def server_text(orthanc: Orthanc, protocol: str) -> str:
     return "Orthanc DIMSE"
 
 
+def mark_reviewed(qtbot, window, count: int) -> None:  # type: ignore[no-untyped-def]
+    """Ctrl+R (reviewed) then PageDown (next image), ``count`` times, as a reader does."""
+    for _ in range(count):
+        window.canvas.setFocus()
+        qtbot.keyClick(
+            window.canvas, QtCore.Qt.Key.Key_R, QtCore.Qt.KeyboardModifier.ControlModifier
+        )
+        qtbot.keyClick(window.canvas, QtCore.Qt.Key.Key_PageDown)
+
+
 def search(qtbot, dialog) -> None:  # type: ignore[no-untyped-def]
     with qtbot.waitSignal(dialog.searched, timeout=20_000):
         qtbot.mouseClick(dialog.search_button, LEFT)
@@ -196,12 +206,7 @@ def test_send_findings_puts_them_into_orthanc(
     local = make_study(tmp_path / "local", patient_id="PVW-S", accession="S", date="20240401")
     window = make_main_window()
     open_and_wait(qtbot, window, [str(tmp_path / "local")])
-    for _ in range(2):
-        window.canvas.setFocus()
-        qtbot.keyClick(
-            window.canvas, QtCore.Qt.Key.Key_R, QtCore.Qt.KeyboardModifier.ControlModifier
-        )
-        qtbot.keyClick(window.canvas, QtCore.Qt.Key.Key_PageDown)
+    mark_reviewed(qtbot, window, 2)
     assert window.pacs.sender.reviewed_count() == 2
     window.pacs.act_send.trigger()
     send_dialog = window.pacs.sender.dialog
@@ -247,12 +252,7 @@ def test_cancel_stops_sending_findings(
     text = server_text(orthanc, "dimse")
     window = make_main_window()
     open_and_wait(qtbot, window, [str(tmp_path / "local")])
-    for _ in range(30):
-        window.canvas.setFocus()
-        qtbot.keyClick(
-            window.canvas, QtCore.Qt.Key.Key_R, QtCore.Qt.KeyboardModifier.ControlModifier
-        )
-        qtbot.keyClick(window.canvas, QtCore.Qt.Key.Key_PageDown)
+    mark_reviewed(qtbot, window, 30)
     assert window.pacs.sender.reviewed_count() == 30
     cancel = window.pacs.act_cancel_send
     assert not cancel.isEnabled()
