@@ -141,6 +141,12 @@ class FolderSink:
         if self._failed is not None:
             raise self._failed
 
+    def close(self) -> None:
+        """Wait for the writes, then end the writer threads (a later write starts new ones)."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True)
+
 
 class RetrieveClient(Protocol):
     """What :func:`retrieve` needs of a protocol client."""
@@ -302,6 +308,7 @@ def retrieve(
             "run the same command again to fetch the rest",
         ) from None
     finally:
+        sink.close()  # every image handed over is on disk (or failed) before we return
         sink.wait_written()
     report.cancelled = run.cancel.is_set()
     return report

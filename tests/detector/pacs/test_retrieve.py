@@ -187,3 +187,21 @@ def test_dimse_association_sends_without_nagle_delay(orthanc: Orthanc) -> None:
         sock = assoc.dul.socket.socket
         assert sock is not None
         assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+
+
+def test_writer_threads_end_with_the_retrieve(orthanc: Orthanc, tmp_path: Path) -> None:
+    """The window retrieves many studies, one sink each: no writer thread outlives its retrieve."""
+    orthanc.clear()
+    study = make_study(tmp_path / "in", patient_id="THR", accession="T", date="20240101", images=3)
+    for path in study.files:
+        orthanc.upload(path)
+    before = {t.name for t in threading.enumerate()}
+    for index in range(3):
+        report = retrieve(
+            open_client(parse_url(orthanc.web_url)),
+            [study.study_uid],
+            FolderSink(tmp_path / f"out{index}"),
+        )
+        assert report.fetched == 3
+    after = {t.name for t in threading.enumerate()} - before
+    assert not [name for name in after if name.startswith("pv-retrieve-write")]
