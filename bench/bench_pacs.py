@@ -46,7 +46,7 @@ from pynetdicom.sop_class import (  # type: ignore[attr-defined]
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import detector.pacs.retrieve as retrieve_module  # noqa: E402
-from bench.common import chest_field, machine_line, print_table  # noqa: E402
+from bench.common import chest_field, machine_line, median_seconds, print_table  # noqa: E402
 from detector.imaging.dicom_write import (  # noqa: E402
     CR_IMAGE_STORAGE,  # noqa: E402
     compress_jpeg_baseline,
@@ -329,16 +329,6 @@ def medians(fn: Callable[[], tuple[float, float]], runs: int) -> tuple[float, fl
     )
 
 
-def timed(fn: Callable[[], object], runs: int) -> float:
-    fn()
-    samples = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - t0)
-    return statistics.median(samples)
-
-
 def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
@@ -374,8 +364,8 @@ def main() -> int:
                 found = len(client.find(everything))
                 if found != want:
                     raise SystemExit(f"{client.label}: found {found} studies, not {want}")
-            find_web = timed(lambda: web.find(everything), args.runs)
-            find_dimse = timed(lambda: dimse.find(everything), args.runs)
+            find_web = median_seconds(lambda: web.find(everything), args.runs)
+            find_dimse = median_seconds(lambda: dimse.find(everything), args.runs)
             out = tmp / "out"
             rest = medians(lambda: baseline_rest(orthanc, ids, empty(out)), args.runs)
             get_web = medians(lambda: pacs_get(web, study_uid, empty(out)), args.runs)

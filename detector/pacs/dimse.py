@@ -281,6 +281,20 @@ class DimseClient:
 
         return _on_store
 
+    def _get_ae(self, classes: list[str]) -> tuple[AE, list[Any]]:
+        """An AE asking for C-GET and offering to receive ``classes`` in every syntax of
+        :data:`RECEIVE_SYNTAXES` (as many contexts as DICOM allows), with the SCP roles."""
+        ae = self._ae()
+        ae.add_requested_context(StudyRootQueryRetrieveInformationModelGet)
+        roles = []
+        for sop_class in classes:
+            for syntax in RECEIVE_SYNTAXES:
+                if len(ae.requested_contexts) >= _MAX_CONTEXTS:
+                    break
+                ae.add_requested_context(sop_class, syntax)
+            roles.append(build_role(sop_class, scp_role=True))
+        return ae, roles
+
     @staticmethod
     def _image_identifier(ref: InstanceRef) -> Dataset:
         ds = Dataset()
@@ -333,17 +347,8 @@ class DimseClient:
         if self.move_dest:
             self._move(instances, sink, cancel, on_instance)
             return
-        ae = self._ae()
-        ae.add_requested_context(StudyRootQueryRetrieveInformationModelGet)
         classes = sorted({r.sop_class_uid for r in instances if r.sop_class_uid})
-        classes = classes or list(FALLBACK_CLASSES)
-        roles = []
-        for sop_class in classes:
-            for syntax in RECEIVE_SYNTAXES:
-                if len(ae.requested_contexts) >= _MAX_CONTEXTS:
-                    break
-                ae.add_requested_context(sop_class, syntax)
-            roles.append(build_role(sop_class, scp_role=True))
+        ae, roles = self._get_ae(classes or list(FALLBACK_CLASSES))
         handler = self._store_handler(sink, {r.sop_uid for r in instances})
         with self._associate(ae, ext_neg=roles, evt_handlers=[(evt.EVT_C_STORE, handler)]) as assoc:
             self._run_retrieve(
@@ -391,12 +396,7 @@ class DimseClient:
         """
         if self.move_dest:
             return False
-        ae = self._ae()
-        ae.add_requested_context(StudyRootQueryRetrieveInformationModelGet)
-        for sop_class in FALLBACK_CLASSES:
-            for syntax in RECEIVE_SYNTAXES:
-                ae.add_requested_context(sop_class, syntax)
-        roles = [build_role(sop_class, scp_role=True) for sop_class in FALLBACK_CLASSES]
+        ae, roles = self._get_ae(list(FALLBACK_CLASSES))
 
         def _on_store(event: Any) -> int:
             sop = str(event.request.AffectedSOPInstanceUID)
