@@ -106,14 +106,22 @@ def run(args: argparse.Namespace) -> int:
         return 1
     finally:
         store.close()
+    _summary(args, state, problems, f"{rows} {args.format} row(s)", f"\n{note}")
+    return 0
+
+
+def _summary(
+    args: argparse.Namespace, state: Any, problems: list[str], written: str, tail: str = ""
+) -> None:
+    """An export's warnings, then its one summary line: what was written where, of how many
+    reviewed images (``tail`` follows the closing parenthesis)."""
     for line in problems:
         sys.stderr.write(f"pneumoview export: warning: {line}\n")
     done, total = state.progress()
     sys.stderr.write(
-        f"wrote {rows} {args.format} row(s) to {args.out} "
-        f"({done} of {total} image(s) reviewed in {args.session})\n{note}\n"
+        f"wrote {written} to {args.out} "
+        f"({done} of {total} image(s) reviewed in {args.session}){tail}\n"
     )
-    return 0
 
 
 def _run_sr(args: argparse.Namespace, state: Any, store: Any, problems: list[str]) -> int:
@@ -123,13 +131,7 @@ def _run_sr(args: argparse.Namespace, state: Any, store: Any, problems: list[str
         written = export_review_sr(state, args.out, iou_threshold=args.iou, problems=problems)
     finally:
         store.close()
-    for line in problems:
-        sys.stderr.write(f"pneumoview export: warning: {line}\n")
-    done, total = state.progress()
-    sys.stderr.write(
-        f"wrote {written} SR file(s) to {args.out} "
-        f"({done} of {total} image(s) reviewed in {args.session})\n"
-    )
+    _summary(args, state, problems, f"{written} SR file(s)")
     return 1 if problems else 0
 
 
@@ -143,13 +145,12 @@ def _run_gsps(args: argparse.Namespace, state: Any, store: Any, problems: list[s
         return 1
     finally:
         store.close()
-    for line in problems:
-        sys.stderr.write(f"pneumoview export: warning: {line}\n")
-    done, total = state.progress()
-    sys.stderr.write(
-        f"wrote {len(written)} presentation state(s) to {args.out} "
-        f"({done} of {total} image(s) reviewed in {args.session}); the labels export's boxes "
-        "as closed polylines with their source and score\n"
+    _summary(
+        args,
+        state,
+        problems,
+        f"{len(written)} presentation state(s)",
+        "; the labels export's boxes as closed polylines with their source and score",
     )
     # Exit 1 when an image was left out (the others are written).
     return 1 if any("no GSPS written" in line for line in problems) else 0

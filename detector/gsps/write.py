@@ -16,23 +16,14 @@ import numpy as np
 from pydicom.dataset import Dataset
 from pydicom.uid import generate_uid
 
+from detector.imaging.dicom_write import PATIENT_STUDY_COPIED
+
 #: The graphic layer of the reviewed boxes.
 LAYER = "PNEUMOVIEW"
 #: Content Label of the written states (a DICOM Code String).
 CONTENT_LABEL = "PNEUMOVIEW"
 #: Series Number of the written states.
 SERIES_NUMBER = 9901
-#: Type 2 attributes highdicom reads from the referenced image (empty when the image lacks one).
-_COPIED_EMPTY = (
-    "PatientName",
-    "PatientBirthDate",
-    "PatientSex",
-    "AccessionNumber",
-    "StudyID",
-    "StudyDate",
-    "StudyTime",
-    "ReferringPhysicianName",
-)
 
 
 @dataclass(frozen=True)
@@ -135,7 +126,7 @@ def _complete(image: Dataset) -> Dataset:
     """A copy of the header with the attributes highdicom reads, empty where the image has none."""
     ref = Dataset()
     ref.update(image)
-    for keyword in _COPIED_EMPTY:
+    for keyword in PATIENT_STUDY_COPIED:
         if keyword not in ref:
             setattr(ref, keyword, "")
     if "SamplesPerPixel" not in ref:
@@ -143,8 +134,6 @@ def _complete(image: Dataset) -> Dataset:
     for keyword in ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID", "SOPClassUID"):
         if not str(ref.get(keyword, "") or ""):
             raise ValueError(f"the image has no {keyword}")
-    if "PatientID" not in ref:
-        ref.PatientID = ""
     if not ref.get("Rows") or not ref.get("Columns"):
         raise ValueError("the image has no Rows/Columns")
     return ref

@@ -24,6 +24,19 @@ from pydicom.uid import (
 CR_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.1"
 DX_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.1.1"
 SECONDARY_CAPTURE = "1.2.840.10008.5.1.4.1.1.7"
+#: Patient and study attributes a derived object (SR, GSPS) copies from the image it references;
+#: Type 2 in those objects, so written empty when the image lacks one (highdicom reads them).
+PATIENT_STUDY_COPIED = (
+    "PatientID",
+    "PatientName",
+    "PatientBirthDate",
+    "PatientSex",
+    "AccessionNumber",
+    "StudyID",
+    "StudyDate",
+    "StudyTime",
+    "ReferringPhysicianName",
+)
 
 
 def new_image_dataset(

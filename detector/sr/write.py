@@ -31,6 +31,7 @@ from pydicom.uid import generate_uid
 
 from detector.errors import PneumoViewError
 from detector.files.output import atomic_write_bytes
+from detector.imaging.dicom_write import PATIENT_STUDY_COPIED
 from detector.sr import codes
 
 # highdicom narrates each attribute it copies at INFO ("copy attributes of module ..."): eight
@@ -115,20 +116,9 @@ def _box_problem(box: SrBox) -> str | None:
     return None
 
 
-#: Copied from the image into the SR (highdicom reads these of its evidence; Type 2 ones may be
-#: empty in the image and are then written empty).
+#: Copied from the image into the SR and required there (its references); the patient and study
+#: attributes of PATIENT_STUDY_COPIED follow, written empty where the image has none.
 _REQUIRED = ("SOPClassUID", "SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID")
-_COPIED = (
-    "PatientID",
-    "PatientName",
-    "PatientBirthDate",
-    "PatientSex",
-    "AccessionNumber",
-    "StudyID",
-    "StudyDate",
-    "StudyTime",
-    "ReferringPhysicianName",
-)
 
 
 def _evidence(image: Dataset, path: str) -> Dataset:
@@ -139,7 +129,7 @@ def _evidence(image: Dataset, path: str) -> Dataset:
         if not value:
             raise SrWriteError(path, f"no {keyword} in the DICOM header; cannot reference it")
         setattr(out, keyword, value)
-    for keyword in _COPIED:
+    for keyword in PATIENT_STUDY_COPIED:
         setattr(out, keyword, image.get(keyword, None) or None)
     # pydicom has decoded the image's text; the SR writes it (and the reader's and model's
     # names, which may be in any script) as UTF-8.
