@@ -22,14 +22,11 @@ import json
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
@@ -57,79 +54,11 @@ from detector.pacs.dimse import DimseClient, quiet_pynetdicom  # noqa: E402
 from detector.pacs.query import StudyQuery  # noqa: E402
 from detector.pacs.retrieve import FolderSink, retrieve  # noqa: E402
 from detector.pacs.servers import parse_url  # noqa: E402
+from tests.orthanc_server import MISSING, Orthanc, OrthancError, free_port, installed  # noqa: E402
 
-ORTHANC = shutil.which("Orthanc") or "/usr/sbin/Orthanc"
 GETSCU = shutil.which("getscu")
-DICOMWEB_PLUGIN = "/usr/share/orthanc/plugins/libOrthancDicomWeb.so"
 PACS_AET = "PVBENCHPACS"
 OUR_AET = "PVBENCH"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Orthanc:
-    """A private Orthanc in ``root`` on free loopback ports."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.http_port, self.dicom_port = free_port(), free_port()
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def request(self, method: str, path: str, data: bytes | None = None) -> bytes:
-        req = urllib.request.Request(
-            f"http://127.0.0.1:{self.http_port}{path}", data=data, method=method
-        )
-        with urllib.request.urlopen(req, timeout=60) as resp:  # noqa: S310 - our loopback server
-            return bytes(resp.read())
-
-    def start(self) -> None:
-        (self.root / "db").mkdir(parents=True, exist_ok=True)
-        config = {
-            "Name": "pneumoview-bench",
-            "StorageDirectory": str(self.root / "db"),
-            "IndexDirectory": str(self.root / "db"),
-            "HttpPort": self.http_port,
-            "DicomPort": self.dicom_port,
-            "DicomAet": PACS_AET,
-            "RemoteAccessAllowed": False,
-            "AuthenticationEnabled": False,
-            "Plugins": [DICOMWEB_PLUGIN],
-            "DicomWeb": {"Enable": True, "Root": "/dicom-web/"},
-            "DicomModalities": {"pneumoview": [OUR_AET, "127.0.0.1", free_port()]},
-            "StableAge": 1,
-        }
-        (self.root / "orthanc.json").write_text(json.dumps(config, indent=1))
-        with (self.root / "orthanc.log").open("ab") as log:
-            self.proc = subprocess.Popen(  # noqa: S603 - our own server
-                [ORTHANC, str(self.root / "orthanc.json")],
-                stdout=log,
-                stderr=log,
-                start_new_session=True,  # Ctrl+C reaches us, we stop it
-            )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise SystemExit(f"Orthanc exited; see {self.root / 'orthanc.log'}")
-            try:
-                self.request("GET", "/system")
-                return
-            except (OSError, urllib.error.URLError):
-                time.sleep(0.1)
-        raise SystemExit("Orthanc did not answer within 30 s")
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc = None
 
 
 def dicom_bytes(ds: pydicom.Dataset) -> bytes:
@@ -195,6 +124,28 @@ def baseline_rest(orthanc: Orthanc, ids: list[str], out: Path) -> tuple[float, f
         if index == 0:
             first = time.perf_counter() - t0
     return first, time.perf_counter() - t0
+
+
+def baseline_rest_durable(orthanc: Orthanc, ids: list[str], out: Path) -> tuple[float, float]:
+    """The baseline's downloads, each file made durable as ``pacs get`` makes it (temp name,
+    fsync, rename, on the same writer threads): the baseline with the same guarantee."""
+    t0 = time.perf_counter()
+    first: list[float] = []
+    sink = FolderSink(out)
+
+    def whole() -> None:
+        if not first:
+            first.append(time.perf_counter() - t0)
+
+    for index, orthanc_id in enumerate(ids):
+        sink.write_soon(
+            f"1.2.826.0.1.{index + 1}",
+            orthanc.request("GET", f"/instances/{orthanc_id}/file"),
+            whole,
+        )
+    sink.close()
+    sink.wait_written()
+    return first[0], time.perf_counter() - t0
 
 
 def pacs_get(
@@ -339,24 +290,24 @@ def main() -> int:
     parser.add_argument("--studies", type=int, default=1000)
     parser.add_argument("--images", type=int, default=100)
     args = parser.parse_args()
-    if not (os.access(ORTHANC, os.X_OK) and Path(DICOMWEB_PLUGIN).is_file()):
-        print("Orthanc with the DICOMweb plugin is not installed", file=sys.stderr)
+    if not installed():
+        print(MISSING, file=sys.stderr)
         return 1
     quiet_dicomweb()
     quiet_pynetdicom()
     signal.signal(signal.SIGTERM, _interrupt)
     with tempfile.TemporaryDirectory(prefix="pv-bench-pacs-") as tmp_name:
         tmp = Path(tmp_name)
-        orthanc = Orthanc(tmp / "orthanc")
+        orthanc = Orthanc(
+            tmp / "orthanc", PACS_AET, modalities={"pneumoview": (OUR_AET, free_port())}, timeout=60
+        )
         try:
             orthanc.start()
             t0 = time.perf_counter()
             study_uid, ids = load(orthanc, args.studies, args.images)
             print(f"loaded {args.studies} + 1 studies in {time.perf_counter() - t0:.1f} s")
-            web = DicomwebClient(parse_url(f"http://127.0.0.1:{orthanc.http_port}/dicom-web"))
-            dimse = DimseClient(
-                parse_url(f"dimse://{PACS_AET}@127.0.0.1:{orthanc.dicom_port}", calling_aet=OUR_AET)
-            )
+            web = DicomwebClient(parse_url(orthanc.web_url))
+            dimse = DimseClient(parse_url(orthanc.dimse_url, calling_aet=OUR_AET))
             everything = StudyQuery()
             want = args.studies + 1
             n = args.images
@@ -390,6 +341,11 @@ def main() -> int:
             plain = medians(lambda: write_cost(sample, n, empty(out), False), args.runs)
             durable = medians(lambda: write_cost(sample, n, empty(out), True), args.runs)
             rest2 = medians(lambda: baseline_rest(orthanc, ids, empty(out)), args.runs)
+            durable_rest = medians(
+                lambda: baseline_rest_durable(orthanc, ids, empty(out)), args.runs
+            )
+        except OrthancError as err:
+            raise SystemExit(str(err)) from None
         finally:
             orthanc.stop()
     base = min(rest[1], rest2[1])
@@ -457,6 +413,12 @@ def main() -> int:
                 f"{dcmtk[1] * 1000:.0f} ms" if dcmtk else "getscu not installed",
                 "",
                 f"{dcmtk[1] / base:.2f}x" if dcmtk else "",
+            ],
+            [
+                "baseline with each file durable as `pacs get` writes it (temp, fsync, rename)",
+                f"{durable_rest[1] * 1000:.0f} ms",
+                f"{durable_rest[0] * 1000:.0f} ms",
+                f"{durable_rest[1] / base:.2f}x",
             ],
             [f"write {n} files plainly", f"{plain[1] * 1000:.0f} ms", "", ""],
             [

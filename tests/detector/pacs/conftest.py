@@ -6,17 +6,13 @@ from Debian (``.ci/run``). Images are generated here and uploaded through Orthan
 
 from __future__ import annotations
 
-import base64
-import json
 import os
 import shutil
 import socket
 import subprocess
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pydicom
@@ -24,127 +20,38 @@ import pytest
 
 from detector.imaging.dicom_write import compress_jpeg_baseline, new_image_dataset, save_dataset
 from tests.conftest import chest_like
+from tests.orthanc_server import MISSING, OrthancError, free_port, installed
+from tests.orthanc_server import Orthanc as _Server
 
-ORTHANC = shutil.which("Orthanc") or "/usr/sbin/Orthanc"
-DICOMWEB_PLUGIN = "/usr/share/orthanc/plugins/libOrthancDicomWeb.so"
 OUR_AET = "PVTEST"
 MOVE_AET = "PVSTORE"
 PACS_AET = "ORTHANCTEST"
 USER, PASSWORD = "reader", "s3cret-Pa55"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @dataclass
-class Orthanc:
-    """A running Orthanc and what the tests need to know of it."""
+class Orthanc(_Server):
+    """The tests' Orthanc: it knows our AE titles, whose SCP listens on ``store_port``."""
 
-    root: Path
-    http_port: int
-    dicom_port: int
-    store_port: int
-    auth: bool = False
-    proc: subprocess.Popen[bytes] | None = None
-    log: Path = field(default_factory=Path)
-
-    @property
-    def web_url(self) -> str:
-        return f"http://127.0.0.1:{self.http_port}/dicom-web"
-
-    @property
-    def dimse_url(self) -> str:
-        return f"dimse://{PACS_AET}@127.0.0.1:{self.dicom_port}"
-
-    def _request(self, method: str, path: str, data: bytes | None = None) -> bytes:
-        req = urllib.request.Request(
-            f"http://127.0.0.1:{self.http_port}{path}", data=data, method=method
-        )
-        if self.auth:
-            token = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
-            req.add_header("Authorization", f"Basic {token}")
-        with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310 - loopback test server
-            return bytes(resp.read())
-
-    def upload(self, path: Path) -> None:
-        self._request("POST", "/instances", path.read_bytes())
-
-    def clear(self) -> None:
-        for pid in json.loads(self._request("GET", "/patients")):
-            self._request("DELETE", f"/patients/{pid}")
-
-    def instance_count(self) -> int:
-        return len(json.loads(self._request("GET", "/instances")))
-
-    def start(self) -> None:
-        self.log = self.root / "orthanc.log"
-        with self.log.open("ab") as log:
-            self.proc = subprocess.Popen(  # noqa: S603 - our own test server
-                [ORTHANC, str(self.root / "orthanc.json")], stdout=log, stderr=log
-            )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                pytest.fail(f"Orthanc exited: {self.log.read_text(errors='replace')[-2000:]}")
-            try:
-                self._request("GET", "/system")
-                return
-            except (OSError, urllib.error.URLError):
-                time.sleep(0.1)
-        pytest.fail("Orthanc did not answer within 30 s")
-
-    def stop(self, *, hard: bool = False) -> None:
-        """Stop the server (``hard``: SIGKILL, a server that dies mid-transfer)."""
-        if self.proc is not None and self.proc.poll() is None:
-            if hard:
-                self.proc.kill()
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc = None
-
-
-def _write_config(o: Orthanc) -> None:
-    (o.root / "db").mkdir(exist_ok=True)
-    config = {
-        "Name": "pneumoview-test",
-        "StorageDirectory": str(o.root / "db"),
-        "IndexDirectory": str(o.root / "db"),
-        "HttpPort": o.http_port,
-        "DicomPort": o.dicom_port,
-        "DicomAet": PACS_AET,
-        "DicomCheckCalledAet": True,
-        "RemoteAccessAllowed": False,
-        "AuthenticationEnabled": o.auth,
-        "RegisteredUsers": {USER: PASSWORD} if o.auth else {},
-        "Plugins": [DICOMWEB_PLUGIN],
-        "DicomWeb": {"Enable": True, "Root": "/dicom-web/"},
-        "DicomModalities": {
-            "pneumoview": [OUR_AET, "127.0.0.1", o.store_port],
-            "pneumoview-store": [MOVE_AET, "127.0.0.1", o.store_port],
-        },
-        "HttpTimeout": 10,
-        "StableAge": 1,
-        "ConcurrentJobs": 1,
-    }
-    (o.root / "orthanc.json").write_text(json.dumps(config, indent=1))
+    store_port: int = 0
 
 
 def _start(root: Path, *, auth: bool) -> Orthanc:
-    if not (os.access(ORTHANC, os.X_OK) and Path(DICOMWEB_PLUGIN).is_file()):
-        pytest.skip(
-            "Orthanc is not installed (apt-get install orthanc orthanc-dicomweb; .ci/run does)"
-        )
+    if not installed():
+        pytest.skip(MISSING)
     root.mkdir(parents=True, exist_ok=True)
-    o = Orthanc(root, free_port(), free_port(), free_port(), auth=auth)
-    _write_config(o)
-    o.start()
+    store = free_port()
+    o = Orthanc(
+        root,
+        PACS_AET,
+        modalities={"pneumoview": (OUR_AET, store), "pneumoview-store": (MOVE_AET, store)},
+        users={USER: PASSWORD} if auth else {},
+        store_port=store,
+    )
+    try:
+        o.start()
+    except OrthancError as err:
+        pytest.fail(str(err))
     return o
 
 

@@ -54,12 +54,12 @@ def test_a_study_comes_in_one_request_byte_identical(orthanc: Orthanc, tmp_path:
     for path in study.files:
         sop = pydicom.dcmread(path).SOPInstanceUID
         ours = (out / f"{sop}.dcm").read_bytes()
-        assert ours == orthanc._request("GET", f"/instances/{_orthanc_id(orthanc, sop)}/file")
+        assert ours == orthanc.request("GET", f"/instances/{_orthanc_id(orthanc, sop)}/file")
 
 
 def _orthanc_id(orthanc: Orthanc, sop: str) -> str:
     body = json.dumps({"Level": "Instance", "Query": {"SOPInstanceUID": sop}}).encode()
-    return str(json.loads(orthanc._request("POST", "/tools/find", body))[0])
+    return str(json.loads(orthanc.request("POST", "/tools/find", body))[0])
 
 
 def test_resume_keeps_what_is_there(orthanc: Orthanc, tmp_path: Path) -> None:

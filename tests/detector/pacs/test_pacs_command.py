@@ -17,9 +17,9 @@ from tests.detector.pacs.conftest import (
     USER,
     Orthanc,
     Study,
-    free_port,
     make_study,
 )
+from tests.orthanc_server import free_port
 
 
 @pytest.fixture(scope="module")

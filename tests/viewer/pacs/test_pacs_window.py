@@ -221,8 +221,8 @@ def test_send_findings_puts_them_into_orthanc(
     import json
 
     sent = [
-        json.loads(orthanc._request("GET", f"/instances/{i}/simplified-tags"))
-        for i in json.loads(orthanc._request("GET", "/instances"))
+        json.loads(orthanc.request("GET", f"/instances/{i}/simplified-tags"))
+        for i in json.loads(orthanc.request("GET", "/instances"))
     ]
     # Comprehensive 3D SR, one per reviewed image, in the image's study.
     assert {t["SOPClassUID"] for t in sent} == {"1.2.840.10008.5.1.4.1.1.88.34"}
