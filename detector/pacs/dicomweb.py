@@ -25,6 +25,7 @@ import pydicom
 import requests
 from dicomweb_client.api import DICOMwebClient
 from pydicom.dataset import Dataset
+from pydicom.filereader import _read_file_meta_info, read_preamble
 
 from detector.pacs.errors import PacsError
 from detector.pacs.query import (
@@ -72,7 +73,23 @@ def _value(item: dict[str, Any], tag: str) -> Any:
 
 def _ref_of(part: bytes | bytearray, study_uid: str) -> InstanceRef | None:
     """The image a WADO-RS part holds (a DICOM file with its File Meta), None if it is not one
-    or its SOPInstanceUID is not a UID (a peer's value never becomes a file name otherwise)."""
+    or its SOPInstanceUID is not a UID (a peer's value never becomes a file name otherwise).
+
+    The UID comes from the File Meta (MediaStorageSOPInstanceUID, which PS3.10 makes equal to
+    the SOPInstanceUID) when it holds one: reading the whole header took 0.3-0.4 ms an image,
+    a third of what a 100-image retrieve spent beyond the transfer (bench/bench_pacs.py). A part
+    without a usable File Meta UID is read whole. The series is not read (nobody needs it of an
+    image that arrived, as with C-GET).
+    """
+    fp = io.BytesIO(part)
+    try:
+        read_preamble(fp, False)
+        meta = _read_file_meta_info(fp)
+        sop = text_value(meta.get("MediaStorageSOPInstanceUID"))
+        if is_uid(sop):
+            return InstanceRef(study_uid, "", sop, text_value(meta.get("MediaStorageSOPClassUID")))
+    except (pydicom.errors.InvalidDicomError, ValueError, TypeError, KeyError, EOFError, OSError):
+        pass
     try:
         ds = pydicom.dcmread(
             io.BytesIO(part),
