@@ -67,11 +67,17 @@ REAL_DEVICE ?= auto
 REAL_RECIPE := --arch retinanet --backbone efficientnet_lite0 --pretrained imagenet --bn frozen \
   --size 256 --augment light --epochs 6 --batch-size 16 --lr 5e-4 --folds 5 --seed 2026 --early-stop 0 \
   --half-weights
+# Other recipes are picked by name, RECIPE=HEAVY for HEAVY_RECIPE (a REAL_RECIPE given on the command
+# line would replace the one the variants below are derived from):
+RECIPE ?= REAL
 # The same with heavy augmentation (the default until light beat it on folds 0-2, docs/PERFORMANCE.md):
-# `make real-model-cv REAL_RECIPE="$(HEAVY_RECIPE)" REAL_DIR=build/real-model-heavy`.
+# `make real-model-cv RECIPE=HEAVY REAL_DIR=build/real-model-heavy`.
 HEAVY_RECIPE := $(subst --augment light,--augment heavy,$(REAL_RECIPE))
+# The same with the trunk's BatchNorm statistics trained instead of frozen (scored lower on folds
+# 0-2, docs/PERFORMANCE.md): `make real-model-cv RECIPE=BN_TRAIN REAL_DIR=build/real-model-bntrain`.
+BN_TRAIN_RECIPE := $(subst --bn frozen,--bn train,$(REAL_RECIPE))
 # The previous default (issue 10): MobileNetV3 from scratch, 12 epochs; `make real-model-cv
-# REAL_RECIPE="$(SCRATCH_RECIPE)" REAL_DIR=build/real-model-scratch` rebuilds its table.
+# RECIPE=SCRATCH REAL_DIR=build/real-model-scratch` rebuilds its table.
 SCRATCH_RECIPE := --arch retinanet --backbone mobilenet_v3 --pretrained none --size 256 --augment heavy \
   --epochs 12 --batch-size 16 --lr 5e-4 --folds 5 --seed 2026 --early-stop 0 --half-weights
 REAL_USE := Research baseline, not for clinical use
@@ -82,7 +88,7 @@ real_description = $(REAL_USE): RetinaNet EfficientNet-Lite0-FPN (ImageNet weigh
 $(REAL_DIR)/fold%/real.cal.pt: | $(STAMP)
 	mkdir -p $(REAL_DIR)/fold$*
 	$(PY) main.py train --images $(REAL_DATA)/images --labels $(REAL_DATA)/labels.csv \
-	  --out $(REAL_DIR)/fold$*/real.pt $(REAL_RECIPE) --fold $* --device $(REAL_DEVICE) --quiet \
+	  --out $(REAL_DIR)/fold$*/real.pt $($(RECIPE)_RECIPE) --fold $* --device $(REAL_DEVICE) --quiet \
 	  $(if $(wildcard $(REAL_DIR)/fold$*/real.last.pt),--resume $(REAL_DIR)/fold$*/real.last.pt,) \
 	  --description "$(call real_description,$*)"
 	$(PY) main.py calibrate --model $(REAL_DIR)/fold$*/real.pt --images $(REAL_DATA)/images \
