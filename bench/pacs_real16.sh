@@ -11,15 +11,8 @@ REAL=${REAL_DATA:-../shared/data/rsna-real-512}
 PY=.venv/bin/python; PV="$PY main.py"
 rm -rf $W/all-back $W/orthanc $W/get-web $W/get-dimse $W/sr $W/sr-back $W/sub.csv $W/imgs; mkdir -p $W/orthanc/db $W/imgs
 HTTP=18042; DICOM=14242
-cat > $W/orthanc/orthanc.json <<JSON
-{"Name":"pneumoview-dw","StorageDirectory":"$W/orthanc/db","IndexDirectory":"$W/orthanc/db",
- "HttpPort":$HTTP,"DicomPort":$DICOM,"DicomAet":"ORTHANC","DicomCheckCalledAet":true,
- "RemoteAccessAllowed":false,"AuthenticationEnabled":false,
- "Plugins":["/usr/share/orthanc/plugins/libOrthancDicomWeb.so"],
- "DicomWeb":{"Enable":true,"Root":"/dicom-web/"},
- "DicomModalities":{"pneumoview":["PNEUMOVIEW","127.0.0.1",11113]},"StableAge":1}
-JSON
-/usr/sbin/Orthanc $W/orthanc/orthanc.json > $W/orthanc/log.txt 2>&1 & ORTH=$!
+# The Orthanc of the PACS tests (tests/orthanc_server.py), with our AE title known to it.
+$PY -m tests.orthanc_server $W/orthanc ORTHANC $HTTP $DICOM pneumoview=PNEUMOVIEW:11113 > $W/orthanc/log.txt 2>&1 & ORTH=$!
 for i in $(seq 30); do curl -s http://127.0.0.1:$HTTP/system >/dev/null && break; sleep 0.5; done
 WEB=http://127.0.0.1:$HTTP/dicom-web; DIM=dimse://ORTHANC@127.0.0.1:$DICOM
 # 16 real images: the first 16 positives of the labels file, so boxes are expected.

@@ -157,3 +157,48 @@ class Orthanc:
                 self.proc.kill()
                 self.proc.wait()
         self.proc = None
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m tests.orthanc_server ROOT AET HTTP_PORT DICOM_PORT [NAME=AET:PORT ...]``:
+    the same Orthanc for a shell script (bench/pacs_real16.sh); runs until SIGTERM or Ctrl+C."""
+    import argparse
+    import signal
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("root", type=Path)
+    parser.add_argument("aet")
+    parser.add_argument("http_port", type=int)
+    parser.add_argument("dicom_port", type=int)
+    parser.add_argument("modalities", nargs="*", metavar="NAME=AET:PORT")
+    args = parser.parse_args(argv)
+    if not installed():
+        print(MISSING)
+        return 1
+    peers = {}
+    for item in args.modalities:
+        name, _, rest = item.partition("=")
+        aet, _, port = rest.partition(":")
+        peers[name] = (aet, int(port))
+    args.root.mkdir(parents=True, exist_ok=True)
+    server = Orthanc(
+        args.root, args.aet, peers, http_port=args.http_port, dicom_port=args.dicom_port
+    )
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop as on Ctrl+C
+    try:
+        server.start()
+        print(f"Orthanc {server.web_url} {server.dimse_url}", flush=True)
+        while server.proc is not None and server.proc.poll() is None:
+            time.sleep(0.5)
+        return 1
+    except OrthancError as err:
+        print(err)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
