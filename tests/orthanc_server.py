@@ -9,10 +9,12 @@ its own folder, config and ports, and ``DicomModalities`` lists the AE titles th
 
 from __future__ import annotations
 
+import argparse
 import base64
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -39,6 +41,22 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def stop_process(
+    proc: subprocess.Popen[bytes] | None, *, hard: bool = False, wait: float = 15.0
+) -> None:
+    """End a server we started: SIGTERM (``hard``: SIGKILL first), SIGKILL after ``wait`` s."""
+    if proc is None or proc.poll() is not None:
+        return
+    if hard:
+        proc.kill()
+    proc.terminate()
+    try:
+        proc.wait(timeout=wait)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 @dataclass
@@ -147,24 +165,13 @@ class Orthanc:
 
     def stop(self, *, hard: bool = False) -> None:
         """Stop the server (``hard``: SIGKILL, a server that dies mid-transfer)."""
-        if self.proc is not None and self.proc.poll() is None:
-            if hard:
-                self.proc.kill()
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, hard=hard)
         self.proc = None
 
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m tests.orthanc_server ROOT AET HTTP_PORT DICOM_PORT [NAME=AET:PORT ...]``:
     the same Orthanc for a shell script (bench/pacs_real16.sh); runs until SIGTERM or Ctrl+C."""
-    import argparse
-    import signal
-
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("root", type=Path)
     parser.add_argument("aet")
@@ -180,7 +187,6 @@ def main(argv: list[str] | None = None) -> int:
         name, _, rest = item.partition("=")
         aet, _, port = rest.partition(":")
         peers[name] = (aet, int(port))
-    args.root.mkdir(parents=True, exist_ok=True)
     server = Orthanc(
         args.root, args.aet, peers, http_port=args.http_port, dicom_port=args.dicom_port
     )

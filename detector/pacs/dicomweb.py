@@ -71,6 +71,10 @@ def _value(item: dict[str, Any], tag: str) -> Any:
     return values if len(values) > 1 else first
 
 
+#: What reading a part that is not a whole DICOM file raises.
+_UNREADABLE = (pydicom.errors.InvalidDicomError, ValueError, TypeError, KeyError, EOFError, OSError)
+
+
 def _ref_of(part: bytes | bytearray, study_uid: str) -> InstanceRef | None:
     """The image a WADO-RS part holds (a DICOM file with its File Meta), None if it is not one
     or its SOPInstanceUID is not a UID (a peer's value never becomes a file name otherwise).
@@ -88,7 +92,7 @@ def _ref_of(part: bytes | bytearray, study_uid: str) -> InstanceRef | None:
         sop = text_value(meta.get("MediaStorageSOPInstanceUID"))
         if is_uid(sop):
             return InstanceRef(study_uid, "", sop, text_value(meta.get("MediaStorageSOPClassUID")))
-    except (pydicom.errors.InvalidDicomError, ValueError, TypeError, KeyError, EOFError, OSError):
+    except _UNREADABLE:
         pass
     try:
         ds = pydicom.dcmread(
@@ -106,7 +110,7 @@ def _ref_of(part: bytes | bytearray, study_uid: str) -> InstanceRef | None:
             sop_uid=sop,
             sop_class_uid=text_value(ds.get("SOPClassUID")),
         )
-    except (pydicom.errors.InvalidDicomError, ValueError, TypeError, KeyError, EOFError, OSError):
+    except _UNREADABLE:
         return None
 
 

@@ -20,7 +20,7 @@ import pytest
 
 from detector.imaging.dicom_write import compress_jpeg_baseline, new_image_dataset, save_dataset
 from tests.conftest import chest_like
-from tests.orthanc_server import MISSING, OrthancError, free_port, installed
+from tests.orthanc_server import MISSING, OrthancError, free_port, installed, stop_process
 from tests.orthanc_server import Orthanc as _Server
 
 OUR_AET = "PVTEST"
@@ -39,7 +39,6 @@ class Orthanc(_Server):
 def _start(root: Path, *, auth: bool) -> Orthanc:
     if not installed():
         pytest.skip(MISSING)
-    root.mkdir(parents=True, exist_ok=True)
     store = free_port()
     o = Orthanc(
         root,
@@ -176,13 +175,7 @@ class TlsProxy:
         pytest.fail("nginx did not listen within 15 s")
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, wait=10)
         self.proc = None
 
 
