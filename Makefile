@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint bench demo-model real-model real-model-cv clean dist dist-check
+.PHONY: run test lint bench demo-model real-model real-model-cv real-model-nested clean dist dist-check
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -76,6 +76,9 @@ HEAVY_RECIPE := $(subst --augment light,--augment heavy,$(REAL_RECIPE))
 # The same with the trunk's BatchNorm statistics trained instead of frozen (scored lower on folds
 # 0-2, docs/PERFORMANCE.md): `make real-model-cv RECIPE=BN_TRAIN REAL_DIR=build/real-model-bntrain`.
 BN_TRAIN_RECIPE := $(subst --bn frozen,--bn train,$(REAL_RECIPE))
+# The same at 384 px input (issue 17's input-size row, docs/PERFORMANCE.md): `make real-model-cv
+# RECIPE=SIZE384 REAL_DIR=build/real-model-384`.
+SIZE384_RECIPE := $(subst --size 256,--size 384,$(REAL_RECIPE))
 # The previous default (issue 10): MobileNetV3 from scratch, 12 epochs; `make real-model-cv
 # RECIPE=SCRATCH REAL_DIR=build/real-model-scratch` rebuilds its table.
 SCRATCH_RECIPE := --arch retinanet --backbone mobilenet_v3 --pretrained none --size 256 --augment heavy \
@@ -85,16 +88,23 @@ REAL_SUMMARY_0 := 957 real chest X-rays (rsna-real-512: RSNA-format DICOMs at 51
 real_summary = $(or $(REAL_SUMMARY_$(1)),real chest X-rays (rsna-real-512: RSNA-format DICOMs at 512 px), fold $(1) of a seeded 5-fold patient split; validated on the held-out fold)
 real_description = $(REAL_USE): RetinaNet EfficientNet-Lite0-FPN (ImageNet weights, Apache-2.0) fine-tuned on real chest X-rays (rsna-real-512, 512 px RSNA-format DICOMs, fold $(1) of 5)
 
+# $(call fit,DIR,LABELS,TRAIN ARGS,SPLIT,DATA SUMMARY,DESCRIPTION): train DIR/real.pt on LABELS'
+# images (resuming DIR/real.last.pt when a run was cut short), then calibrate it on SPLIT's val rows
+# into DIR/real.cal.pt, with every variant's raw predictions in DIR/real.report.json.
+define fit
+	mkdir -p $(1)
+	$(PY) main.py train --images $(REAL_DATA)/images --labels $(2) \
+	  --out $(1)/real.pt $(3) --device $(REAL_DEVICE) --quiet \
+	  $(if $(wildcard $(1)/real.last.pt),--resume $(1)/real.last.pt,) \
+	  --description "$(6)"
+	$(PY) main.py calibrate --model $(1)/real.pt --images $(REAL_DATA)/images \
+	  --labels $(REAL_DATA)/labels.csv --split $(4) \
+	  --device $(REAL_DEVICE) --out $(1)/real.cal.pt --report $(1)/real.report.json \
+	  --data-kind real --data-summary "$(5)" --intended-use "$(REAL_USE)"
+endef
+
 $(REAL_DIR)/fold%/real.cal.pt: | $(STAMP)
-	mkdir -p $(REAL_DIR)/fold$*
-	$(PY) main.py train --images $(REAL_DATA)/images --labels $(REAL_DATA)/labels.csv \
-	  --out $(REAL_DIR)/fold$*/real.pt $($(RECIPE)_RECIPE) --fold $* --device $(REAL_DEVICE) --quiet \
-	  $(if $(wildcard $(REAL_DIR)/fold$*/real.last.pt),--resume $(REAL_DIR)/fold$*/real.last.pt,) \
-	  --description "$(call real_description,$*)"
-	$(PY) main.py calibrate --model $(REAL_DIR)/fold$*/real.pt --images $(REAL_DATA)/images \
-	  --labels $(REAL_DATA)/labels.csv --split $(REAL_DIR)/fold$*/real.split.csv \
-	  --device $(REAL_DEVICE) --out $@ --report $(REAL_DIR)/fold$*/real.report.json \
-	  --data-kind real --data-summary "$(call real_summary,$*)" --intended-use "$(REAL_USE)"
+	$(call fit,$(REAL_DIR)/fold$*,$(REAL_DATA)/labels.csv,$($(RECIPE)_RECIPE) --fold $*,$(REAL_DIR)/fold$*/real.split.csv,$(call real_summary,$*),$(call real_description,$*))
 
 .PRECIOUS: $(REAL_DIR)/fold%/real.cal.pt
 # The shipped model is fold 0's; its card carries the split-half RSNA metric over REAL_CV_FOLDS.
@@ -106,3 +116,23 @@ real-model: $(foreach f,$(REAL_CV_FOLDS),$(REAL_DIR)/fold$(f)/real.cal.pt)
 
 real-model-cv: $(foreach f,0 1 2 3 4,$(REAL_DIR)/fold$(f)/real.cal.pt)
 	$(PY) bench/real_model_table.py --labels $(REAL_DATA)/labels.csv --cv $(REAL_DIR)
+
+# Is a K-fold ensemble better than one model trained on all the data? Not scorable on the five folds
+# (each image was seen by four of the five fold models), so nested (issue 17, docs/PERFORMANCE.md):
+# fold NEST_OUTER's held-out images stay unseen by every model; its training images are split again
+# into 4 inner folds; the 4 inner models (each trained on 3/4 of them) fused, against the one model
+# trained on all of them ($(REAL_DIR)/fold$(NEST_OUTER)), on the outer held-out images.
+# `make real-model-nested [NEST_OUTER=0] [RECIPE=...]`: about 4 x 20 min on 2 CPU cores.
+NEST_OUTER ?= 0
+NEST_DIR ?= $(REAL_DIR)/nested$(NEST_OUTER)
+NEST_SPLIT := $(REAL_DIR)/fold$(NEST_OUTER)/real.split.csv
+$(NEST_DIR)/labels.csv: | $(REAL_DIR)/fold$(NEST_OUTER)/real.cal.pt
+	$(PY) bench/split_labels.py --labels $(REAL_DATA)/labels.csv --split $(NEST_SPLIT) --out $@
+
+$(NEST_DIR)/inner%/real.cal.pt: | $(NEST_DIR)/labels.csv
+	$(call fit,$(NEST_DIR)/inner$*,$(NEST_DIR)/labels.csv,$(subst --folds 5,--folds 4,$($(RECIPE)_RECIPE)) --fold $*,$(NEST_SPLIT),real chest X-rays (rsna-real-512): inner fold $* of 4 within fold $(NEST_OUTER)'s training images,$(REAL_USE): nested-ensemble member $* of 4 (fold $(NEST_OUTER)))
+
+.PRECIOUS: $(NEST_DIR)/inner%/real.cal.pt
+real-model-nested: $(foreach f,0 1 2 3,$(NEST_DIR)/inner$(f)/real.cal.pt)
+	$(PY) bench/ensemble_table.py --labels $(REAL_DATA)/labels.csv --split $(NEST_SPLIT) \
+	  --alone $(REAL_DIR)/fold$(NEST_OUTER)/real.report.json $(foreach f,0 1 2 3,$(NEST_DIR)/inner$(f)/real.report.json)

@@ -1,7 +1,7 @@
 """Does fusing several models' boxes beat one model? Scored on the same held-out images.
 
     python bench/ensemble_table.py --labels LABELS.csv --split SPLIT.csv [--tta none|hflip] \
-        A.report.json B.report.json [...]
+        [--alone C.report.json ...] A.report.json B.report.json [...]
 
 Each report is `pneumoview calibrate --report` of one model on the SAME validation images (the
 split's ``val`` rows, which none of the models trained on). Per image the models' raw
@@ -12,6 +12,8 @@ each model's best score in the cluster, so a box only one model of two found kee
 score). Then each model alone and the fusion get the same treatment as in
 bench/real_model_table.py: the gate chosen on the whole fold (in-sample) and the split-half
 gate (chosen on one half, scored on the other, both ways averaged), the honest number.
+``--alone`` reports are scored beside them but not fused: the one model a nested ensemble is
+compared with (`make real-model-nested`).
 """
 
 from __future__ import annotations
@@ -57,27 +59,34 @@ def fuse(per_model: list[dict[str, Rows]], images: list[str]) -> dict[str, Rows]
     return out
 
 
+def _predictions(report: Path, tta: str, images: list[str]) -> dict[str, Rows]:
+    """One model's raw *tta* predictions from its calibrate report, which must cover *images*."""
+    preds = json.loads(report.read_text())["predictions"][tta]
+    missing = [i for i in images if i not in preds]
+    if missing:
+        raise SystemExit(f"{report}: no predictions for {len(missing)} validation images")
+    return {k: [tuple(r) for r in v] for k, v in preds.items()}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--labels", required=True)
     parser.add_argument("--split", required=True)
     parser.add_argument("--tta", choices=["none", "hflip"], default="none")
-    parser.add_argument("reports", nargs="+", type=Path)
+    parser.add_argument(
+        "--alone", action="append", type=Path, default=[], help="score it, but do not fuse it"
+    )
+    parser.add_argument("reports", nargs="+", type=Path, help="the models to fuse")
     args = parser.parse_args()
     labels = read_labels(args.labels)
     split = read_split(args.split)
     truth = {i: b for i, b in labels.boxes.items() if split.get(i) == "val"}
     images = sorted(truth)
-    per_model: list[dict[str, Rows]] = []
-    for report in args.reports:
-        preds = json.loads(report.read_text())["predictions"][args.tta]
-        missing = [i for i in images if i not in preds]
-        if missing:
-            raise SystemExit(f"{report}: no predictions for {len(missing)} validation images")
-        per_model.append({k: [tuple(r) for r in v] for k, v in preds.items()})
-    rows = []
-    variants = [(str(r), p) for r, p in zip(args.reports, per_model, strict=True)]
+    per_model = [_predictions(report, args.tta, images) for report in args.reports]
+    variants = [(f"{r} (alone)", _predictions(r, args.tta, images)) for r in args.alone]
+    variants += [(str(r), p) for r, p in zip(args.reports, per_model, strict=True)]
     variants.append((f"fusion of the {len(per_model)}", fuse(per_model, images)))
+    rows = []
     for name, preds in variants:
         _gate, inside = choose_gate(truth, preds)
         half = split_half(truth, preds)
