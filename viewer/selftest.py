@@ -110,6 +110,22 @@ def check_decode(path: Path, expected: np.ndarray | None) -> str:
     return f"{image.header.file_meta.TransferSyntaxUID.name}, {cols}x{rows}"
 
 
+def check_fast_jpeg(path: Path) -> str:
+    """Grey JPEG Baseline goes through libjpeg-turbo (simplejpeg), not only pydicom's fallback."""
+    import pydicom
+    import simplejpeg
+
+    from detector.imaging.decode import load_image
+    from detector.imaging.jpeg_baseline import decode_grey_baseline
+
+    fast = decode_grey_baseline(pydicom.dcmread(path), 0, 1)
+    if not isinstance(fast, np.ndarray):
+        raise CheckFailed(f"libjpeg-turbo did not decode it ({fast or 'simplejpeg missing'})")
+    if not np.array_equal(fast, load_image(path).stored):
+        raise CheckFailed("the viewer's pixels are not libjpeg-turbo's")
+    return f"simplejpeg {simplejpeg.__version__}"
+
+
 def pydicom_test_file(name: str) -> Path:
     """One of pydicom's bundled test files (never downloaded)."""
     from pydicom.data import get_testdata_file
@@ -306,6 +322,9 @@ def run_selftest(out: TextIO | None = None) -> int:
             failed += 1
         for name, (path, expected) in samples.items():
             report(f"decode {name}", lambda p=path, e=expected: check_decode(p, e))
+        if "JPEG Baseline" in samples:
+            jpeg = samples["JPEG Baseline"][0]
+            report("decode JPEG Baseline with libjpeg-turbo", lambda: check_fast_jpeg(jpeg))
         for name, test_file in PYDICOM_TEST_FILES.items():
             report(f"decode {name}", lambda f=test_file: check_decode(pydicom_test_file(f), None))
 

@@ -1,7 +1,8 @@
 """Decoding one frame: a file or dataset -> :class:`DicomImage`, ready to render.
 
-:func:`load_image` reads the file (:mod:`detector.imaging.read`), decodes one frame with pydicom
-and the pylibjpeg decoders (colour palettes applied), and keeps the header and the stored values
+:func:`load_image` reads the file (:mod:`detector.imaging.read`), decodes one frame (grey JPEG
+Baseline with libjpeg-turbo, :mod:`detector.imaging.jpeg_baseline`; everything else with pydicom
+and the pylibjpeg decoders; colour palettes applied), and keeps the header and the stored values
 so that :mod:`detector.imaging.render` can re-window without decoding again. The viewer, the
 detector and training all go through it, so the model sees exactly the pixels the reader sees.
 A plain PNG/JPEG file is returned as the same type with ``is_dicom=False``.
@@ -18,6 +19,7 @@ import numpy as np
 from pydicom.dataset import Dataset
 
 from detector.imaging.decode_errors import explain_decode_failure, short_reason
+from detector.imaging.jpeg_baseline import Damaged, decode_grey_baseline, is_grey_baseline
 from detector.imaging.limits import pixel_limit_reason
 from detector.imaging.lut import Window, apply_modality, header_windows, lut_warnings
 from detector.imaging.plain import PlainImageError, read_plain_image, sniff_format
@@ -213,10 +215,10 @@ def load_image(
     if too_large is not None:
         raise DicomReadError(spath, too_large)
 
-    stored = _decode_frame(ds, frame, n_frames, spath)
+    warn: list[str] = []
+    stored = _decode_frame(ds, frame, n_frames, spath, warn)
     photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).strip().upper()
     is_color = stored.ndim == 3
-    warn: list[str] = []
     if photometric == "PALETTE COLOR" and not is_color:
         from pydicom.pixels import apply_color_lut
 
@@ -298,9 +300,15 @@ def _header_without_pixels(ds: Dataset, warn: list[str] | None = None) -> Datase
     return header
 
 
-def _decode_frame(ds: Dataset, frame: int, n_frames: int, path: str) -> np.ndarray:
+def _decode_frame(ds: Dataset, frame: int, n_frames: int, path: str, warn: list[str]) -> np.ndarray:
     from pydicom.pixels import pixel_array
 
+    damage: Damaged | None = None
+    if is_grey_baseline(ds):
+        fast = decode_grey_baseline(ds, frame, n_frames)
+        if isinstance(fast, np.ndarray):
+            return fast
+        damage = fast
     tsyntax = ds.file_meta.get("TransferSyntaxUID")
     try:
         if n_frames == 1:
@@ -322,6 +330,8 @@ def _decode_frame(ds: Dataset, frame: int, n_frames: int, path: str) -> np.ndarr
         arr = arr[0]
     if arr.size == 0:
         raise DicomReadError(path, "pixel data is empty")
+    if damage is not None:
+        warn.append(f"the JPEG data is damaged ({damage.reason}); some pixels may be wrong")
     return np.ascontiguousarray(arr)
 
 

@@ -41,6 +41,7 @@ def test_selftest_from_source_passes(tmp_path):
         "decode uncompressed",
         "decode RLE",
         "decode JPEG Baseline",
+        "decode JPEG Baseline with libjpeg-turbo",
         "decode JPEG Extended 12-bit",
         "decode JPEG Lossless",
         "decode JPEG-LS",
