@@ -120,19 +120,28 @@ real-model-cv: $(foreach f,0 1 2 3 4,$(REAL_DIR)/fold$(f)/real.cal.pt)
 # Is a K-fold ensemble better than one model trained on all the data? Not scorable on the five folds
 # (each image was seen by four of the five fold models), so nested (issue 17, docs/PERFORMANCE.md):
 # fold NEST_OUTER's held-out images stay unseen by every model; its training images are split again
-# into 4 inner folds; the 4 inner models (each trained on 3/4 of them) fused, against the one model
-# trained on all of them ($(REAL_DIR)/fold$(NEST_OUTER)), on the outer held-out images.
-# `make real-model-nested [NEST_OUTER=0] [RECIPE=...]`: about 4 x 20 min on 2 CPU cores.
+# into 4 inner folds; the 4 inner models (each trained on 3/4 of them, best epoch chosen on its inner
+# fold) fused, against the one model trained on all of them, on the outer held-out images. That one
+# model is the outer fold's LAST epoch (the recipe's epoch count): its best epoch was chosen on the
+# very images scored here. `make real-model-nested [NEST_OUTER=0]`, about 4 x 20 min on 2 CPU cores
+# (another recipe: RECIPE=... with its own REAL_DIR=..., whose fold models it compares against).
 NEST_OUTER ?= 0
 NEST_DIR ?= $(REAL_DIR)/nested$(NEST_OUTER)
 NEST_SPLIT := $(REAL_DIR)/fold$(NEST_OUTER)/real.split.csv
-$(NEST_DIR)/labels.csv: | $(REAL_DIR)/fold$(NEST_OUTER)/real.cal.pt
+$(NEST_DIR)/labels.csv: $(REAL_DIR)/fold$(NEST_OUTER)/real.cal.pt
+	mkdir -p $(NEST_DIR)
 	$(PY) bench/split_labels.py --labels $(REAL_DATA)/labels.csv --split $(NEST_SPLIT) --out $@
 
-$(NEST_DIR)/inner%/real.cal.pt: | $(NEST_DIR)/labels.csv
+$(NEST_DIR)/inner%/real.cal.pt: $(NEST_DIR)/labels.csv
 	$(call fit,$(NEST_DIR)/inner$*,$(NEST_DIR)/labels.csv,$(subst --folds 5,--folds 4,$($(RECIPE)_RECIPE)) --fold $*,$(NEST_SPLIT),real chest X-rays (rsna-real-512): inner fold $* of 4 within fold $(NEST_OUTER)'s training images,$(REAL_USE): nested-ensemble member $* of 4 (fold $(NEST_OUTER)))
 
+$(NEST_DIR)/outer-last.report.json: $(REAL_DIR)/fold$(NEST_OUTER)/real.cal.pt
+	mkdir -p $(NEST_DIR)
+	$(PY) main.py calibrate --model $(REAL_DIR)/fold$(NEST_OUTER)/real.last.pt --images $(REAL_DATA)/images \
+	  --labels $(REAL_DATA)/labels.csv --split $(NEST_SPLIT) --device $(REAL_DEVICE) \
+	  --out $(NEST_DIR)/outer-last.cal.pt --report $@
+
 .PRECIOUS: $(NEST_DIR)/inner%/real.cal.pt
-real-model-nested: $(foreach f,0 1 2 3,$(NEST_DIR)/inner$(f)/real.cal.pt)
+real-model-nested: $(NEST_DIR)/outer-last.report.json $(foreach f,0 1 2 3,$(NEST_DIR)/inner$(f)/real.cal.pt)
 	$(PY) bench/ensemble_table.py --labels $(REAL_DATA)/labels.csv --split $(NEST_SPLIT) \
-	  --alone $(REAL_DIR)/fold$(NEST_OUTER)/real.report.json $(foreach f,0 1 2 3,$(NEST_DIR)/inner$(f)/real.report.json)
+	  --alone $< $(foreach f,0 1 2 3,$(NEST_DIR)/inner$(f)/real.report.json)

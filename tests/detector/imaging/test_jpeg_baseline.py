@@ -96,6 +96,24 @@ def test_a_damaged_stream_pydicom_still_decodes_is_shown_with_a_warning(radiogra
     assert warning.endswith("some pixels may be wrong")
 
 
+def _before_sof(data: bytes, extra: bytes) -> bytes:
+    """``extra`` inserted just before the frame header (SOF0): damage in the header segments."""
+    sof = data.index(b"\xff\xc0")
+    return data[:sof] + extra + data[sof:]
+
+
+def test_damage_in_the_header_is_reported_too(radiograph, tmp_path):
+    ds = pydicom.dcmread(radiograph)
+    data = get_frame(ds.PixelData, 0, number_of_frames=1)
+    ds.PixelData = encapsulate([_before_sof(data, b"\x12\x34")])
+    bad = tmp_path / "header.dcm"
+    ds.save_as(bad)
+    assert load_image(bad).warnings == [
+        "the JPEG data is damaged (Corrupt JPEG data: 2 extraneous bytes before marker 0xc0); "
+        "some pixels may be wrong"
+    ]
+
+
 def test_a_cut_stream_is_shown_with_a_warning(radiograph, tmp_path):
     """pydicom's decoders fill in what is missing (they did so silently before); now it is said."""
     ds = pydicom.dcmread(radiograph)
