@@ -33,6 +33,8 @@ def _menu_action(window, menu_title: str, text: str) -> QtGui.QAction:
 def test_report_from_the_review_menu(qtbot, make_main_window, study, tmp_path, monkeypatch, opened):
     window = make_main_window()
     open_and_wait(qtbot, window, [str(study)])
+    # The scan's own summary comes last of the opening; the report's line must not race it.
+    qtbot.waitUntil(lambda: "images open" in window.statusBar().currentMessage(), timeout=30_000)
     qtbot.keyClick(window.canvas, Key.Key_Space)  # one image reviewed
     out = tmp_path / "report"
     monkeypatch.setattr(QtWidgets.QFileDialog, "getExistingDirectory", lambda *a, **k: str(out))
