@@ -97,11 +97,14 @@ define fit
 	  --out $(1)/real.pt $(3) --device $(REAL_DEVICE) --quiet \
 	  $(if $(wildcard $(1)/real.last.pt),--resume $(1)/real.last.pt,) \
 	  --description "$(6)"
-	$(PY) main.py calibrate --model $(1)/real.pt --images $(REAL_DATA)/images \
-	  --labels $(REAL_DATA)/labels.csv --split $(4) \
-	  --device $(REAL_DEVICE) --out $(1)/real.cal.pt --report $(1)/real.report.json \
+	$(call calibrate,$(1)/real.pt,$(4),$(1)/real.cal.pt,$(1)/real.report.json) \
 	  --data-kind real --data-summary "$(5)" --intended-use "$(REAL_USE)"
 endef
+
+# $(call calibrate,MODEL,SPLIT,OUT,REPORT): gate and TTA chosen on SPLIT's val rows (one command line).
+calibrate = $(PY) main.py calibrate --model $(1) --images $(REAL_DATA)/images \
+	  --labels $(REAL_DATA)/labels.csv --split $(2) \
+	  --device $(REAL_DEVICE) --out $(3) --report $(4)
 
 $(REAL_DIR)/fold%/real.cal.pt: | $(STAMP)
 	$(call fit,$(REAL_DIR)/fold$*,$(REAL_DATA)/labels.csv,$($(RECIPE)_RECIPE) --fold $*,$(REAL_DIR)/fold$*/real.split.csv,$(call real_summary,$*),$(call real_description,$*))
@@ -137,9 +140,7 @@ $(NEST_DIR)/inner%/real.cal.pt: $(NEST_DIR)/labels.csv
 
 $(NEST_DIR)/outer-last.report.json: $(REAL_DIR)/fold$(NEST_OUTER)/real.cal.pt
 	mkdir -p $(NEST_DIR)
-	$(PY) main.py calibrate --model $(REAL_DIR)/fold$(NEST_OUTER)/real.last.pt --images $(REAL_DATA)/images \
-	  --labels $(REAL_DATA)/labels.csv --split $(NEST_SPLIT) --device $(REAL_DEVICE) \
-	  --out $(NEST_DIR)/outer-last.cal.pt --report $@
+	$(call calibrate,$(REAL_DIR)/fold$(NEST_OUTER)/real.last.pt,$(NEST_SPLIT),$(NEST_DIR)/outer-last.cal.pt,$@)
 
 .PRECIOUS: $(NEST_DIR)/inner%/real.cal.pt
 real-model-nested: $(NEST_DIR)/outer-last.report.json $(foreach f,0 1 2 3,$(NEST_DIR)/inner$(f)/real.cal.pt)

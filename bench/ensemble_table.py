@@ -28,12 +28,11 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import print_table  # noqa: E402
+from bench.real_model_table import Rows, report_predictions, split_sides  # noqa: E402
 from detector.model.gating import choose_gate, split_half  # noqa: E402
 from detector.model.tta import fuse_views  # noqa: E402
 from detector.rsna.labels import read_labels  # noqa: E402
 from detector.training.splits import read_split  # noqa: E402
-
-Rows = list[tuple[float, ...]]
 
 
 def _view(rows: Rows) -> dict[str, torch.Tensor]:
@@ -61,11 +60,11 @@ def fuse(per_model: list[dict[str, Rows]], images: list[str]) -> dict[str, Rows]
 
 def _predictions(report: Path, tta: str, images: list[str]) -> dict[str, Rows]:
     """One model's raw *tta* predictions from its calibrate report, which must cover *images*."""
-    preds = json.loads(report.read_text())["predictions"][tta]
+    preds = report_predictions(json.loads(report.read_text()), tta)
     missing = [i for i in images if i not in preds]
     if missing:
         raise SystemExit(f"{report}: no predictions for {len(missing)} validation images")
-    return {k: [tuple(r) for r in v] for k, v in preds.items()}
+    return preds
 
 
 def main() -> int:
@@ -79,8 +78,7 @@ def main() -> int:
     parser.add_argument("reports", nargs="+", type=Path, help="the models to fuse")
     args = parser.parse_args()
     labels = read_labels(args.labels)
-    split = read_split(args.split)
-    truth = {i: b for i, b in labels.boxes.items() if split.get(i) == "val"}
+    truth, _train = split_sides(labels, read_split(args.split))
     images = sorted(truth)
     per_model = [_predictions(report, args.tta, images) for report in args.reports]
     variants = [(f"{r} (alone)", _predictions(r, args.tta, images)) for r in args.alone]

@@ -32,9 +32,23 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.common import print_table  # noqa: E402
 from detector.model.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
 from detector.model.gating import choose_gate, split_half  # noqa: E402
-from detector.rsna.labels import read_labels  # noqa: E402
+from detector.rsna.labels import LabelsFile, read_labels  # noqa: E402
 from detector.rsna.metrics import evaluate  # noqa: E402
 from detector.training.splits import read_split  # noqa: E402
+
+Rows = list[tuple[float, ...]]
+
+
+def split_sides(labels: LabelsFile, split: dict[str, str]) -> tuple[dict, dict]:
+    """(held-out truth, training truth) of a split: the boxes of its ``val`` and ``train`` rows."""
+    truth = {i: b for i, b in labels.boxes.items() if split.get(i) == "val"}
+    train = {i: b for i, b in labels.boxes.items() if split.get(i) == "train"}
+    return truth, train
+
+
+def report_predictions(data: dict, tta: str) -> dict[str, Rows]:
+    """A calibrate report's raw predictions of one TTA variant: ``(score, x, y, w, h)`` rows."""
+    return {k: [tuple(r) for r in v] for k, v in data["predictions"][tta].items()}
 
 
 def _fmt(m: dict) -> str:
@@ -70,12 +84,10 @@ def cv_rows(
         report, split_file = fold_dir / "real.report.json", fold_dir / "real.split.csv"
         if not report.is_file() or not split_file.is_file():
             continue
-        split = read_split(split_file)
-        truth = {i: b for i, b in labels.boxes.items() if split.get(i) == "val"}
-        train = {i: b for i, b in labels.boxes.items() if split.get(i) == "train"}
+        truth, train = split_sides(labels, read_split(split_file))
         data = json.loads(report.read_text())
         tta = data["chosen"]["tta"] if tta_variant == "chosen" else tta_variant
-        preds = {k: [tuple(r) for r in v] for k, v in data["predictions"][tta].items()}
+        preds = report_predictions(data, tta)
         base = {i: [(1.0, *b) for b in median_boxes(train)] for i in truth}
         gate, m = choose_gate(truth, preds)
         values = {
@@ -160,9 +172,7 @@ def main() -> int:
     if not args.split or not args.reports:
         parser.error("--split and at least one REPORT.json (or --cv DIR)")
     labels = read_labels(args.labels)
-    split = read_split(args.split)
-    truth = {i: b for i, b in labels.boxes.items() if split.get(i) == "val"}
-    train = {i: b for i, b in labels.boxes.items() if split.get(i) == "train"}
+    truth, train = split_sides(labels, read_split(args.split))
     print("| model | TTA | gate chosen | RSNA | mAP@0.5 | sensitivity | specificity |")
     print("|---|---|---|---|---|---|---|")
     fixed = median_boxes(train)
@@ -173,8 +183,8 @@ def main() -> int:
     for report in args.reports:
         data = json.loads(Path(report).read_text())
         name = Path(report).parent.name + "/" + Path(report).name.split(".report")[0]
-        for tta, preds in data["predictions"].items():
-            preds = {k: [tuple(r) for r in v] for k, v in preds.items()}
+        for tta in data["predictions"]:
+            preds = report_predictions(data, tta)
             gate, m = choose_gate(truth, preds)
             desc = (
                 f"box {gate.box_threshold:.2f}, image {gate.image_threshold:.2f}, "
