@@ -1,7 +1,7 @@
 """Does fusing several models' boxes beat one model? Scored on the same held-out images.
 
     python bench/ensemble_table.py --labels LABELS.csv --split SPLIT.csv [--tta none|hflip] \
-        [--alone C.report.json ...] A.report.json B.report.json [...]
+        [--halvings N] [--alone C.report.json ...] A.report.json B.report.json [...]
 
 Each report is `pneumoview calibrate --report` of one model on the SAME validation images (the
 split's ``val`` rows, which none of the models trained on). Per image the models' raw
@@ -75,8 +75,16 @@ def main() -> int:
     parser.add_argument(
         "--alone", action="append", type=Path, default=[], help="score it, but do not fuse it"
     )
+    parser.add_argument(
+        "--halvings",
+        type=int,
+        default=1,
+        help="split-half: average this many shuffles of the held-out images (default 1)",
+    )
     parser.add_argument("reports", nargs="+", type=Path, help="the models to fuse")
     args = parser.parse_args()
+    if args.halvings < 1:
+        parser.error("--halvings must be at least 1")
     labels = read_labels(args.labels)
     truth, _train = split_sides(labels, read_split(args.split))
     images = sorted(truth)
@@ -87,7 +95,7 @@ def main() -> int:
     rows = []
     for name, preds in variants:
         _gate, inside = choose_gate(truth, preds)
-        half = split_half(truth, preds)
+        half = split_half(truth, preds, halvings=args.halvings)
         rows.append(
             [
                 name,
@@ -99,7 +107,10 @@ def main() -> int:
             ]
         )
     positives = sum(1 for b in truth.values() if b)
-    print(f"{len(truth)} held-out images ({positives} positive), TTA {args.tta}")
+    print(
+        f"{len(truth)} held-out images ({positives} positive), TTA {args.tta}, "
+        f"split-half over {args.halvings} halving(s)"
+    )
     print_table(
         [
             "model",
