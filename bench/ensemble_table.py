@@ -28,7 +28,12 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import print_table  # noqa: E402
-from bench.real_model_table import Rows, report_predictions, split_sides  # noqa: E402
+from bench.real_model_table import (  # noqa: E402
+    Rows,
+    add_halvings_option,
+    report_predictions,
+    split_sides,
+)
 from detector.model.gating import choose_gate, split_half  # noqa: E402
 from detector.model.tta import fuse_views  # noqa: E402
 from detector.rsna.labels import read_labels  # noqa: E402
@@ -75,16 +80,9 @@ def main() -> int:
     parser.add_argument(
         "--alone", action="append", type=Path, default=[], help="score it, but do not fuse it"
     )
-    parser.add_argument(
-        "--halvings",
-        type=int,
-        default=1,
-        help="split-half: average this many shuffles of the held-out images (default 1)",
-    )
+    add_halvings_option(parser)
     parser.add_argument("reports", nargs="+", type=Path, help="the models to fuse")
     args = parser.parse_args()
-    if args.halvings < 1:
-        parser.error("--halvings must be at least 1")
     labels = read_labels(args.labels)
     truth, _train = split_sides(labels, read_split(args.split))
     images = sorted(truth)

@@ -52,6 +52,23 @@ def report_predictions(data: dict, tta: str) -> dict[str, Rows]:
     return {k: [tuple(r) for r in v] for k, v in data["predictions"][tta].items()}
 
 
+def add_halvings_option(parser: argparse.ArgumentParser) -> None:
+    """``--halvings N`` (at least 1) for :func:`split_half`, shared by the bench tables."""
+
+    def at_least_one(text: str) -> int:
+        value = int(text)
+        if value < 1:
+            raise argparse.ArgumentTypeError("must be at least 1")
+        return value
+
+    parser.add_argument(
+        "--halvings",
+        type=at_least_one,
+        default=1,
+        help="split-half: average this many shuffles of the held-out images (default 1)",
+    )
+
+
 def _fmt(m: dict) -> str:
     return (
         f"{m['rsna_map']:.3f} | {m['map50']:.3f} | {m['sensitivity']:.2f} | {m['specificity']:.2f}"
@@ -163,16 +180,9 @@ def main() -> int:
         default="chosen",
         help="with --cv: the TTA variant scored (default: the one calibrate chose per fold)",
     )
-    parser.add_argument(
-        "--halvings",
-        type=int,
-        default=1,
-        help="split-half: average this many shuffles of the held-out images (default 1)",
-    )
+    add_halvings_option(parser)
     parser.add_argument("reports", nargs="*")
     args = parser.parse_args()
-    if args.halvings < 1:
-        parser.error("--halvings must be at least 1")
     if args.cv is not None:
         rows, per_fold = cv_rows(args.labels, args.cv, args.tta, args.halvings)
         print_table(CV_HEADER, rows)

@@ -238,8 +238,9 @@ def split_half(
         raise ValueError(f"halvings must be at least 1, not {halvings}")
     keys = ("rsna_map", "map50", "sensitivity", "specificity")
     scores: dict[str, list[float]] = {k: [] for k in keys}
+    ordered = sorted(truth)
     for shuffle in range(seed, seed + halvings):
-        ids = sorted(truth)
+        ids = list(ordered)
         random.Random(shuffle).shuffle(ids)
         halves = [ids[::2], ids[1::2]]
         for a, b in ((0, 1), (1, 0)):
